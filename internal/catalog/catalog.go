@@ -1,0 +1,195 @@
+// Package catalog holds the compiled event catalog: the envelope schema and
+// one data schema per event type. Schemas are compiled once at load; Validate
+// is safe for concurrent use and allocates only what the validator needs.
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/hookline/hookline/schemas"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+var printer = message.NewPrinter(language.English)
+
+// ErrUnknownType is returned for an event type that has no schema in the
+// catalog.
+var ErrUnknownType = errors.New("unknown event type")
+
+// schemaSuffix names a type schema file: events/<type>.schema.json.
+const schemaSuffix = ".schema.json"
+
+// SchemaError reports the first field that violates a schema.
+type SchemaError struct {
+	Type    string // event type being validated
+	Pointer string // JSON pointer of the offending field in the envelope, e.g. /data/task/id
+	Reason  string // what the schema expected
+}
+
+func (e *SchemaError) Error() string {
+	p := e.Pointer
+	if p == "" {
+		p = "/"
+	}
+	return fmt.Sprintf("event %q violates its schema at %s: %s", e.Type, p, e.Reason)
+}
+
+// Catalog maps event types to compiled data schemas.
+type Catalog struct {
+	envelope *jsonschema.Schema
+	types    map[string]*jsonschema.Schema
+}
+
+// Load compiles the embedded schemas, then every <type>.schema.json found in
+// extraDir (if not empty), which adds types or replaces embedded ones.
+func Load(extraDir string) (*Catalog, error) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	var names []string
+	add := func(fsys fs.FS, dir, prefix string) error {
+		entries, err := fs.ReadDir(fsys, dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), schemaSuffix) {
+				continue
+			}
+			raw, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+			if err != nil {
+				return err
+			}
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+			if err != nil {
+				return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
+			}
+			typ := strings.TrimSuffix(e.Name(), schemaSuffix)
+			// The resource URL is ours, not the file's $id, so an override
+			// from extraDir replaces the embedded schema of the same type.
+			if obj, ok := doc.(map[string]any); ok {
+				delete(obj, "$id")
+			}
+			if err := c.AddResource(typeURL(typ), doc); err != nil {
+				return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
+			}
+			names = append(names, typ)
+		}
+		return nil
+	}
+	if err := add(schemas.FS, "events", "schemas/events"); err != nil {
+		return nil, fmt.Errorf("embedded schemas: %w", err)
+	}
+	if extraDir != "" {
+		if err := add(os.DirFS(extraDir), ".", extraDir); err != nil {
+			return nil, fmt.Errorf("schema directory %s: %w", extraDir, err)
+		}
+	}
+	raw, err := schemas.FS.ReadFile("envelope.schema.json")
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("envelope schema: %w", err)
+	}
+	if err := c.AddResource("hookline:envelope", doc); err != nil {
+		return nil, fmt.Errorf("envelope schema: %w", err)
+	}
+	cat := &Catalog{types: make(map[string]*jsonschema.Schema, len(names))}
+	if cat.envelope, err = c.Compile("hookline:envelope"); err != nil {
+		return nil, fmt.Errorf("envelope schema: %w", err)
+	}
+	for _, typ := range names {
+		if _, done := cat.types[typ]; done {
+			continue
+		}
+		s, err := c.Compile(typeURL(typ))
+		if err != nil {
+			return nil, fmt.Errorf("schema for %s: %w", typ, err)
+		}
+		cat.types[typ] = s
+	}
+	return cat, nil
+}
+
+func typeURL(typ string) string { return "hookline:type:" + typ }
+
+// Types lists the catalog's event types in order.
+func (c *Catalog) Types() []string {
+	out := make([]string, 0, len(c.types))
+	for t := range c.types {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Has reports whether typ is in the catalog.
+func (c *Catalog) Has(typ string) bool { _, ok := c.types[typ]; return ok }
+
+// Validate checks a decoded envelope: its own fields, then data against the
+// schema of its type. Values are those of encoding/json (maps, slices,
+// strings, bools, float64 or json.Number) or Go numbers. It returns
+// ErrUnknownType (wrapped) or a *SchemaError.
+func (c *Catalog) Validate(env map[string]any) error {
+	typ, _ := env["type"].(string)
+	if err := c.envelope.Validate(env); err != nil {
+		return schemaError(typ, "", err)
+	}
+	s, ok := c.types[typ]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownType, typ)
+	}
+	if err := s.Validate(env["data"]); err != nil {
+		return schemaError(typ, "/data", err)
+	}
+	return nil
+}
+
+// ValidateData checks only data against the schema of typ, for callers that
+// validated the envelope fields themselves.
+func (c *Catalog) ValidateData(typ string, data any) error {
+	s, ok := c.types[typ]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownType, typ)
+	}
+	if err := s.Validate(data); err != nil {
+		return schemaError(typ, "/data", err)
+	}
+	return nil
+}
+
+// schemaError reduces the validator's error tree to its deepest first leaf,
+// the field a user has to fix.
+func schemaError(typ, prefix string, err error) error {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return &SchemaError{Type: typ, Pointer: prefix, Reason: err.Error()}
+	}
+	for len(ve.Causes) > 0 {
+		ve = ve.Causes[0]
+	}
+	loc := ve.InstanceLocation
+	// A missing property is reported on its parent; point at the property.
+	if r, ok := ve.ErrorKind.(*kind.Required); ok && len(r.Missing) > 0 {
+		loc = append(loc[:len(loc):len(loc)], r.Missing[0])
+	}
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, tok := range loc {
+		b.WriteByte('/')
+		tok = strings.ReplaceAll(tok, "~", "~0")
+		b.WriteString(strings.ReplaceAll(tok, "/", "~1"))
+	}
+	return &SchemaError{Type: typ, Pointer: b.String(), Reason: ve.ErrorKind.LocalizedString(printer)}
+}

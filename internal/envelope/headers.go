@@ -1,0 +1,162 @@
+package envelope
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Record header names. The producer sets them so the dispatcher routes
+// without parsing JSON; records from other clients may lack them.
+const (
+	HeaderType    = "hl-type"
+	HeaderTenant  = "hl-tenant"
+	HeaderEventID = "hl-event-id"
+	HeaderObject  = "hl-object" // data.<object>.id
+	HeaderOrigin  = "hl-origin"
+	HeaderChanged = "hl-changed" // comma-separated, update events only
+)
+
+// ErrMalformed marks a record that is not a usable envelope.
+var ErrMalformed = errors.New("malformed event record")
+
+// Meta is what routing needs from an event.
+type Meta struct {
+	Type     string
+	TenantID string
+	EventID  string
+	ObjectID string
+	Origin   string
+	// Changed is non-nil on update events: the fields that changed.
+	Changed []string
+}
+
+// Key is the record key: tenantId/objectId, so one object's events stay in
+// order on one partition.
+func (m Meta) Key() string { return m.TenantID + "/" + m.ObjectID }
+
+// Headers renders m as record headers.
+func (m Meta) Headers() []kgo.RecordHeader {
+	h := make([]kgo.RecordHeader, 0, 6)
+	h = append(h,
+		kgo.RecordHeader{Key: HeaderType, Value: []byte(m.Type)},
+		kgo.RecordHeader{Key: HeaderTenant, Value: []byte(m.TenantID)},
+		kgo.RecordHeader{Key: HeaderEventID, Value: []byte(m.EventID)},
+		kgo.RecordHeader{Key: HeaderObject, Value: []byte(m.ObjectID)},
+	)
+	if m.Origin != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderOrigin, Value: []byte(m.Origin)})
+	}
+	if m.Changed != nil {
+		h = append(h, kgo.RecordHeader{Key: HeaderChanged, Value: []byte(strings.Join(m.Changed, ","))})
+	}
+	return h
+}
+
+// MetaOf computes the routing fields of an envelope.
+func MetaOf(e *Envelope) Meta {
+	m := Meta{Type: e.Type, TenantID: e.TenantID, EventID: e.EventID, Origin: e.Origin, ObjectID: ObjectID(e.Type, e.Data)}
+	if IsUpdate(e.Type) {
+		m.Changed = ChangedFields(e.Type, e.Data)
+	}
+	return m
+}
+
+// FromRecord reads routing fields from the record's headers when the
+// producer set them (type and tenant present), and otherwise falls back to
+// parsing the envelope in value. Errors wrap ErrMalformed.
+func FromRecord(headers []kgo.RecordHeader, value []byte) (Meta, error) {
+	var m Meta
+	var changed []byte
+	var hasChanged bool
+	for _, h := range headers {
+		switch h.Key {
+		case HeaderType:
+			m.Type = string(h.Value)
+		case HeaderTenant:
+			m.TenantID = string(h.Value)
+		case HeaderEventID:
+			m.EventID = string(h.Value)
+		case HeaderObject:
+			m.ObjectID = string(h.Value)
+		case HeaderOrigin:
+			m.Origin = string(h.Value)
+		case HeaderChanged:
+			changed, hasChanged = h.Value, true
+		}
+	}
+	if m.Type != "" && m.TenantID != "" {
+		if hasChanged {
+			m.Changed = splitChanged(changed)
+		}
+		return m, nil
+	}
+	return parseMeta(value)
+}
+
+func splitChanged(v []byte) []string {
+	if len(v) == 0 {
+		return []string{}
+	}
+	return strings.Split(string(v), ",")
+}
+
+// parseMeta decodes the envelope for records written without headers.
+func parseMeta(value []byte) (Meta, error) {
+	var e Envelope
+	dec := json.NewDecoder(strings.NewReader(string(value)))
+	dec.UseNumber()
+	if err := dec.Decode(&e); err != nil {
+		return Meta{}, fmt.Errorf("%w: not a JSON envelope: %v", ErrMalformed, err)
+	}
+	switch {
+	case e.Type == "":
+		return Meta{}, fmt.Errorf("%w: missing type", ErrMalformed)
+	case e.TenantID == "":
+		return Meta{}, fmt.Errorf("%w: missing tenantId", ErrMalformed)
+	case e.EventID == "":
+		return Meta{}, fmt.Errorf("%w: missing eventId", ErrMalformed)
+	case e.Data == nil:
+		return Meta{}, fmt.Errorf("%w: missing data", ErrMalformed)
+	}
+	return MetaOf(&e), nil
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+func stringify(v any) string {
+	if f, ok := number(v); ok {
+		if n, ok := v.(json.Number); ok {
+			return n.String()
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}

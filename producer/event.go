@@ -1,0 +1,116 @@
+package producer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hookline/hookline/internal/catalog"
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Event is the envelope a domain service publishes. Type, TenantID and Data
+// are required; EventID and CreatedUTC are filled when empty.
+type Event = envelope.Envelope
+
+// Bad-input errors. Every error Publish returns for bad input matches one of
+// these with errors.Is; a schema violation is also a *SchemaError.
+var (
+	// ErrUnknownType: the type has no schema in the catalog.
+	ErrUnknownType = catalog.ErrUnknownType
+	// ErrSchema: the event violates the envelope or its type's schema.
+	ErrSchema = errors.New("schema violation")
+	// ErrTooLarge: the encoded envelope exceeds Config.MaxEventBytes.
+	ErrTooLarge = errors.New("event too large")
+	// ErrMissingTenant: the envelope has no tenantId.
+	ErrMissingTenant = errors.New("missing tenantId")
+	// ErrMissingObjectID: data.<object>.id is absent, so no record key.
+	ErrMissingObjectID = errors.New("missing object id")
+)
+
+// SchemaError names the offending field by JSON pointer (Pointer) and says
+// what was expected (Reason). It matches ErrSchema.
+type SchemaError = catalog.SchemaError
+
+type schemaErr struct{ *catalog.SchemaError }
+
+func (e schemaErr) Unwrap() []error { return []error{ErrSchema, e.SchemaError} }
+
+// TooLargeError reports the encoded size and the limit. It matches ErrTooLarge.
+type TooLargeError struct {
+	EventID string
+	Size    int
+	Max     int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("event %s is %d bytes encoded, over the %d-byte limit (raise MaxEventBytes or send less data)", e.EventID, e.Size, e.Max)
+}
+
+func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
+
+// record turns ev into a Kafka record: fill, strip, validate, encode.
+func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
+	if ev.TenantID == "" {
+		return nil, "", fmt.Errorf("%w: every event needs the tenant it belongs to", ErrMissingTenant)
+	}
+	if !p.cat.Has(ev.Type) {
+		return nil, "", fmt.Errorf("%w %q (known: %v)", ErrUnknownType, ev.Type, p.cat.Types())
+	}
+	if ev.EventID == "" {
+		ev.EventID = newEventID(ev.Type)
+	}
+	if ev.CreatedUTC == "" {
+		ev.CreatedUTC = envelope.NowUTC(p.now())
+	}
+	ev.Data = envelope.StripTenant(ev.Data)
+	if err := p.validate(ev); err != nil {
+		return nil, ev.EventID, err
+	}
+	meta := envelope.MetaOf(ev)
+	if meta.ObjectID == "" {
+		return nil, ev.EventID, fmt.Errorf("%w: data.%s.id is required for the record key", ErrMissingObjectID, envelope.ObjectName(ev.Type))
+	}
+	val, err := envelope.AppendJSON(make([]byte, 0, 512), ev)
+	if err != nil {
+		return nil, ev.EventID, fmt.Errorf("%w: %v", ErrSchema, err)
+	}
+	if len(val) > p.maxBytes {
+		return nil, ev.EventID, &TooLargeError{EventID: ev.EventID, Size: len(val), Max: p.maxBytes}
+	}
+	return &kgo.Record{Topic: p.topic, Key: []byte(meta.Key()), Value: val, Headers: meta.Headers()}, ev.EventID, nil
+}
+
+func (p *Producer) validate(ev *Event) error {
+	env := map[string]any{"type": ev.Type, "eventId": ev.EventID, "tenantId": ev.TenantID, "createdUtc": ev.CreatedUTC, "data": ev.Data}
+	if ev.Origin != "" {
+		env["origin"] = ev.Origin
+	}
+	if ev.Data == nil {
+		// Report it as the schema would, by pointer.
+		env["data"] = nil
+	}
+	err := p.cat.Validate(env)
+	var se *catalog.SchemaError
+	if errors.As(err, &se) {
+		return schemaErr{se}
+	}
+	return err
+}
+
+// ParseEvent decodes a JSON envelope for PublishRaw-style callers (the CLI,
+// stdin). Numbers keep their exact text.
+func ParseEvent(raw []byte) (Event, error) {
+	var ev Event
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return Event{}, fmt.Errorf("%w: not a JSON envelope: %v", ErrSchema, err)
+	}
+	return ev, nil
+}
+
+func envelopeObject(typ string) string { return envelope.ObjectName(typ) }

@@ -1,0 +1,175 @@
+// Package producer is the library domain services use to publish change
+// events to hookline. Publish validates each event against the event catalog,
+// fills eventId and createdUtc when absent, strips tenant ids from inner
+// objects, computes the changed fields of update events, and produces to the
+// events topic with an idempotent, acks=all Kafka producer. Routing fields go
+// into record headers so the dispatcher never parses JSON to route.
+package producer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookline/hookline/internal/catalog"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+// DefaultTopic is the events topic when Config.Topic is empty.
+const DefaultTopic = "hookline.events"
+
+// DefaultMaxEventBytes is the encoded-size limit when Config.MaxEventBytes is 0.
+const DefaultMaxEventBytes = 256 << 10
+
+// Config configures a Producer. The zero value plus Brokers works.
+type Config struct {
+	// Brokers is the Kafka bootstrap list. Required unless Client is set.
+	Brokers []string
+	// Client, when set, is used instead of dialing Brokers. It must be
+	// configured with acks=all and idempotence (franz-go's default is
+	// idempotent; add kgo.RequiredAcks(kgo.AllISRAcks())). The Producer does
+	// not close it.
+	Client *kgo.Client
+	// Topic is the events topic. Default "hookline.events".
+	Topic string
+	// MaxEventBytes caps one encoded envelope. Default 256 KiB.
+	MaxEventBytes int
+	// SchemaDir adds or overrides event types with <type>.schema.json files.
+	// Default "": the embedded catalog only.
+	SchemaDir string
+	// Catalog, when set, is used instead of loading one (SchemaDir ignored).
+	Catalog *catalog.Catalog
+	// Logger receives produce failures. Default nil: silent.
+	Logger *zap.Logger
+	// Now is the clock for createdUtc. Default time.Now.
+	Now func() time.Time
+}
+
+// Producer publishes events. It is safe for concurrent use.
+type Producer struct {
+	client    *kgo.Client
+	ownClient bool
+	topic     string
+	maxBytes  int
+	cat       *catalog.Catalog
+	log       *zap.Logger
+	now       func() time.Time
+}
+
+// New validates cfg, loads the catalog and connects.
+func New(cfg Config) (*Producer, error) {
+	p := &Producer{topic: cfg.Topic, maxBytes: cfg.MaxEventBytes, cat: cfg.Catalog, log: cfg.Logger, now: cfg.Now}
+	if p.topic == "" {
+		p.topic = DefaultTopic
+	}
+	if p.maxBytes == 0 {
+		p.maxBytes = DefaultMaxEventBytes
+	}
+	if p.maxBytes < 0 {
+		return nil, fmt.Errorf("producer: MaxEventBytes must be positive, got %d", p.maxBytes)
+	}
+	if p.log == nil {
+		p.log = zap.NewNop()
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.cat == nil {
+		cat, err := catalog.Load(cfg.SchemaDir)
+		if err != nil {
+			return nil, fmt.Errorf("producer: %w", err)
+		}
+		p.cat = cat
+	}
+	p.client = cfg.Client
+	if p.client == nil {
+		if len(cfg.Brokers) == 0 {
+			return nil, errors.New("producer: Brokers is empty: give the Kafka bootstrap address (for `hookline dev`, 127.0.0.1:9092)")
+		}
+		c, err := kgo.NewClient(
+			kgo.SeedBrokers(cfg.Brokers...),
+			kgo.RequiredAcks(kgo.AllISRAcks()),
+			kgo.ProducerBatchMaxBytes(int32(max(p.maxBytes+4096, 1<<20))),
+			kgo.ProducerLinger(2*time.Millisecond),
+			kgo.AllowAutoTopicCreation(),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("producer: kafka client: %w", err)
+		}
+		p.client, p.ownClient = c, true
+	}
+	return p, nil
+}
+
+// Catalog returns the catalog events are validated against.
+func (p *Producer) Catalog() *catalog.Catalog { return p.cat }
+
+// Topic returns the events topic.
+func (p *Producer) Topic() string { return p.topic }
+
+// Published says where an event landed.
+type Published struct {
+	EventID   string
+	Partition int32
+	Offset    int64
+}
+
+// Publish validates and produces one event, returning once Kafka acknowledged
+// it on all in-sync replicas. Bad input returns an error matching one of
+// ErrUnknownType, ErrSchema, ErrTooLarge or ErrMissingTenant (errors.Is).
+func (p *Producer) Publish(ctx context.Context, ev Event) (Published, error) {
+	rec, id, err := p.record(&ev)
+	if err != nil {
+		return Published{}, err
+	}
+	res := p.client.ProduceSync(ctx, rec)
+	r, err := res.First()
+	if err != nil {
+		return Published{EventID: id}, fmt.Errorf("produce event %s: %w", id, err)
+	}
+	return Published{EventID: id, Partition: r.Partition, Offset: r.Offset}, nil
+}
+
+// PublishAsync validates and enqueues one event; done is called exactly once,
+// with the outcome, from the producer's goroutine (or at once for bad
+// input). done must not block for long.
+func (p *Producer) PublishAsync(ctx context.Context, ev Event, done func(Published, error)) {
+	rec, id, err := p.record(&ev)
+	if err != nil {
+		done(Published{}, err)
+		return
+	}
+	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
+		if err != nil {
+			p.log.Warn("produce failed", zap.String("eventId", id), zap.Error(err))
+			done(Published{EventID: id}, fmt.Errorf("produce event %s: %w", id, err))
+			return
+		}
+		done(Published{EventID: id, Partition: r.Partition, Offset: r.Offset}, nil)
+	})
+}
+
+// Flush waits until every enqueued event is acknowledged or failed.
+func (p *Producer) Flush(ctx context.Context) error { return p.client.Flush(ctx) }
+
+// Close flushes and, when the Producer dialed its own client, closes it.
+func (p *Producer) Close(ctx context.Context) error {
+	err := p.client.Flush(ctx)
+	if p.ownClient {
+		p.client.Close()
+	}
+	return err
+}
+
+// newEventID is used when the caller gave none; callers that can should pass
+// a stable id per write ("task:abc123:<updatedUtc>") so retries of the write
+// dedupe at the receiver.
+func newEventID(typ string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return envelopeObject(typ) + ":" + hex.EncodeToString(b[:])
+}
