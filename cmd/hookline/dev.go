@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hookline/hookline/internal/demo"
+	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/producer"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+type devConfig struct {
+	dataDir    string
+	kafkaPort  int
+	redisURL   string
+	partitions int
+	demo       bool
+	demoRate   float64
+	topics     kafka.Topics
+}
+
+func runDev(ctx context.Context, args []string) error {
+	fs := newFlagSet("dev", "[--demo]")
+	var c devConfig
+	fs.StringVar(&c.dataDir, "data-dir", ".hookline/dev", "where the embedded Kafka keeps topics and offsets across restarts")
+	fs.IntVar(&c.kafkaPort, "kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1 (0: any free port)")
+	fs.StringVar(&c.redisURL, "redis-url", "", "use this Redis (redis://host:port/db) instead of the in-process one")
+	fs.IntVar(&c.partitions, "partitions", 6, "partitions of each topic created")
+	fs.BoolVar(&c.demo, "demo", false, "also run a demo producer and a demo receiver that verifies every signature")
+	fs.Float64Var(&c.demoRate, "demo-rate", 20, "demo events per second")
+	fs.StringVar(&c.topics.Events, "events-topic", "hookline.events", "events topic")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	switch {
+	case c.kafkaPort < 0 || c.kafkaPort > 65535:
+		return badFlag("kafka-port", "want 0-65535, got %d", c.kafkaPort)
+	case c.partitions < 1 || c.partitions > 1000:
+		return badFlag("partitions", "want 1-1000, got %d", c.partitions)
+	case c.demoRate <= 0 || c.demoRate > 100000:
+		return badFlag("demo-rate", "want (0, 100000], got %v", c.demoRate)
+	}
+	c.topics = c.topics.WithDefaults()
+	log, err := fs.logger()
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	return devStack(ctx, c, log)
+}
+
+func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
+	kdir := filepath.Join(c.dataDir, "kafka")
+	emb, err := kafka.StartEmbedded(kdir, c.kafkaPort, int32(c.partitions))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		emb.Close() // persists to the data dir
+		fmt.Fprintln(os.Stderr, "kafka: stopped; data kept in", kdir)
+	}()
+	fmt.Printf("kafka: %s (embedded; data in %s)\n", emb.Addr, kdir)
+
+	rdb, redisDesc, closeRedis, err := devRedis(c.redisURL)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	fmt.Printf("redis: %s\n", redisDesc)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis %s: %w (is it running? omit --redis-url for the in-process one)", redisDesc, err)
+	}
+
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(emb.Addr))
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(admCl), int32(c.partitions), 1, c.topics.All()...); err != nil {
+		return err
+	}
+
+	var d *devDemo
+	if c.demo {
+		if d, err = startDemo(ctx, emb.Addr, c, log); err != nil {
+			return err
+		}
+		fmt.Printf("demo: receiver at %s verifying signatures; producing %.0f events/s\n", d.url, c.demoRate)
+	}
+	fmt.Printf("ready: publish with `hookline produce --brokers %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, emb.Addr)
+
+	if d == nil {
+		<-ctx.Done()
+	} else {
+		d.progress(ctx)
+		d.stop()
+	}
+	fmt.Fprintln(os.Stderr, "\nshutting down: draining, committing, closing")
+	return nil
+}
+
+// devRedis connects to url, or starts an in-process Redis when url is empty.
+func devRedis(url string) (redis.UniversalClient, string, func(), error) {
+	if url != "" {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, "", nil, badFlag("redis-url", "%v", err)
+		}
+		rdb := redis.NewClient(opt)
+		return rdb, opt.Addr, func() { _ = rdb.Close() }, nil
+	}
+	m, err := miniredis.Run()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("in-process redis: %w", err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	return rdb, "redis://" + m.Addr() + " (in-process)", func() { _ = rdb.Close(); m.Close() }, nil
+}
+
+// devDemo is the demo producer and receiver.
+type devDemo struct {
+	url      string
+	recv     *demo.Receiver
+	srv      *http.Server
+	p        *producer.Producer
+	produced atomic.Int64
+	failed   atomic.Int64
+	done     chan struct{}
+}
+
+// DemoSecret signs the demo endpoint's deliveries.
+const demoSecret = "whsec-hookline-demo-secret"
+
+func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger) (*devDemo, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo receiver: %w", err)
+	}
+	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), ""), done: make(chan struct{})}
+	d.url = "http://" + ln.Addr().String() + "/webhooks"
+	d.srv = &http.Server{Handler: d.recv, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = d.srv.Serve(ln) }()
+
+	d.p, err = producer.New(producer.Config{Brokers: []string{brokers}, Topic: c.topics.Events, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(d.done)
+		gen := demo.NewGenerator(uint64(time.Now().UnixNano()))
+		tick := time.NewTicker(time.Duration(float64(time.Second) / c.demoRate))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			d.p.PublishAsync(ctx, gen.Next(), func(_ producer.Published, err error) {
+				if err != nil {
+					if !errors.Is(err, context.Canceled) {
+						log.Warn("demo publish failed", zap.Error(err))
+					}
+					d.failed.Add(1)
+					return
+				}
+				d.produced.Add(1)
+			})
+		}
+	}()
+	return d, nil
+}
+
+// progress prints one summary line a second until ctx ends.
+func (d *devDemo) progress(ctx context.Context) {
+	tty := isTerminal(os.Stdout)
+	every := time.Second
+	if !tty {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s := d.recv.Stats()
+		line := fmt.Sprintf("produced %d · delivered %d events in %d verified POSTs · retrying %d · dead %d · bad signatures %d",
+			d.produced.Load(), s.Events, s.Verified, 0, 0, s.Rejected)
+		if tty {
+			fmt.Printf("\r\033[K%s", line)
+		} else {
+			fmt.Println(line)
+		}
+	}
+}
+
+func (d *devDemo) stop() {
+	<-d.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = d.p.Close(ctx)
+	_ = d.srv.Shutdown(ctx)
+}

@@ -1,0 +1,61 @@
+// Command hookline runs hookline's components: the embedded development
+// stack (dev), the producer CLI (produce), and a reader of topics (tail).
+// Each subcommand's flags also read HOOKLINE_<FLAG> environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"dev", "run the whole pipeline in one process on embedded Kafka and Redis (--demo for a live demo)", runDev},
+		{"produce", "publish an event from flags, a JSON file or stdin", runProduce},
+		{"tail", "print records of a topic with their headers", runTail},
+	}
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "hookline: a Kafka-native outgoing-webhook pipeline\n\nusage: hookline <command> [flags]\n\ncommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(os.Stderr, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(os.Stderr, "\n'hookline <command> -h' lists a command's flags; each flag --x-y also reads HOOKLINE_X_Y.\n")
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands() {
+		if c.name != os.Args[1] {
+			continue
+		}
+		err := c.run(ctx, os.Args[2:])
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hookline %s: %v\n", c.name, err)
+			os.Exit(1)
+		}
+		return
+	}
+	fmt.Fprintf(os.Stderr, "hookline: unknown command %q\n\n", os.Args[1])
+	usage()
+	os.Exit(2)
+}

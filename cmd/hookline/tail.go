@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func runTail(ctx context.Context, args []string) error {
+	fs := newFlagSet("tail", "[--topic T] [--from start|end] [--count N]")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+	topic := fs.String("topic", "hookline.events", "topic to read")
+	from := fs.String("from", "start", "where to begin: start or end")
+	count := fs.Int("count", 0, "stop after this many records (0: follow until Ctrl-C)")
+	idle := fs.Duration("idle", 0, "stop when no record arrived for this long (0: never)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	offset := kgo.NewOffset().AtStart()
+	switch *from {
+	case "start":
+	case "end":
+		offset = kgo.NewOffset().AtEnd()
+	default:
+		return badFlag("from", "want start or end, got %q", *from)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(splitList(*brokers)...), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(offset))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	n := 0
+	for *count == 0 || n < *count {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if *idle > 0 {
+			pctx, cancel = context.WithTimeout(ctx, *idle)
+		}
+		fetches := cl.PollFetches(pctx)
+		idled := pctx.Err() != nil
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if idled && fetches.NumRecords() == 0 {
+			fmt.Printf("-- no record for %s; %d read\n", *idle, n)
+			return nil
+		}
+		if errs := fetches.Errors(); len(errs) > 0 {
+			return fmt.Errorf("fetch %s: %w", *topic, errs[0].Err)
+		}
+		for _, r := range fetches.Records() {
+			var h []string
+			for _, x := range r.Headers {
+				h = append(h, x.Key+"="+string(x.Value))
+			}
+			fmt.Printf("%s p%d@%d %s key=%s headers=[%s]\n%s\n", *topic, r.Partition, r.Offset,
+				r.Timestamp.UTC().Format(time.RFC3339), r.Key, strings.Join(h, " "), r.Value)
+			if n++; *count > 0 && n >= *count {
+				break
+			}
+		}
+	}
+	return nil
+}

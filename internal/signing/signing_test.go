@@ -1,0 +1,63 @@
+package signing
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// Vectors computed independently (Python's hmac module); the second is the
+// Standard Webhooks specification's example.
+func TestHexSignatureVector(t *testing.T) {
+	body := []byte(`{"type":"task.created"}`)
+	want := "sha256=b87fa7a53a8c1e86df57f5c65e78e1c7f293bee1b8eb9eb61463179e8321306e"
+	if got := HexSignature([]byte("whsec-demo-secret"), body); got != want {
+		t.Fatalf("HexSignature = %s, want %s", got, want)
+	}
+	if err := VerifyHex([]byte("whsec-demo-secret"), body, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyHex([]byte("whsec-demo-secret"), append(body, ' '), want); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("tampered body: %v", err)
+	}
+	if err := VerifyHex([]byte("other"), body, want); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	if err := VerifyHex([]byte("x"), body, ""); !errors.Is(err, ErrNoSignature) {
+		t.Fatalf("missing header: %v", err)
+	}
+}
+
+func TestStandardWebhooksVector(t *testing.T) {
+	key, err := StdKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ts, body := "msg_p5jXN8AQM9LWM0D4loKWxJek", int64(1614265330), []byte(`{"test": 2432232314}`)
+	want := "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+	if got := StdSign(key, id, ts, body); got != want {
+		t.Fatalf("StdSign = %s, want %s", got, want)
+	}
+	now := time.Unix(ts+10, 0)
+	if err := StdVerify(key, id, "1614265330", want, body, now, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// Rotation: the header carries the old and the new key's signatures.
+	old := []byte("old-key-0123456789abcdef")
+	both := StdSignAll([][]byte{old, key}, id, ts, body)
+	if err := StdVerify(key, id, "1614265330", both, body, now, 5*time.Minute); err != nil {
+		t.Fatalf("new key during overlap: %v", err)
+	}
+	if err := StdVerify(old, id, "1614265330", both, body, now, 5*time.Minute); err != nil {
+		t.Fatalf("old key during overlap: %v", err)
+	}
+	if err := StdVerify(key, id, "1614265330", want, body, now.Add(time.Hour), 5*time.Minute); !errors.Is(err, ErrStale) {
+		t.Fatalf("stale timestamp: %v", err)
+	}
+	if err := StdVerify(key, "msg_other", "1614265330", want, body, now, 5*time.Minute); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("id is signed: %v", err)
+	}
+	if _, err := StdKey("whsec_%%%"); !errors.Is(err, ErrBadSecret) {
+		t.Fatalf("bad secret: %v", err)
+	}
+}
