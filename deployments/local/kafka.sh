@@ -35,10 +35,14 @@
 #   KAFKA_VERSION         default 4.3.1
 #   KAFKA_HEAP            single-node heap; default -Xmx512m
 #   KAFKA_CLUSTER_HEAP    per-node heap in the cluster; default -Xmx384m
-#   KAFKA_OPTS            extra JVM options
+#   KAFKA_JVM_FLAGS       GC/JIT flags; default
+#                         "-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1"
+#   KAFKA_OPTS            extra JVM options (appended)
 #   KAFKA_EXTRA_CONFIG    extra server.properties lines (newline-separated), appended
 #   KAFKA_START_TIMEOUT   seconds to wait for start; default 150
 #   KAFKA_STOP_TIMEOUT    seconds to wait for a graceful stop; default 30
+#   KAFKA_QUORUM_GRACE    cluster stop: seconds a node may still take once the
+#                         controller quorum is gone, before SIGKILL; default 3
 #   KAFKA_CLEAN=1         wipe the data before starting
 #   HOOKLINE_MAVEN_REPO   Maven local repository; default STATE_DIR/m2
 set -euo pipefail
@@ -62,6 +66,11 @@ CLUSTER_SIZE=3
 CLUSTER_BASE="${KAFKA_CLUSTER_PORT:-19192}"
 CLUSTER_DIR="$STATE_DIR/kafka-cluster-$CLUSTER_BASE"
 CLUSTER_HEAP="${KAFKA_CLUSTER_HEAP:--Xmx384m}"
+
+# C1-only JIT: on a 2-core machine the brokers start ~40% faster with it and
+# measured no slower (a bit faster) on produce throughput, since the C2 compiler
+# threads no longer compete with the broker and the tests for the CPU.
+JVM_FLAGS="${KAFKA_JVM_FLAGS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1}"
 
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-150}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
@@ -110,16 +119,30 @@ fetch() {
 # TOOL_TIMEOUT=N run_tool ... gives up after N seconds (0: never).
 run_tool() {
   local class="$1"; shift
-  timeout "${TOOL_TIMEOUT:-0}" java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$HERE/log4j2.properties" \
-    -Dhookline.kafka.startlevel=WARN \
-    -cp "$KAFKA_LIB/*" "$class" "$@"
+  local argv=(java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+    -Dlog4j2.configurationFile="$HERE/log4j2.properties"
+    -Dhookline.kafka.startlevel=WARN
+    -cp "$KAFKA_LIB/*" "$class" "$@")
+  if [ -n "${TOOL_TIMEOUT:-}" ]; then
+    timeout "$TOOL_TIMEOUT" "${argv[@]}"
+  else
+    "${argv[@]}"
+  fi
 }
 
 has_tool() { ls "$KAFKA_LIB"/kafka-tools-*.jar >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- nodes
 # A node is a directory holding server.properties, data/, kafka.log, kafka.pid.
+
+# alive PID: the process exists and is not a zombie (an exited daemon stays a
+# zombie until init reaps it, which can take a while in some containers).
+alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state="$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null || true)"
+  [ "$state" != "Z" ] && [ "$state" != "X" ]
+}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -128,7 +151,7 @@ node_pid() {
   local dir="$1" pid
   [ -f "$dir/kafka.pid" ] || return 1
   pid="$(cat "$dir/kafka.pid" 2>/dev/null || true)"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ -n "$pid" ] && alive "$pid" || return 1
   # Guard against a recycled pid: the process must be this node's broker.
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/server.properties" || return 1
   echo "$pid"
@@ -201,7 +224,7 @@ launch_node() {
   [ -f "$dir/kafka.log" ] && mv -f "$dir/kafka.log" "$dir/kafka.log.1"
   echo "$KAFKA_VERSION" >"$dir/kafka.version"
   # shellcheck disable=SC2086
-  setsid java $heap -Xss1m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  setsid java $heap $JVM_FLAGS \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$dir/log4j2.properties" \
     -Dkafka.logs.dir="$dir" ${KAFKA_OPTS:-} \
@@ -209,6 +232,22 @@ launch_node() {
     >"$dir/kafka.log" 2>&1 </dev/null 8>&- 9>&- &
   pid=$!
   echo "$pid" >"$dir/kafka.pid"
+  LAUNCHED+=("$dir")
+}
+
+# Nodes launched by this invocation; a failed start kills them again, so that
+# a retry does not find a half-started broker and report it as running.
+LAUNCHED=()
+start_failed() {
+  local dir pid
+  for dir in "${LAUNCHED[@]}"; do
+    if pid="$(node_pid "$dir")"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      while alive "$pid"; do sleep 0.1; done
+    fi
+    rm -f "$dir/kafka.pid"
+  done
+  die "$@"
 }
 
 # wait_node_started DIR PORT DEADLINE: until the node logs that it started.
@@ -218,7 +257,7 @@ wait_node_started() {
     if ! node_pid "$dir" >/dev/null; then
       echo "---- $dir/kafka.log (tail) ----" >&2
       tail -n 60 "$dir/kafka.log" >&2 || true
-      die "broker in $dir exited during start-up"
+      start_failed "broker in $dir exited during start-up"
     fi
     if grep -qE 'Kafka Server started|Transition from STARTING to STARTED' "$dir/kafka.log" 2>/dev/null &&
        port_open "$port"; then
@@ -227,7 +266,7 @@ wait_node_started() {
     if [ "$(date +%s)" -ge "$deadline" ]; then
       echo "---- $dir/kafka.log (tail) ----" >&2
       tail -n 60 "$dir/kafka.log" >&2 || true
-      die "broker in $dir did not start within ${START_TIMEOUT}s"
+      start_failed "broker in $dir did not start within ${START_TIMEOUT}s"
     fi
     sleep 0.5
   done
@@ -245,15 +284,19 @@ wait_brokers() {
       return 0
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      die "only ${n:-0} of $want brokers reachable at $bootstrap after ${START_TIMEOUT}s"
+      start_failed "only ${n:-0} of $want brokers reachable at $bootstrap after ${START_TIMEOUT}s"
     fi
     sleep 1
   done
 }
 
-# stop_pids DIR...: SIGTERM all, wait, then SIGKILL what is left.
+# stop_nodes DIR...: SIGTERM all, wait, then SIGKILL what is left.
+# With QUORUM_DIRS set (the cluster's node dirs): once fewer than a majority of
+# those nodes are alive, a broker still in controlled shutdown can never finish
+# it (its controller has no quorum), so it gets QUORUM_GRACE seconds, then SIGKILL.
+QUORUM_GRACE="${KAFKA_QUORUM_GRACE:-3}"
 stop_nodes() {
-  local dir pid pids=() deadline
+  local dir pid pids=() deadline lost_at=""
   for dir in "$@"; do
     if pid="$(node_pid "$dir")"; then
       kill -TERM "$pid" 2>/dev/null || true
@@ -263,15 +306,34 @@ stop_nodes() {
   [ "${#pids[@]}" -gt 0 ] || return 0
   deadline=$(( $(date +%s) + STOP_TIMEOUT ))
   while :; do
-    local alive=()
+    local still=()
     for pid in "${pids[@]}"; do
-      kill -0 "$pid" 2>/dev/null && alive+=("$pid")
+      if alive "$pid"; then still+=("$pid"); fi
     done
-    [ "${#alive[@]}" -gt 0 ] || break
+    [ "${#still[@]}" -gt 0 ] || break
+    if [ -n "${QUORUM_DIRS:-}" ] && [ -z "$lost_at" ]; then
+      local up=0 total=0 qd
+      for qd in $QUORUM_DIRS; do
+        total=$((total + 1))
+        if node_pid "$qd" >/dev/null; then up=$((up + 1)); fi
+      done
+      if [ $((up * 2)) -le "$total" ]; then
+        lost_at="$(date +%s)"
+        if [ $((lost_at + QUORUM_GRACE)) -lt "$deadline" ]; then
+          deadline=$((lost_at + QUORUM_GRACE))
+        fi
+      fi
+    fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      log "graceful stop timed out after ${STOP_TIMEOUT}s; sending SIGKILL to ${alive[*]}"
-      kill -KILL "${alive[@]}" 2>/dev/null || true
-      sleep 0.5
+      if [ -n "$lost_at" ]; then
+        log "controller quorum gone; sending SIGKILL to ${still[*]}"
+      else
+        log "graceful stop timed out after ${STOP_TIMEOUT}s; sending SIGKILL to ${still[*]}"
+      fi
+      kill -KILL "${still[@]}" 2>/dev/null || true
+      for pid in "${still[@]}"; do
+        while alive "$pid"; do sleep 0.1; done
+      done
       break
     fi
     sleep 0.3
@@ -326,7 +388,7 @@ single_start() {
       if [ "$(date +%s)" -ge "$deadline" ]; then
         echo "$out" >&2
         tail -n 60 "$SINGLE_DIR/kafka.log" >&2 || true
-        die "broker started but does not answer clients at $(single_bootstrap)"
+        start_failed "broker started but does not answer clients at $(single_bootstrap)"
       fi
       sleep 1
     done
@@ -359,6 +421,10 @@ single_status() {
 broker_port() { echo $(( CLUSTER_BASE + 10 * ($1 - 1) )); }
 broker_cport() { echo $(( CLUSTER_BASE + 10 * ($1 - 1) + 1 )); }
 broker_dir() { echo "$CLUSTER_DIR/broker-$1"; }
+cluster_dirs() {
+  local n
+  for n in $(seq 1 "$CLUSTER_SIZE"); do broker_dir "$n"; done | tr '\n' ' '
+}
 
 cluster_bootstrap() {
   local n out=""
@@ -380,7 +446,9 @@ check_broker_arg() {
   case "${1:-}" in
     ''|*[!0-9]*) die "broker number required (1-$CLUSTER_SIZE)" ;;
   esac
-  [ "$1" -ge 1 ] && [ "$1" -le "$CLUSTER_SIZE" ] || die "broker number must be 1-$CLUSTER_SIZE"
+  if [ "$1" -lt 1 ] || [ "$1" -gt "$CLUSTER_SIZE" ]; then
+    die "broker number must be 1-$CLUSTER_SIZE"
+  fi
 }
 
 # prepare_broker N: config + formatted storage for broker N.
@@ -436,7 +504,7 @@ cluster_stop() {
     dirs+=("$(broker_dir "$n")")
     node_pid "$(broker_dir "$n")" >/dev/null && any=1
   done
-  stop_nodes "${dirs[@]}"
+  QUORUM_DIRS="${dirs[*]}" stop_nodes "${dirs[@]}"
   if [ "$any" = 1 ]; then
     echo "kafka: stopped cluster $(cluster_bootstrap)"
   else
@@ -466,7 +534,7 @@ kill_broker() {
     return 0
   fi
   kill -KILL "$pid"
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  while alive "$pid"; do sleep 0.1; done
   rm -f "$dir/kafka.pid"
   echo "kafka: killed broker $n (pid $pid, 127.0.0.1:$(broker_port "$n"))"
 }
@@ -474,7 +542,7 @@ kill_broker() {
 stop_broker() {
   local n="$1"
   check_broker_arg "$n"
-  stop_nodes "$(broker_dir "$n")"
+  QUORUM_DIRS="$(cluster_dirs)" stop_nodes "$(broker_dir "$n")"
   echo "kafka: stopped broker $n (127.0.0.1:$(broker_port "$n"))"
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -30,6 +31,27 @@ type Topics struct {
 	Attempts string
 	// Dead receives deliveries that failed permanently. Default "hookline.dead".
 	Dead string
+	// RetryPrefix names the retry tiers: <prefix><delay>, e.g.
+	// hookline.retry.1m0s. Default "hookline.retry.".
+	RetryPrefix string
+	// Retry is the retry schedule, one topic per delay. Default 1m, 5m,
+	// 30m, 2h, 12h.
+	Retry []time.Duration
+}
+
+// DefaultRetrySchedule is the retry tiers' delays when Topics.Retry is empty.
+var DefaultRetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 12 * time.Hour}
+
+// RetryTopic names the tier with the given delay.
+func (t Topics) RetryTopic(delay time.Duration) string { return t.RetryPrefix + delay.String() }
+
+// RetryTopics names every tier, in schedule order.
+func (t Topics) RetryTopics() []string {
+	out := make([]string, len(t.Retry))
+	for i, d := range t.Retry {
+		out[i] = t.RetryTopic(d)
+	}
+	return out
 }
 
 // WithDefaults fills empty names.
@@ -43,11 +65,17 @@ func (t Topics) WithDefaults() Topics {
 	def(&t.Invalid, "hookline.invalid")
 	def(&t.Attempts, "hookline.attempts")
 	def(&t.Dead, "hookline.dead")
+	def(&t.RetryPrefix, "hookline.retry.")
+	if len(t.Retry) == 0 {
+		t.Retry = DefaultRetrySchedule
+	}
 	return t
 }
 
 // All lists every topic name.
-func (t Topics) All() []string { return []string{t.Events, t.Invalid, t.Attempts, t.Dead} }
+func (t Topics) All() []string {
+	return append([]string{t.Events, t.Invalid, t.Attempts, t.Dead}, t.RetryTopics()...)
+}
 
 // ProducerOpts are the options every hookline writer uses: all in-sync
 // replicas acknowledge, and the idempotent producer (franz-go's default)

@@ -1,0 +1,203 @@
+package dispatcher
+
+import (
+	"time"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+// item is one record in one endpoint's batch.
+type item struct {
+	value  []byte
+	p      *partition
+	offset int64
+}
+
+// batch is an endpoint's batch, open until sealed by items, bytes or time.
+// Its id is fixed at creation and never changes afterwards.
+type batch struct {
+	id    string
+	ep    *endpoints.Endpoint
+	items []item
+	bytes int    // body size: values, commas and brackets
+	typ   string // the common event type, or "batch"
+	timer *time.Timer
+}
+
+// endpointState is an endpoint's open batch and its queue of sealed ones.
+// Guarded by Dispatcher.mu, except the queue channel.
+type endpointState struct {
+	open   *batch
+	queue  chan *batch
+	closed bool
+}
+
+func (st *endpointState) closeQueue() {
+	if !st.closed {
+		st.closed = true
+		close(st.queue)
+	}
+}
+
+// route matches one record to endpoints and adds it to their batches.
+// Called with d.mu held.
+func (d *Dispatcher) route(r *kgo.Record) {
+	p := d.parts[tp{r.Topic, r.Partition}]
+	if p == nil {
+		return // not ours (revoked under us): the owner reads it again
+	}
+	d.stats.Consumed++
+	meta, err := envelope.FromRecord(r.Headers, r.Value)
+	if err != nil {
+		d.invalid(r, p, err)
+		return
+	}
+	var matchBuf [8]*endpoints.Endpoint
+	matched := matchBuf[:0]
+	for _, ep := range d.cfg.Endpoints.ForTenant(meta.TenantID) {
+		if !ep.Wants(&meta) {
+			continue
+		}
+		if p.alreadySettled(ep.ID, r.Offset) {
+			d.stats.Skipped++
+			continue
+		}
+		matched = append(matched, ep)
+	}
+	// Register before batching: a seal below may settle at once.
+	p.consumed(r.Offset, len(matched))
+	for _, ep := range matched {
+		d.add(ep, item{value: r.Value, p: p, offset: r.Offset}, meta.Type)
+	}
+}
+
+func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
+	st := d.eps[ep.ID]
+	if st == nil {
+		st = &endpointState{queue: make(chan *batch, d.cfg.MaxQueuedPerEndpoint)}
+		d.eps[ep.ID] = st
+		for i := 0; i < d.cfg.Concurrency; i++ {
+			d.workers.Add(1)
+			go d.worker(st)
+		}
+	}
+	return st
+}
+
+// add appends it to ep's open batch, sealing by bytes before and by items
+// after. Called with d.mu held.
+func (d *Dispatcher) add(ep *endpoints.Endpoint, it item, typ string) {
+	st := d.state(ep)
+	maxItems, maxWait, maxBytes, _ := ep.Limits()
+	size := len(it.value) + 1
+	if b := st.open; b != nil && b.bytes+size > maxBytes {
+		d.seal(st)
+	}
+	b := st.open
+	if b == nil {
+		b = &batch{id: delivery.NewID(), ep: ep, typ: typ, bytes: 1, items: make([]item, 0, min(maxItems, 256))}
+		st.open = b
+		if maxItems > 1 {
+			b.timer = time.AfterFunc(maxWait, func() {
+				d.mu.Lock()
+				if st.open == b {
+					d.seal(st)
+				}
+				d.mu.Unlock()
+			})
+		}
+	}
+	b.items = append(b.items, it)
+	b.bytes += size
+	if b.typ != typ {
+		b.typ = "batch"
+	}
+	d.buffered += int64(len(it.value))
+	if len(b.items) >= maxItems {
+		d.seal(st)
+	}
+}
+
+// seal closes st's open batch and queues it; when the queue is full the
+// endpoint is behind, so the batch goes to the first retry tier unattempted
+// rather than wait in memory. Called with d.mu held.
+func (d *Dispatcher) seal(st *endpointState) {
+	b := st.open
+	if b == nil {
+		return
+	}
+	st.open = nil
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if !st.closed {
+		select {
+		case st.queue <- b:
+			return
+		default:
+		}
+	}
+	d.stats.Deferred++
+	d.workers.Add(1)
+	go func() {
+		defer d.workers.Done()
+		del := d.newDelivery(b)
+		del.Attempt = 0
+		del.Reason = "deferred: earlier deliveries to this endpoint are still in flight"
+		d.handOff(b, del, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]), d.cfg.Topics.Retry[0])
+	}()
+}
+
+// newDelivery builds the delivery of a sealed batch: one envelope as is in
+// single-event mode, else a JSON array spliced from the raw record values.
+func (d *Dispatcher) newDelivery(b *batch) *delivery.Delivery {
+	maxItems, _, _, _ := b.ep.Limits()
+	del := &delivery.Delivery{
+		ID: b.id, EndpointID: b.ep.ID, TenantID: b.ep.TenantID, EventType: b.typ,
+		Items: len(b.items), Batch: maxItems > 1, FirstAttempt: time.Now(),
+	}
+	if !del.Batch {
+		del.Body = b.items[0].value
+		return del
+	}
+	body := make([]byte, 0, b.bytes+1)
+	body = append(body, '[')
+	for i, it := range b.items {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, it.value...)
+	}
+	del.Body = append(body, ']')
+	return del
+}
+
+// invalid sends a malformed record to the invalid-records topic with its
+// reason; the record settles once that write is acknowledged.
+func (d *Dispatcher) invalid(r *kgo.Record, p *partition, reason error) {
+	d.stats.Invalid++
+	p.consumed(r.Offset, 1)
+	d.buffered += int64(len(r.Value))
+	headers := append(append([]kgo.RecordHeader(nil), r.Headers...),
+		kgo.RecordHeader{Key: "hl-invalid-reason", Value: []byte(reason.Error())},
+		kgo.RecordHeader{Key: "hl-source", Value: []byte(r.Topic + "/" + itoa(int64(r.Partition)) + "@" + itoa(r.Offset))},
+	)
+	out := &kgo.Record{Topic: d.cfg.Topics.Invalid, Key: r.Key, Value: r.Value, Headers: headers}
+	offset, n := r.Offset, int64(len(r.Value))
+	d.cl.Produce(d.workCtx, out, func(_ *kgo.Record, err error) {
+		if err != nil {
+			// The record stays pending, so its offset is never committed.
+			d.log.Error("cannot write to the invalid-records topic; partition commits are held", zap.String("topic", d.cfg.Topics.Invalid), zap.Error(err))
+			return
+		}
+		d.mu.Lock()
+		p.settle(offset)
+		d.buffered -= n
+		d.cond.Broadcast()
+		d.mu.Unlock()
+	})
+}

@@ -1,0 +1,114 @@
+// Package dispatcher consumes change events from Kafka as a consumer group,
+// matches them to endpoints, batches per endpoint, signs and POSTs, and
+// commits an offset only once every delivery holding a record at or below it
+// has settled: a 2xx recorded in Redis, or the delivery written with
+// acks=all to the first retry tier or to dead letters.
+//
+// Scale out by adding partitions and group members; members share nothing
+// but Kafka and Redis.
+package dispatcher
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/kafka"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+// Lookup finds a tenant's endpoints. The returned slice is read-only.
+type Lookup interface {
+	ForTenant(tenant string) []*endpoints.Endpoint
+}
+
+// Disabler turns off an endpoint that answered 410 Gone. A Lookup that also
+// implements Disabler is told; otherwise the endpoint stays as it is and
+// only the delivery is dead-lettered.
+type Disabler interface {
+	Disable(id, reason string) error
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	// Brokers is the Kafka bootstrap list. Required.
+	Brokers []string
+	// Group is the consumer group. Default "hookline-dispatcher".
+	Group string
+	// Topics names the events topic (consumed) and the topics written.
+	// Zero value: the defaults of kafka.Topics.
+	Topics kafka.Topics
+	// ExtraEventTopics are consumed besides Topics.Events.
+	ExtraEventTopics []string
+	// Endpoints is the lookup. Required.
+	Endpoints Lookup
+	// Redis holds settle state. Required.
+	Redis redis.Cmdable
+	// RedisPrefix namespaces keys. Default "hookline:".
+	RedisPrefix string
+	// Sender configures HTTP delivery (header prefix, user agent, https and
+	// address rules). Zero value: production defaults.
+	Sender delivery.SenderConfig
+	// MaxBufferedBytes caps event bytes held in batches and in flight; past
+	// it, open batches are sealed and fetching waits. Default 256 MiB.
+	MaxBufferedBytes int64
+	// MaxQueuedPerEndpoint is how many sealed batches may wait behind an
+	// endpoint's delivery in flight; more go straight to the first retry
+	// tier, so a slow endpoint cannot hold memory or other endpoints up.
+	// Default 4.
+	MaxQueuedPerEndpoint int
+	// Concurrency is deliveries in flight per endpoint. Default 1.
+	Concurrency int
+	// CommitInterval between offset commits. Default 1 s.
+	CommitInterval time.Duration
+	// RevokeTimeout bounds the wait for in-flight deliveries of partitions
+	// being revoked in a rebalance. Default 30 s.
+	RevokeTimeout time.Duration
+	// Logger. Default nil: silent.
+	Logger *zap.Logger
+	// KafkaOpts are extra client options (TLS, SASL, ...).
+	KafkaOpts []kgo.Opt
+}
+
+// ErrConfig marks a configuration error.
+var ErrConfig = errors.New("dispatcher config")
+
+func (c *Config) withDefaults() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return fmt.Errorf("%w: Brokers is empty", ErrConfig)
+	case c.Endpoints == nil:
+		return fmt.Errorf("%w: Endpoints is nil", ErrConfig)
+	case c.Redis == nil:
+		return fmt.Errorf("%w: Redis is nil", ErrConfig)
+	case c.MaxBufferedBytes < 0 || c.MaxQueuedPerEndpoint < 0 || c.Concurrency < 0:
+		return fmt.Errorf("%w: limits must not be negative", ErrConfig)
+	}
+	if c.Group == "" {
+		c.Group = "hookline-dispatcher"
+	}
+	c.Topics = c.Topics.WithDefaults()
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = 256 << 20
+	}
+	if c.MaxQueuedPerEndpoint == 0 {
+		c.MaxQueuedPerEndpoint = 4
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 1
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = time.Second
+	}
+	if c.RevokeTimeout == 0 {
+		c.RevokeTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return nil
+}

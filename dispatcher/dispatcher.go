@@ -1,0 +1,282 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/kafka"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// Dispatcher is one consumer-group member. Create with New, then Run.
+type Dispatcher struct {
+	cfg    Config
+	log    *zap.Logger
+	sender *delivery.Sender
+	ranges *idempotency.Ranges
+	cl     *kgo.Client
+
+	// workCtx outlives a graceful drain and ends when Run returns.
+	workCtx    context.Context
+	workCancel context.CancelFunc
+
+	mu         sync.Mutex
+	cond       *sync.Cond // signalled when buffered shrinks or on stop
+	parts      map[tp]*partition
+	eps        map[string]*endpointState
+	buffered   int64
+	stopping   bool
+	pollCancel context.CancelFunc
+	workers    sync.WaitGroup
+	stats      Stats
+
+	done chan struct{}
+}
+
+type tp struct {
+	topic string
+	part  int32
+}
+
+// Stats are cumulative counters, for progress lines and tests.
+type Stats struct {
+	Consumed, Invalid, Skipped          int64 // records read; malformed; already settled before a restart
+	Delivered, Retried, Dead, Deferred int64 // deliveries by outcome; Deferred: sent to retry unattempted, endpoint busy
+	Events                             int64 // events in delivered deliveries
+}
+
+// New validates cfg and connects to Kafka.
+func New(cfg Config) (*Dispatcher, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		sender: delivery.NewSender(cfg.Sender),
+		ranges: idempotency.NewRanges(cfg.Redis, cfg.RedisPrefix, cfg.Group),
+		parts:  map[tp]*partition{},
+		eps:    map[string]*endpointState{},
+		done:   make(chan struct{}),
+	}
+	d.cond = sync.NewCond(&d.mu)
+	d.workCtx, d.workCancel = context.WithCancel(context.Background())
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(append([]string{cfg.Topics.Events}, cfg.ExtraEventTopics...)...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(d.assigned),
+		kgo.OnPartitionsRevoked(d.revoked),
+		kgo.OnPartitionsLost(d.lost),
+		kgo.FetchMaxBytes(32 << 20),
+		kgo.ProducerLinger(time.Millisecond),
+		kgo.ProducerBatchMaxBytes(16 << 20),
+		kgo.MaxBufferedBytes(int(cfg.MaxBufferedBytes)),
+	}, kafka.ProducerOpts()...)
+	cl, err := kgo.NewClient(append(opts, cfg.KafkaOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("dispatcher: kafka client: %w", err)
+	}
+	d.cl = cl
+	return d, nil
+}
+
+// Stats returns a snapshot of the counters.
+func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+// Run consumes until ctx ends (an abrupt stop: in-flight deliveries are
+// abandoned uncommitted, to be re-consumed by the next owner) or until
+// Shutdown completes a drain. It closes the Kafka client before returning.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	defer close(d.done)
+	defer d.cl.Close()
+	defer d.workCancel()
+	pollCtx, cancel := context.WithCancel(ctx)
+	d.mu.Lock()
+	d.pollCancel = cancel
+	d.mu.Unlock()
+
+	commitDone := make(chan struct{})
+	go func() { defer close(commitDone); d.commitLoop(pollCtx) }()
+
+	err := d.pollLoop(pollCtx)
+	cancel()
+	<-commitDone
+	if ctx.Err() != nil {
+		return nil
+	}
+	// Graceful: Shutdown asked for a drain.
+	d.drain()
+	return err
+}
+
+// Shutdown stops fetching, seals open batches, waits for every delivery in
+// flight to settle (or ctx to end), commits, and waits for Run to return.
+func (d *Dispatcher) Shutdown(ctx context.Context) error {
+	d.mu.Lock()
+	d.stopping = true
+	if d.pollCancel != nil {
+		d.pollCancel()
+	}
+	d.cond.Broadcast()
+	d.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		d.workCancel() // deadline passed: abandon what is still in flight
+	}()
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		<-d.done
+		return ctx.Err()
+	}
+}
+
+// drain seals every open batch, waits for the workers, and commits.
+func (d *Dispatcher) drain() {
+	d.mu.Lock()
+	for _, st := range d.eps {
+		d.seal(st)
+		st.closeQueue()
+	}
+	d.mu.Unlock()
+	d.workers.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d.commit(ctx, nil)
+}
+
+func (d *Dispatcher) pollLoop(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		for d.buffered >= d.cfg.MaxBufferedBytes && !d.stopping && ctx.Err() == nil {
+			// Full: send what is open so memory can drain, then wait.
+			for _, st := range d.eps {
+				d.seal(st)
+			}
+			d.cond.Wait()
+		}
+		d.mu.Unlock()
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches := d.cl.PollRecords(ctx, 10_000)
+		if ctx.Err() != nil {
+			d.cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				d.log.Warn("fetch error", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+			}
+		})
+		d.mu.Lock()
+		fetches.EachRecord(d.route)
+		d.mu.Unlock()
+		d.cl.AllowRebalance()
+	}
+}
+
+// commitLoop commits settled offsets every CommitInterval.
+func (d *Dispatcher) commitLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.commit(ctx, nil)
+		}
+	}
+}
+
+// commit commits the settled point of every partition (or of only when
+// not nil) that advanced, then prunes Redis spans below it.
+func (d *Dispatcher) commit(ctx context.Context, only map[string][]int32) {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	var advanced []*partition
+	var points []int64
+	d.mu.Lock()
+	for k, p := range d.parts {
+		if only != nil && !contains(only[k.topic], k.part) {
+			continue
+		}
+		at := p.commitPoint()
+		if at <= p.committed || at < 0 {
+			continue
+		}
+		if offsets[k.topic] == nil {
+			offsets[k.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[k.topic][k.part] = kgo.EpochOffset{Epoch: -1, Offset: at}
+		advanced = append(advanced, p)
+		points = append(points, at)
+	}
+	d.mu.Unlock()
+	if len(advanced) == 0 {
+		return
+	}
+	var commitErr error
+	d.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		commitErr = err
+		if err == nil {
+			commitErr = commitResponseErr(resp)
+		}
+	})
+	if commitErr != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("commit failed; will retry", zap.Error(commitErr))
+		}
+		return
+	}
+	d.mu.Lock()
+	for i, p := range advanced {
+		p.committed = points[i]
+	}
+	d.mu.Unlock()
+	for i, p := range advanced {
+		if err := d.ranges.Prune(ctx, p.topic, p.part, points[i]); err != nil && ctx.Err() == nil {
+			d.log.Debug("prune settled spans", zap.Error(err)) // harmless: retried at the next commit
+		}
+	}
+}
+
+func contains(s []int32, v int32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func commitResponseErr(resp *kmsg.OffsetCommitResponse) error {
+	if resp == nil {
+		return nil
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("commit %s/%d: %w", t.Topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
+}

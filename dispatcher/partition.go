@@ -1,0 +1,85 @@
+package dispatcher
+
+import "sort"
+
+// partition tracks one assigned partition: which consumed records still
+// wait for deliveries, and which spans Redis says are already settled.
+// Guarded by Dispatcher.mu.
+type partition struct {
+	topic string
+	part  int32
+	// pending holds consumed records in offset order from index head on;
+	// left counts the unsettled deliveries holding each one.
+	pending []pendingRec
+	head    int
+	// next is one past the last consumed offset; -1 before the first.
+	next int64
+	// committed is the last offset committed.
+	committed int64
+	// settled holds spans already settled before this assignment, by
+	// endpoint: re-consumed records inside them are not sent again.
+	settled map[string][][2]int64
+	// dropped is set when the partition is revoked or lost; settles into a
+	// dropped partition are ignored.
+	dropped bool
+}
+
+type pendingRec struct {
+	offset int64
+	left   int32
+}
+
+func newPartition(topic string, part int32, settled map[string][][2]int64) *partition {
+	return &partition{topic: topic, part: part, next: -1, committed: -1, settled: settled}
+}
+
+// consumed registers a record held by n deliveries (n may be 0).
+func (p *partition) consumed(offset int64, n int) {
+	p.next = offset + 1
+	if n > 0 {
+		p.pending = append(p.pending, pendingRec{offset: offset, left: int32(n)})
+	}
+}
+
+// settle marks one delivery holding offset as settled.
+func (p *partition) settle(offset int64) {
+	if p.dropped {
+		return
+	}
+	q := p.pending[p.head:]
+	i := sort.Search(len(q), func(i int) bool { return q[i].offset >= offset })
+	if i < len(q) && q[i].offset == offset && q[i].left > 0 {
+		q[i].left--
+	}
+}
+
+// commitPoint returns the offset to commit: the lowest record still
+// pending, or one past the last consumed when nothing is. -1: nothing yet.
+func (p *partition) commitPoint() int64 {
+	for p.head < len(p.pending) && p.pending[p.head].left == 0 {
+		p.head++
+	}
+	if p.head == len(p.pending) {
+		p.pending, p.head = p.pending[:0], 0
+		return p.next
+	}
+	if p.head > 4096 && p.head > len(p.pending)/2 {
+		n := copy(p.pending, p.pending[p.head:])
+		p.pending, p.head = p.pending[:n], 0
+	}
+	return p.pending[p.head].offset
+}
+
+// idle reports whether no consumed record waits for a delivery.
+func (p *partition) idle() bool { return p.commitPoint() == p.next }
+
+// alreadySettled reports whether endpoint settled offset before this
+// assignment.
+func (p *partition) alreadySettled(endpoint string, offset int64) bool {
+	for _, s := range p.settled[endpoint] {
+		if offset >= s[0] && offset <= s[1] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,128 @@
+package dispatcher
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/idempotency"
+	"go.uber.org/zap"
+)
+
+// worker sends an endpoint's sealed batches one after another.
+func (d *Dispatcher) worker(st *endpointState) {
+	defer d.workers.Done()
+	for b := range st.queue {
+		if d.workCtx.Err() != nil {
+			continue // abandoned: uncommitted, re-consumed by the next owner
+		}
+		d.deliver(b)
+	}
+}
+
+// deliver makes the first attempt and settles the batch by its outcome.
+func (d *Dispatcher) deliver(b *batch) {
+	del := d.newDelivery(b)
+	del.Attempt = 1
+	a := d.sender.Send(d.workCtx, b.ep, del)
+	if d.workCtx.Err() != nil {
+		return // stopping mid-request: leave it unsettled
+	}
+	outcome, reason := delivery.Classify(a, b.ep.RetryPolicy)
+	d.cl.Produce(d.workCtx, delivery.LogRecord(d.cfg.Topics.Attempts, del, a, outcome, reason), nil)
+	del.LastStatus, del.Reason = a.Status, reason
+	switch outcome {
+	case delivery.Delivered:
+		if d.settle(b, true) {
+			d.mu.Lock()
+			d.stats.Delivered++
+			d.stats.Events += int64(len(b.items))
+			d.mu.Unlock()
+		}
+	case delivery.Retry:
+		delay := d.cfg.Topics.Retry[0]
+		if a.RetryAfter > delay {
+			delay = a.RetryAfter
+		}
+		d.handOff(b, del, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]), delay)
+	case delivery.Gone:
+		if dis, ok := d.cfg.Endpoints.(Disabler); ok {
+			if err := dis.Disable(b.ep.ID, reason); err != nil {
+				d.log.Warn("disable endpoint", zap.String("endpoint", b.ep.ID), zap.Error(err))
+			}
+		}
+		d.log.Warn("endpoint answered 410 Gone: disabled", zap.String("endpoint", b.ep.ID))
+		d.handOff(b, del, d.cfg.Topics.Dead, 0)
+	case delivery.Dead:
+		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", reason))
+		d.handOff(b, del, d.cfg.Topics.Dead, 0)
+	}
+}
+
+// handOff writes del to topic with acks=all, due after delay, then settles.
+func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration) {
+	del.Due = time.Now().Add(delay)
+	if err := d.cl.ProduceSync(d.workCtx, del.Record(topic)).FirstErr(); err != nil {
+		if d.workCtx.Err() == nil {
+			d.log.Error("hand-off failed; the batch stays uncommitted and will be re-read", zap.String("topic", topic),
+				zap.String("delivery", del.ID), zap.Error(err))
+		}
+		return
+	}
+	if !d.settle(b, false) {
+		return
+	}
+	d.mu.Lock()
+	if topic == d.cfg.Topics.Dead {
+		d.stats.Dead++
+	} else if del.Attempt > 0 {
+		d.stats.Retried++
+	}
+	d.mu.Unlock()
+}
+
+// settle records the batch's spans in Redis (waiting out Redis outages),
+// then releases its records for commit. It reports false when stopping
+// first: the records stay uncommitted.
+func (d *Dispatcher) settle(b *batch, delivered bool) bool {
+	spans := spansOf(b)
+	err := idempotency.Until(d.workCtx, d.log, "record settled delivery", func(ctx context.Context) error {
+		return d.ranges.Record(ctx, spans)
+	})
+	if err != nil {
+		if delivered {
+			d.log.Warn("stopped before recording a 2xx; its events may be sent once more", zap.String("delivery", b.id))
+		}
+		return false
+	}
+	d.mu.Lock()
+	var n int64
+	for _, it := range b.items {
+		it.p.settle(it.offset)
+		n += int64(len(it.value))
+	}
+	d.buffered -= n
+	d.cond.Broadcast()
+	d.mu.Unlock()
+	return true
+}
+
+// spansOf returns, per partition, the first and last offset of the batch.
+func spansOf(b *batch) []idempotency.Span {
+	var spans []idempotency.Span
+	idx := map[*partition]int{}
+	for _, it := range b.items {
+		i, ok := idx[it.p]
+		if !ok {
+			idx[it.p] = len(spans)
+			spans = append(spans, idempotency.Span{Topic: it.p.topic, Partition: it.p.part, EndpointID: b.ep.ID, First: it.offset, Last: it.offset})
+			continue
+		}
+		s := &spans[i]
+		s.First, s.Last = min(s.First, it.offset), max(s.Last, it.offset)
+	}
+	return spans
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

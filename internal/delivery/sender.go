@@ -1,0 +1,216 @@
+package delivery
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"time"
+
+	"code.dny.dev/ssrf"
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/signing"
+)
+
+// DefaultUserAgent is sent when SenderConfig.UserAgent is empty.
+const DefaultUserAgent = "Hookline-Webhook/1.0"
+
+// SenderConfig configures a Sender. The zero value is the production
+// default: https only, public addresses only, default headers.
+type SenderConfig struct {
+	// Prefix of the default scheme's headers. Default "X-Hookline".
+	Prefix string
+	// UserAgent header. Default "Hookline-Webhook/1.0".
+	UserAgent string
+	// AllowHTTP permits plain http:// endpoints. Default false (dev and tests
+	// turn it on).
+	AllowHTTP bool
+	// AllowNetworks are address ranges dialed even though they are private,
+	// loopback or otherwise denied (e.g. 127.0.0.0/8 in dev). Default none.
+	AllowNetworks []netip.Prefix
+	// MaxResponseBytes read of a response body. Default 64 KiB.
+	MaxResponseBytes int64
+	// MaxConnsPerHost bounds connections to one endpoint host. Default 64.
+	MaxConnsPerHost int
+}
+
+// Sender POSTs deliveries. Safe for concurrent use.
+type Sender struct {
+	cfg     SenderConfig
+	headers signing.Headers
+	client  *retryablehttp.Client
+}
+
+// ErrBlocked marks an endpoint URL the sender refuses to reach.
+var ErrBlocked = errors.New("blocked destination")
+
+// NewSender builds the HTTP client: SSRF-checked dialing of the resolved IP
+// (defeats DNS rebinding), no redirects, no environment proxy, TLS 1.2+, and
+// retries only for connections that failed before a request was sent; every
+// other failure is the retry tiers' business.
+func NewSender(cfg SenderConfig) *Sender {
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = 64 << 10
+	}
+	if cfg.MaxConnsPerHost == 0 {
+		cfg.MaxConnsPerHost = 64
+	}
+	var v4, v6 []netip.Prefix
+	for _, p := range cfg.AllowNetworks {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	guard := ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Safe}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   cfg.MaxConnsPerHost,
+		MaxConnsPerHost:       cfg.MaxConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	rc.Logger = nil
+	rc.RetryMax = 2
+	rc.RetryWaitMin = 50 * time.Millisecond
+	rc.RetryWaitMax = 250 * time.Millisecond
+	rc.CheckRetry = retryConnectFailures
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	return &Sender{cfg: cfg, headers: signing.HeadersFor(cfg.Prefix), client: rc}
+}
+
+// retryConnectFailures retries only dial errors: the request never left, so
+// sending again cannot duplicate it. Blocked addresses are not retried.
+func retryConnectFailures(ctx context.Context, _ *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil || err == nil {
+		return false, nil
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" && !isBlocked(err) {
+		return true, nil
+	}
+	return false, nil
+}
+
+func isBlocked(err error) bool {
+	return errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedNetwork) ||
+		errors.Is(err, ssrf.ErrProhibitedPort) || errors.Is(err, ErrBlocked)
+}
+
+// Attempt is what one POST produced.
+type Attempt struct {
+	Status  int           // HTTP status, 0 without a response
+	Latency time.Duration // request start to response headers
+	Err     error         // transport error, timeout or blocked destination
+	// Excerpt is up to 1 KiB of the response body, for the delivery log.
+	Excerpt []byte
+	// RetryAfter is the server's Retry-After on 429/503, if any.
+	RetryAfter time.Duration
+}
+
+// Send signs d for ep and POSTs it once (plus connect retries).
+func (s *Sender) Send(ctx context.Context, ep *endpoints.Endpoint, d *Delivery) Attempt {
+	_, _, _, timeout := ep.Limits()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	u, err := url.Parse(ep.URL)
+	if err != nil {
+		return Attempt{Err: fmt.Errorf("%w: endpoint URL %q: %v", ErrBlocked, ep.URL, err)}
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && s.cfg.AllowHTTP) {
+		return Attempt{Err: fmt.Errorf("%w: %s is not https (plain http is allowed only when configured)", ErrBlocked, ep.URL)}
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.URL, d.Body)
+	if err != nil {
+		return Attempt{Err: fmt.Errorf("%w: %v", ErrBlocked, err)}
+	}
+	if err := s.sign(req.Header, ep, d, start); err != nil {
+		return Attempt{Err: err}
+	}
+	resp, err := s.client.Do(req)
+	a := Attempt{Latency: time.Since(start)}
+	if err != nil {
+		if isBlocked(err) {
+			a.Err = fmt.Errorf("%w: %s resolves to an address outside the allowed networks: %v", ErrBlocked, u.Host, err)
+		} else if ctx.Err() == context.DeadlineExceeded {
+			a.Err = fmt.Errorf("timeout after %s: %w", timeout, context.DeadlineExceeded)
+		} else {
+			a.Err = err
+		}
+		return a
+	}
+	defer resp.Body.Close()
+	a.Status = resp.StatusCode
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	a.Excerpt = excerpt
+	// Drain a little more so the connection can be reused; never all of it.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, s.cfg.MaxResponseBytes))
+	if a.Status == http.StatusTooManyRequests || a.Status == http.StatusServiceUnavailable {
+		a.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return a
+}
+
+func (s *Sender) sign(h http.Header, ep *endpoints.Endpoint, d *Delivery, now time.Time) error {
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", s.cfg.UserAgent)
+	if ep.Scheme == endpoints.SchemeStandard {
+		keys := make([][]byte, 0, len(ep.Secrets))
+		for _, sec := range ep.Secrets {
+			k, err := signing.StdKey(sec)
+			if err != nil {
+				return fmt.Errorf("%w: endpoint %s secret: %v", ErrBlocked, ep.ID, err)
+			}
+			keys = append(keys, k)
+		}
+		ts := now.Unix()
+		h[signing.StdID] = []string{d.ID}
+		h[signing.StdTimestamp] = []string{strconv.FormatInt(ts, 10)}
+		h[signing.StdSignature] = []string{signing.StdSignAll(keys, d.ID, ts, d.Body)}
+		return nil
+	}
+	h.Set(s.headers.Event, d.EventType)
+	h.Set(s.headers.Delivery, d.ID)
+	h.Set(s.headers.Signature, signing.HexSignature([]byte(ep.Secrets[0]), d.Body))
+	h.Set(s.headers.Timestamp, now.UTC().Format(signing.TimestampLayout))
+	if d.Batch {
+		h.Set(s.headers.BatchSize, strconv.Itoa(d.Items))
+	}
+	return nil
+}
+
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,171 @@
+// Package endpoints describes customer endpoints (where deliveries go, how
+// they are signed and batched, which events they want) and a file-backed set
+// of them. The dispatcher looks endpoints up through a one-method interface,
+// so the registry can replace the file without touching it.
+package endpoints
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline/internal/envelope"
+)
+
+// Signing schemes.
+const (
+	// SchemeHookline signs the raw body: X-<Prefix>-Signature: sha256=<hex>.
+	SchemeHookline = "hookline"
+	// SchemeStandard is Standard Webhooks v1.
+	SchemeStandard = "standard-webhooks"
+)
+
+// Batch defaults (seed: batches of 10k or 30 seconds, whichever first).
+const (
+	DefaultMaxItems = 10_000
+	DefaultMaxWait  = 30 * time.Second
+	DefaultMaxBytes = 5 << 20
+	DefaultTimeout  = 10 * time.Second
+)
+
+// Duration is a time.Duration that reads "30s" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON reads a Go duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %s: want e.g. \"30s\"", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + time.Duration(d).String() + `"`), nil }
+
+// Endpoint is one customer URL and what it receives.
+type Endpoint struct {
+	ID       string `json:"id"`
+	TenantID string `json:"tenantId"`
+	URL      string `json:"url"`
+	// Secrets sign deliveries; the first is current. With SchemeStandard
+	// every secret signs during a rotation overlap ("whsec_" + base64).
+	Secrets []string `json:"secrets"`
+	// Scheme is SchemeHookline (default) or SchemeStandard.
+	Scheme string `json:"scheme,omitempty"`
+	// EventTypes are exact types or prefix patterns ("task.*"); "*" or
+	// empty matches every type.
+	EventTypes []string `json:"eventTypes,omitempty"`
+	// IgnoreOrigins: events written by these origins are not sent (stops
+	// loops when the receiver writes back through our API).
+	IgnoreOrigins []string `json:"ignoreOrigins,omitempty"`
+	// IgnoreFields: an update whose changed fields all lie here is not sent.
+	IgnoreFields []string `json:"ignoreFields,omitempty"`
+	// Disabled endpoints receive nothing.
+	Disabled bool `json:"disabled,omitempty"`
+	// MaxItems per delivery; 1 sends each envelope alone. Default 10,000.
+	MaxItems int `json:"maxItems,omitempty"`
+	// MaxWait seals a batch this long after its first item. Default 30 s.
+	MaxWait Duration `json:"maxWait,omitempty"`
+	// MaxBytes caps a delivery body. Default 5 MiB.
+	MaxBytes int `json:"maxBytes,omitempty"`
+	// Timeout of one POST. Default 10 s.
+	Timeout Duration `json:"timeout,omitempty"`
+	// RetryPolicy is "any" (retry every non-2xx; default) or "5xx" (retry
+	// 5xx, 408, 429 and timeouts; other 4xx are final).
+	RetryPolicy string `json:"retryPolicy,omitempty"`
+}
+
+// ErrInvalid marks an endpoint that fails validation.
+var ErrInvalid = errors.New("invalid endpoint")
+
+// Validate checks the fields and names the first bad one.
+func (e *Endpoint) Validate() error {
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("%w %q: %s: %s", ErrInvalid, e.ID, field, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case e.ID == "":
+		return bad("id", "required")
+	case e.TenantID == "":
+		return bad("tenantId", "required")
+	case len(e.Secrets) == 0 || e.Secrets[0] == "":
+		return bad("secrets", "at least one signing secret is required")
+	case e.Scheme != "" && e.Scheme != SchemeHookline && e.Scheme != SchemeStandard:
+		return bad("scheme", "want %q or %q, got %q", SchemeHookline, SchemeStandard, e.Scheme)
+	case e.RetryPolicy != "" && e.RetryPolicy != "any" && e.RetryPolicy != "5xx":
+		return bad("retryPolicy", "want \"any\" or \"5xx\", got %q", e.RetryPolicy)
+	case e.MaxItems < 0 || e.MaxBytes < 0 || e.MaxWait < 0 || e.Timeout < 0:
+		return bad("maxItems/maxBytes/maxWait/timeout", "must not be negative")
+	}
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return bad("url", "want an absolute http(s) URL, got %q", e.URL)
+	}
+	if u.User != nil {
+		return bad("url", "credentials in the URL are not allowed")
+	}
+	for _, p := range e.EventTypes {
+		if p == "" || strings.Count(p, "*") > 1 || (strings.Contains(p, "*") && !strings.HasSuffix(p, "*")) {
+			return bad("eventTypes", "pattern %q: use an exact type, a prefix like task.*, or *", p)
+		}
+	}
+	return nil
+}
+
+// Limits returns the batch limits and timeout with defaults applied.
+func (e *Endpoint) Limits() (maxItems int, maxWait time.Duration, maxBytes int, timeout time.Duration) {
+	maxItems, maxWait, maxBytes, timeout = e.MaxItems, time.Duration(e.MaxWait), e.MaxBytes, time.Duration(e.Timeout)
+	if maxItems == 0 {
+		maxItems = DefaultMaxItems
+	}
+	if maxWait == 0 {
+		maxWait = DefaultMaxWait
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	return
+}
+
+// Wants reports whether an event with these routing fields goes to e.
+func (e *Endpoint) Wants(m *envelope.Meta) bool {
+	if e.Disabled || e.TenantID != m.TenantID || !e.matchesType(m.Type) {
+		return false
+	}
+	if m.Origin != "" && slices.Contains(e.IgnoreOrigins, m.Origin) {
+		return false
+	}
+	if len(e.IgnoreFields) > 0 && m.Changed != nil {
+		for _, f := range m.Changed {
+			if !slices.Contains(e.IgnoreFields, f) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func (e *Endpoint) matchesType(typ string) bool {
+	if len(e.EventTypes) == 0 {
+		return true
+	}
+	for _, p := range e.EventTypes {
+		if p == "*" || p == typ {
+			return true
+		}
+		if strings.HasSuffix(p, "*") && strings.HasPrefix(typ, p[:len(p)-1]) {
+			return true
+		}
+	}
+	return false
+}
