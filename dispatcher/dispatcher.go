@@ -10,6 +10,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -106,6 +107,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer close(d.done)
 	defer d.cl.Close()
 	defer d.workCancel()
+	ectx, ecancel := context.WithTimeout(ctx, 30*time.Second)
+	err := kafka.EnsureTopics(ectx, kadm.NewClient(d.cl), -1, -1,
+		d.cfg.Topics.Invalid, d.cfg.Topics.Attempts, d.cfg.Topics.Dead, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]))
+	ecancel()
+	if err != nil {
+		return fmt.Errorf("dispatcher: %w", err)
+	}
 	pollCtx, cancel := context.WithCancel(ctx)
 	d.mu.Lock()
 	d.pollCancel = cancel
@@ -114,7 +122,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	commitDone := make(chan struct{})
 	go func() { defer close(commitDone); d.commitLoop(pollCtx) }()
 
-	err := d.pollLoop(pollCtx)
+	err = d.pollLoop(pollCtx)
 	cancel()
 	<-commitDone
 	if ctx.Err() != nil {

@@ -21,6 +21,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"dev", "run the whole pipeline in one process on embedded Kafka and Redis (--demo for a live demo)", runDev},
+		{"dispatcher", "consume events, batch per endpoint, sign and POST", runDispatcher},
 		{"produce", "publish an event from flags, a JSON file or stdin", runProduce},
 		{"tail", "print records of a topic with their headers", runTail},
 	}

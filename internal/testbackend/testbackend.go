@@ -158,3 +158,37 @@ func UniqueName(t testing.TB) string {
 	}
 	return "t." + n + "." + hex.EncodeToString(b[:])
 }
+
+// Backend pairs a Kafka with a Redis: kfake with miniredis always, and real
+// Kafka with real Redis (or miniredis when only Kafka is given) when the
+// environment names them.
+type Backend struct {
+	Kafka
+	Redis       redis.UniversalClient
+	RedisPrefix string
+}
+
+// ForEachBackend runs fn as a subtest per backend pair.
+func ForEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
+	t.Helper()
+	t.Run("kfake", func(t *testing.T) {
+		fn(t, Backend{Kafka: NewFake(t), Redis: NewMiniredis(t), RedisPrefix: UniqueName(t) + ":"})
+	})
+	if k := os.Getenv(EnvKafka); k != "" {
+		t.Run("kafka", func(t *testing.T) {
+			b := Backend{Kafka: Kafka{Name: "kafka", Brokers: strings.Split(k, ",")}, RedisPrefix: UniqueName(t) + ":"}
+			if u := os.Getenv(EnvRedis); u != "" {
+				opt, err := redis.ParseURL(u)
+				if err != nil {
+					t.Fatalf("%s=%q: %v", EnvRedis, u, err)
+				}
+				rdb := redis.NewClient(opt)
+				t.Cleanup(func() { _ = rdb.Close() })
+				b.Redis = rdb
+			} else {
+				b.Redis = NewMiniredis(t)
+			}
+			fn(t, b)
+		})
+	}
+}

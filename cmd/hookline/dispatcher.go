@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline/dispatcher"
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/kafka"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// dispatcherFlags are the settings shared by `dispatcher` and `dev`.
+type dispatcherFlags struct {
+	group, prefix, userAgent string
+	allowHTTP                bool
+	allowNetworks            string
+	maxBuffered              int64
+	maxQueued, concurrency   int
+	retrySchedule            string
+}
+
+func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
+	fs.StringVar(&f.group, "group", "hookline-dispatcher", "consumer group of the dispatchers")
+	fs.StringVar(&f.prefix, "header-prefix", "X-Hookline", "prefix of the signature headers (X-<Prefix>-Signature, ...)")
+	fs.StringVar(&f.userAgent, "user-agent", delivery.DefaultUserAgent, "User-Agent of deliveries")
+	fs.BoolVar(&f.allowHTTP, "allow-http", dev, "allow plain http:// endpoints (https only when false)")
+	def := ""
+	if dev {
+		def = "127.0.0.0/8,::1/128"
+	}
+	fs.StringVar(&f.allowNetworks, "allow-networks", def, "private/loopback CIDRs endpoints may resolve to, comma-separated (none by default outside dev)")
+	fs.Int64Var(&f.maxBuffered, "max-buffered-bytes", 256<<20, "event bytes held in batches and in flight before fetching waits")
+	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; more go to the first retry tier")
+	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
+	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
+}
+
+func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps dispatcher.Lookup, rdb redis.Cmdable, log *zap.Logger) (dispatcher.Config, error) {
+	var nets []netip.Prefix
+	for _, s := range splitList(f.allowNetworks) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return dispatcher.Config{}, badFlag("allow-networks", "%q is not a CIDR: %v", s, err)
+		}
+		nets = append(nets, p)
+	}
+	sched, err := parseSchedule(f.retrySchedule)
+	if err != nil {
+		return dispatcher.Config{}, err
+	}
+	topics.Retry = sched
+	switch {
+	case f.maxBuffered < 1<<20:
+		return dispatcher.Config{}, badFlag("max-buffered-bytes", "want at least 1 MiB, got %d", f.maxBuffered)
+	case f.maxQueued < 1:
+		return dispatcher.Config{}, badFlag("max-queued", "want at least 1, got %d", f.maxQueued)
+	case f.concurrency < 1 || f.concurrency > 64:
+		return dispatcher.Config{}, badFlag("concurrency", "want 1-64, got %d", f.concurrency)
+	case !strings.HasPrefix(strings.ToLower(f.prefix), "x-") && f.prefix != "":
+		return dispatcher.Config{}, badFlag("header-prefix", "want a header prefix like X-Acme, got %q", f.prefix)
+	}
+	return dispatcher.Config{
+		Brokers: brokers, Group: f.group, Topics: topics, Endpoints: eps, Redis: rdb, Logger: log,
+		Sender:           delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets},
+		MaxBufferedBytes: f.maxBuffered, MaxQueuedPerEndpoint: f.maxQueued, Concurrency: f.concurrency,
+	}, nil
+}
+
+func parseSchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, p := range splitList(s) {
+		d, err := time.ParseDuration(p)
+		if err != nil || d <= 0 {
+			return nil, badFlag("retry-schedule", "%q is not a positive duration like 5m", p)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, badFlag("retry-schedule", "give at least one delay")
+	}
+	return out, nil
+}
+
+func runDispatcher(ctx context.Context, args []string) error {
+	fs := newFlagSet("dispatcher", "--endpoints FILE --redis-url URL")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+	eventsTopic := fs.String("events-topic", "hookline.events", "events topic to consume")
+	epFile := fs.String("endpoints", "", "JSON file of endpoints ({\"endpoints\": [...]})")
+	redisURL := fs.String("redis-url", "redis://127.0.0.1:6379/0", "Redis holding settle state")
+	drain := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for deliveries in flight")
+	var df dispatcherFlags
+	df.register(fs, false)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := fs.logger()
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	if *epFile == "" {
+		return badFlag("endpoints", "required: a JSON file {\"endpoints\": [{\"id\", \"tenantId\", \"url\", \"secrets\"}]}")
+	}
+	eps, err := endpoints.LoadFile(*epFile)
+	if err != nil {
+		return badFlag("endpoints", "%v", err)
+	}
+	opt, err := redis.ParseURL(*redisURL)
+	if err != nil {
+		return badFlag("redis-url", "%v", err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	cfg, err := df.config(splitList(*brokers), kafka.Topics{Events: *eventsTopic}, eps, rdb, log)
+	if err != nil {
+		return err
+	}
+	d, err := dispatcher.New(cfg)
+	if err != nil {
+		return err
+	}
+	return runUntilSignal(ctx, d, *drain, "dispatcher")
+}
+
+// runner is a component with a Run / Shutdown lifecycle.
+type runner interface {
+	Run(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+// runUntilSignal runs r; on ctx's end (SIGINT/SIGTERM) it drains r within
+// timeout.
+func runUntilSignal(ctx context.Context, r runner, timeout time.Duration, name string) error {
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(context.Background()) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintf(os.Stderr, "%s: draining (up to %s)\n", name, timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := r.Shutdown(sctx); err != nil {
+		return fmt.Errorf("%s: drain incomplete: %w", name, err)
+	}
+	return <-errc
+}
