@@ -49,7 +49,7 @@ type tp struct {
 
 // Stats are cumulative counters, for progress lines and tests.
 type Stats struct {
-	Consumed, Invalid, Skipped          int64 // records read; malformed; already settled before a restart
+	Consumed, Invalid, Skipped         int64 // records read; malformed; already settled before a restart
 	Delivered, Retried, Dead, Deferred int64 // deliveries by outcome; Deferred: sent to retry unattempted, endpoint busy
 	Events                             int64 // events in delivered deliveries
 }
