@@ -34,6 +34,19 @@ type endpointState struct {
 	open   *batch
 	queue  chan *batch
 	closed bool
+	// inflight counts deliveries being sent; since is when the oldest
+	// of them started. failing is set while the last attempt did not
+	// get a 2xx.
+	inflight int
+	since    time.Time
+	failing  bool
+}
+
+// behind reports whether the endpoint is slow or failing: a delivery has
+// been in flight for over half its timeout, or the last one failed. Only
+// then do its sealed batches skip the queue.
+func (st *endpointState) behind(timeout time.Duration) bool {
+	return st.failing || (st.inflight > 0 && time.Since(st.since) > timeout/2)
 }
 
 func (st *endpointState) closeQueue() {
@@ -134,12 +147,20 @@ func (d *Dispatcher) seal(st *endpointState) {
 	if b.timer != nil {
 		b.timer.Stop()
 	}
-	if !st.closed {
+	_, _, _, timeout := b.ep.Limits()
+	for !st.closed {
 		select {
 		case st.queue <- b:
 			return
 		default:
 		}
+		if st.behind(timeout) || d.abandon {
+			break
+		}
+		// A healthy endpoint that is merely busy: wait for its queue (at
+		// most half a timeout, then it counts as behind). Wait releases
+		// d.mu; workers and a ticker signal.
+		d.cond.Wait()
 	}
 	d.stats.Deferred++
 	d.workers.Add(1)

@@ -35,6 +35,7 @@ type Dispatcher struct {
 	eps        map[string]*endpointState
 	buffered   int64
 	stopping   bool
+	abandon    bool // Run's ctx ended: crash-like stop, nothing more is committed
 	pollCancel context.CancelFunc
 	workers    sync.WaitGroup
 	stats      Stats
@@ -100,9 +101,11 @@ func (d *Dispatcher) Stats() Stats {
 	return d.stats
 }
 
-// Run consumes until ctx ends (an abrupt stop: in-flight deliveries are
-// abandoned uncommitted, to be re-consumed by the next owner) or until
-// Shutdown completes a drain. It closes the Kafka client before returning.
+// Run consumes until ctx ends or until Shutdown completes a drain. The end
+// of ctx is a crash-like stop: nothing more is committed and deliveries in
+// flight are abandoned, to be re-read by the partitions' next owner (Redis
+// keeps it from re-sending what settled). It closes the Kafka client before
+// returning.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	defer close(d.done)
 	defer d.cl.Close()
@@ -121,11 +124,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 	commitDone := make(chan struct{})
 	go func() { defer close(commitDone); d.commitLoop(pollCtx) }()
+	go d.tick(d.workCtx)
 
 	err = d.pollLoop(pollCtx)
 	cancel()
 	<-commitDone
 	if ctx.Err() != nil {
+		d.mu.Lock()
+		d.abandon = true
+		d.mu.Unlock()
 		return nil
 	}
 	// Graceful: Shutdown asked for a drain.
@@ -198,6 +205,26 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 		fetches.EachRecord(d.route)
 		d.mu.Unlock()
 		d.cl.AllowRebalance()
+	}
+}
+
+// tick wakes waiters on d.cond so time-based conditions (an endpoint
+// falling behind) are noticed without a delivery settling.
+func (d *Dispatcher) tick(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.mu.Lock()
+			d.cond.Broadcast()
+			d.mu.Unlock()
+			return
+		case <-t.C:
+			d.mu.Lock()
+			d.cond.Broadcast()
+			d.mu.Unlock()
+		}
 	}
 }
 

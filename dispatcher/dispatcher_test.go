@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/envelope"
@@ -288,5 +289,37 @@ func TestBlockedAddressAndGoneEndpointAreDeadLettered(t *testing.T) {
 			t.Fatalf("disabled endpoint got %d posts", len(p))
 		}
 		fmt.Println("blocked:", reasons["blocked"])
+	})
+}
+
+// TestRestartSkipsWhatRedisSaysIsSettled stops a member abruptly before it
+// commits anything; its successor re-reads every record and must send none
+// of them again, because the settled spans are in Redis.
+func TestRestartSkipsWhatRedisSaysIsSettled(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		s := newSink(t, "X-Hookline")
+		f := newFixture(t, b, []*endpoints.Endpoint{endpointFor("ep1", "t-1", s, func(e *endpoints.Endpoint) {
+			e.MaxItems, e.MaxWait = 4, endpoints.Duration(50*time.Millisecond)
+		})}, func(c *dispatcher.Config) { c.CommitInterval = time.Hour })
+		var evs []producer.Event
+		for i := 0; i < 20; i++ {
+			evs = append(evs, taskEvent("t-1", "obj"+strconv.Itoa(i), "Todo"))
+		}
+		f.publish(t, evs...)
+		s.delivered(t, 20, 20*time.Second)
+		before, _ := s.snapshot()
+		f.kill() // no drain, no commit
+
+		d2 := f.start(t)
+		deadline := time.Now().Add(20 * time.Second)
+		for d2.Stats().Consumed < 20 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		after, _ := s.snapshot()
+		st := d2.Stats()
+		if st.Consumed < 20 || st.Skipped != 20 || len(after) != len(before) {
+			t.Fatalf("successor consumed %d, skipped %d; posts %d -> %d", st.Consumed, st.Skipped, len(before), len(after))
+		}
 	})
 }

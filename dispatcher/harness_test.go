@@ -164,6 +164,7 @@ type fixture struct {
 	set    *endpoints.Set
 	d      *dispatcher.Dispatcher
 	cfg    dispatcher.Config
+	kill   func() // stops the current member abruptly: no drain, no commit
 }
 
 func endpointFor(id, tenant string, s *sink, mod func(*endpoints.Endpoint)) *endpoints.Endpoint {
@@ -211,8 +212,21 @@ func (f *fixture) start(t *testing.T) *dispatcher.Dispatcher {
 	}
 	f.d = d
 	errc := make(chan error, 1)
-	go func() { errc <- d.Run(context.Background()) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { errc <- d.Run(ctx) }()
+	killed := false
+	f.kill = func() {
+		killed = true
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
 	t.Cleanup(func() {
+		if killed {
+			return
+		}
+		defer cancel()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := d.Shutdown(ctx); err != nil {

@@ -39,6 +39,11 @@ func (d *Dispatcher) assigned(ctx context.Context, _ *kgo.Client, assigned map[s
 // records may be sent again by the partition's next owner.
 func (d *Dispatcher) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	d.mu.Lock()
+	if d.abandon {
+		d.mu.Unlock()
+		d.drop(revoked)
+		return
+	}
 	for _, st := range d.eps {
 		d.seal(st)
 	}

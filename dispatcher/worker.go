@@ -17,17 +17,30 @@ func (d *Dispatcher) worker(st *endpointState) {
 		if d.workCtx.Err() != nil {
 			continue // abandoned: uncommitted, re-consumed by the next owner
 		}
-		d.deliver(b)
+		d.mu.Lock()
+		if st.inflight == 0 {
+			st.since = time.Now()
+		}
+		st.inflight++
+		d.cond.Broadcast() // the queue has room
+		d.mu.Unlock()
+		ok := d.deliver(b)
+		d.mu.Lock()
+		st.inflight--
+		st.failing = !ok
+		d.cond.Broadcast()
+		d.mu.Unlock()
 	}
 }
 
-// deliver makes the first attempt and settles the batch by its outcome.
-func (d *Dispatcher) deliver(b *batch) {
+// deliver makes the first attempt and settles the batch by its outcome. It
+// reports whether the endpoint answered 2xx.
+func (d *Dispatcher) deliver(b *batch) bool {
 	del := d.newDelivery(b)
 	del.Attempt = 1
 	a := d.sender.Send(d.workCtx, b.ep, del)
 	if d.workCtx.Err() != nil {
-		return // stopping mid-request: leave it unsettled
+		return true // stopping mid-request: leave it unsettled
 	}
 	outcome, reason := delivery.Classify(a, b.ep.RetryPolicy)
 	d.cl.Produce(d.workCtx, delivery.LogRecord(d.cfg.Topics.Attempts, del, a, outcome, reason), nil)
@@ -58,6 +71,7 @@ func (d *Dispatcher) deliver(b *batch) {
 		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", reason))
 		d.handOff(b, del, d.cfg.Topics.Dead, 0)
 	}
+	return outcome == delivery.Delivered
 }
 
 // handOff writes del to topic with acks=all, due after delay, then settles.

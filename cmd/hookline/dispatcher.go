@@ -13,6 +13,7 @@ import (
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
@@ -24,6 +25,8 @@ type dispatcherFlags struct {
 	maxBuffered              int64
 	maxQueued, concurrency   int
 	retrySchedule            string
+	sessionTimeout           time.Duration
+	instanceID               string
 }
 
 func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
@@ -40,6 +43,8 @@ func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
 	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; more go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
+	fs.DurationVar(&f.sessionTimeout, "session-timeout", 45*time.Second, "consumer-group session timeout: how soon a dead member's partitions move")
+	fs.StringVar(&f.instanceID, "instance-id", "", "static group membership id (e.g. the pod name): a restart keeps its partitions without a rebalance")
 }
 
 func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps dispatcher.Lookup, rdb redis.Cmdable, log *zap.Logger) (dispatcher.Config, error) {
@@ -66,8 +71,16 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 	case !strings.HasPrefix(strings.ToLower(f.prefix), "x-") && f.prefix != "":
 		return dispatcher.Config{}, badFlag("header-prefix", "want a header prefix like X-Acme, got %q", f.prefix)
 	}
+	if f.sessionTimeout < time.Second {
+		return dispatcher.Config{}, badFlag("session-timeout", "want at least 1s, got %s", f.sessionTimeout)
+	}
+	kopts := []kgo.Opt{kgo.SessionTimeout(f.sessionTimeout)}
+	if f.instanceID != "" {
+		kopts = append(kopts, kgo.InstanceID(f.instanceID))
+	}
 	return dispatcher.Config{
-		Brokers: brokers, Group: f.group, Topics: topics, Endpoints: eps, Redis: rdb, Logger: log,
+		KafkaOpts: kopts,
+		Brokers:   brokers, Group: f.group, Topics: topics, Endpoints: eps, Redis: rdb, Logger: log,
 		Sender:           delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets},
 		MaxBufferedBytes: f.maxBuffered, MaxQueuedPerEndpoint: f.maxQueued, Concurrency: f.concurrency,
 	}, nil

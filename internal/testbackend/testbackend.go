@@ -166,13 +166,18 @@ type Backend struct {
 	Kafka
 	Redis       redis.UniversalClient
 	RedisPrefix string
+	// RedisURL reaches the same Redis from another process.
+	RedisURL string
 }
 
 // ForEachBackend runs fn as a subtest per backend pair.
 func ForEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 	t.Helper()
 	t.Run("kfake", func(t *testing.T) {
-		fn(t, Backend{Kafka: NewFake(t), Redis: NewMiniredis(t), RedisPrefix: UniqueName(t) + ":"})
+		m := miniredis.RunT(t)
+		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		t.Cleanup(func() { _ = rdb.Close() })
+		fn(t, Backend{Kafka: NewFake(t), Redis: rdb, RedisPrefix: UniqueName(t) + ":", RedisURL: "redis://" + m.Addr() + "/0"})
 	})
 	if k := os.Getenv(EnvKafka); k != "" {
 		t.Run("kafka", func(t *testing.T) {
@@ -184,9 +189,10 @@ func ForEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 				}
 				rdb := redis.NewClient(opt)
 				t.Cleanup(func() { _ = rdb.Close() })
-				b.Redis = rdb
+				b.Redis, b.RedisURL = rdb, u
 			} else {
-				b.Redis = NewMiniredis(t)
+				m := miniredis.RunT(t)
+				b.Redis, b.RedisURL = redis.NewClient(&redis.Options{Addr: m.Addr()}), "redis://"+m.Addr()+"/0"
 			}
 			fn(t, b)
 		})
