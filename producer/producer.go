@@ -145,7 +145,9 @@ func (p *Producer) PublishAsync(ctx context.Context, ev Event, done func(Publish
 	}
 	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
 		if err != nil {
-			p.log.Warn("produce failed", zap.String("eventId", id), zap.Error(err))
+			if !errors.Is(err, context.Canceled) {
+				p.log.Warn("produce failed", zap.String("eventId", id), zap.Error(err))
+			}
 			done(Published{EventID: id}, fmt.Errorf("produce event %s: %w", id, err))
 			return
 		}

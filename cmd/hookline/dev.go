@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/demo"
+	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/producer"
 	"github.com/redis/go-redis/v9"
@@ -22,6 +24,9 @@ import (
 )
 
 type devConfig struct {
+	epFile     string
+	disp       dispatcherFlags
+	drain      time.Duration
 	dataDir    string
 	kafkaPort  int
 	redisURL   string
@@ -41,6 +46,9 @@ func runDev(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.demo, "demo", false, "also run a demo producer and a demo receiver that verifies every signature")
 	fs.Float64Var(&c.demoRate, "demo-rate", 20, "demo events per second")
 	fs.StringVar(&c.topics.Events, "events-topic", "hookline.events", "events topic")
+	fs.StringVar(&c.epFile, "endpoints", "", "JSON file of endpoints ({\"endpoints\": [...]}); --demo adds its own")
+	fs.DurationVar(&c.drain, "shutdown-timeout", 15*time.Second, "on Ctrl-C, how long to wait for deliveries in flight")
+	c.disp.register(fs, true)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -92,22 +100,61 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		return err
 	}
 
+	var eps []*endpoints.Endpoint
+	if c.epFile != "" {
+		set, err := endpoints.LoadFile(c.epFile)
+		if err != nil {
+			return badFlag("endpoints", "%v", err)
+		}
+		eps = set.All()
+	}
 	var d *devDemo
 	if c.demo {
 		if d, err = startDemo(ctx, emb.Addr, c, log); err != nil {
 			return err
 		}
+		eps = append(eps, d.endpoints()...)
 		fmt.Printf("demo: receiver at %s verifying signatures; producing %.0f events/s\n", d.url, c.demoRate)
 	}
+	set, err := endpoints.NewSet(eps...)
+	if err != nil {
+		return err
+	}
+	dcfg, err := c.disp.config([]string{emb.Addr}, c.topics, set, rdb, log)
+	if err != nil {
+		return err
+	}
+	disp, err := dispatcher.New(dcfg)
+	if err != nil {
+		return err
+	}
+	dispErr := make(chan error, 1)
+	go func() { dispErr <- disp.Run(context.Background()) }()
+	fmt.Printf("dispatcher: group %s, %d endpoints\n", dcfg.Group, len(eps))
 	fmt.Printf("ready: publish with `hookline produce --brokers %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, emb.Addr)
 
 	if d == nil {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case err := <-dispErr:
+			return err
+		}
 	} else {
-		d.progress(ctx)
+		d.progress(ctx, disp)
 		d.stop()
 	}
-	fmt.Fprintln(os.Stderr, "\nshutting down: draining, committing, closing")
+	fmt.Fprintf(os.Stderr, "\nshutting down: draining deliveries (up to %s), committing, closing\n", c.drain)
+	sctx, cancel := context.WithTimeout(context.Background(), c.drain)
+	defer cancel()
+	if err := disp.Shutdown(sctx); err != nil {
+		fmt.Fprintf(os.Stderr, "dispatcher: drain incomplete (%v); undelivered events stay uncommitted and are sent after the next start\n", err)
+	}
+	if err := <-dispErr; err != nil {
+		return err
+	}
+	if d != nil {
+		_ = d.srv.Shutdown(sctx)
+	}
 	return nil
 }
 
@@ -148,7 +195,7 @@ func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger
 	if err != nil {
 		return nil, fmt.Errorf("demo receiver: %w", err)
 	}
-	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), ""), done: make(chan struct{})}
+	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), c.disp.prefix), done: make(chan struct{})}
 	d.url = "http://" + ln.Addr().String() + "/webhooks"
 	d.srv = &http.Server{Handler: d.recv, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = d.srv.Serve(ln) }()
@@ -183,8 +230,25 @@ func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger
 	return d, nil
 }
 
+// endpoints are the demo's: per tenant one batching endpoint, and one
+// single-event endpoint for task changes of the first tenant.
+func (d *devDemo) endpoints() []*endpoints.Endpoint {
+	var eps []*endpoints.Endpoint
+	for _, t := range demo.Tenants {
+		eps = append(eps, &endpoints.Endpoint{
+			ID: "demo-" + t, TenantID: t, URL: d.url + "?tenant=" + t, Secrets: []string{demoSecret},
+			MaxItems: 100, MaxWait: endpoints.Duration(2 * time.Second), IgnoreFields: []string{"updatedUtc"},
+		})
+	}
+	eps = append(eps, &endpoints.Endpoint{
+		ID: "demo-tasks-single", TenantID: demo.Tenants[0], URL: d.url + "?single", Secrets: []string{demoSecret},
+		MaxItems: 1, EventTypes: []string{"task.*"},
+	})
+	return eps
+}
+
 // progress prints one summary line a second until ctx ends.
-func (d *devDemo) progress(ctx context.Context) {
+func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher) {
 	tty := isTerminal(os.Stdout)
 	every := time.Second
 	if !tty {
@@ -198,9 +262,9 @@ func (d *devDemo) progress(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		s := d.recv.Stats()
+		s, ds := d.recv.Stats(), disp.Stats()
 		line := fmt.Sprintf("produced %d · delivered %d events in %d verified POSTs · retrying %d · dead %d · bad signatures %d",
-			d.produced.Load(), s.Events, s.Verified, 0, 0, s.Rejected)
+			d.produced.Load(), s.Events, s.Verified, ds.Retried+ds.Deferred, ds.Dead, s.Rejected)
 		if tty {
 			fmt.Printf("\r\033[K%s", line)
 		} else {
@@ -209,10 +273,11 @@ func (d *devDemo) progress(ctx context.Context) {
 	}
 }
 
+// stop ends the demo producer; the receiver keeps serving until the
+// dispatcher has drained.
 func (d *devDemo) stop() {
 	<-d.done
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = d.p.Close(ctx)
-	_ = d.srv.Shutdown(ctx)
 }

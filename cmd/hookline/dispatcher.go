@@ -40,7 +40,7 @@ func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
 	}
 	fs.StringVar(&f.allowNetworks, "allow-networks", def, "private/loopback CIDRs endpoints may resolve to, comma-separated (none by default outside dev)")
 	fs.Int64Var(&f.maxBuffered, "max-buffered-bytes", 256<<20, "event bytes held in batches and in flight before fetching waits")
-	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; more go to the first retry tier")
+	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", 45*time.Second, "consumer-group session timeout: how soon a dead member's partitions move")

@@ -57,6 +57,17 @@ func (s *Set) ForTenant(tenant string) []*Endpoint {
 	return s.byTenant[tenant]
 }
 
+// All returns every endpoint, in no particular order.
+func (s *Set) All() []*Endpoint {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Endpoint, 0, len(s.byID))
+	for _, e := range s.byID {
+		out = append(out, e)
+	}
+	return out
+}
+
 // Get returns the endpoint with id, or nil.
 func (s *Set) Get(id string) *Endpoint {
 	s.mu.RLock()
