@@ -64,6 +64,7 @@ func (d *Dispatcher) route(r *kgo.Record) {
 		return // not ours (revoked under us): the owner reads it again
 	}
 	d.stats.Consumed++
+	d.consumedBytes += int64(len(r.Value))
 	meta, err := envelope.FromRecord(r.Headers, r.Value)
 	if err != nil {
 		d.invalid(r, p, err)
@@ -130,6 +131,7 @@ func (d *Dispatcher) add(ep *endpoints.Endpoint, it item, typ string) {
 		b.typ = "batch"
 	}
 	d.buffered += int64(len(it.value))
+	d.stats.PeakBuffered = max(d.stats.PeakBuffered, d.buffered)
 	if len(b.items) >= maxItems {
 		d.seal(st)
 	}

@@ -29,16 +29,18 @@ type Dispatcher struct {
 	workCtx    context.Context
 	workCancel context.CancelFunc
 
-	mu         sync.Mutex
-	cond       *sync.Cond // signalled when buffered shrinks or on stop
-	parts      map[tp]*partition
-	eps        map[string]*endpointState
-	buffered   int64
-	stopping   bool
-	abandon    bool // Run's ctx ended: crash-like stop, nothing more is committed
-	pollCancel context.CancelFunc
-	workers    sync.WaitGroup
-	stats      Stats
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when buffered shrinks or on stop
+	parts    map[tp]*partition
+	eps      map[string]*endpointState
+	buffered int64
+	stopping bool
+	abandon  bool // Run's ctx ended: crash-like stop, nothing more is committed
+	// consumedBytes sums the values routed, for the average record size.
+	consumedBytes int64
+	pollCancel    context.CancelFunc
+	workers       sync.WaitGroup
+	stats         Stats
 
 	done chan struct{}
 }
@@ -53,6 +55,8 @@ type Stats struct {
 	Consumed, Invalid, Skipped         int64 // records read; malformed; already settled before a restart
 	Delivered, Retried, Dead, Deferred int64 // deliveries by outcome; Deferred: sent to retry unattempted, endpoint busy
 	Events                             int64 // events in delivered deliveries
+	// Buffered is the event bytes held now; PeakBuffered the most held.
+	Buffered, PeakBuffered int64
 }
 
 // New validates cfg and connects to Kafka.
@@ -98,7 +102,9 @@ func New(cfg Config) (*Dispatcher, error) {
 func (d *Dispatcher) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.stats
+	st := d.stats
+	st.Buffered = d.buffered
+	return st
 }
 
 // Run consumes until ctx ends or until Shutdown completes a drain. The end
@@ -191,7 +197,7 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		fetches := d.cl.PollRecords(ctx, 10_000)
+		fetches := d.cl.PollRecords(ctx, d.pollSize())
 		if ctx.Err() != nil {
 			d.cl.AllowRebalance()
 			return nil
@@ -206,6 +212,18 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 		d.mu.Unlock()
 		d.cl.AllowRebalance()
 	}
+}
+
+// pollSize is how many records to take next so that buffered bytes stay
+// near the cap: the room left divided by the average record seen.
+func (d *Dispatcher) pollSize() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	avg := int64(1024)
+	if d.stats.Consumed > 0 && d.consumedBytes > 0 {
+		avg = max(d.consumedBytes/d.stats.Consumed, 1)
+	}
+	return int(min(max((d.cfg.MaxBufferedBytes-d.buffered)/avg, 1), 10_000))
 }
 
 // tick wakes waiters on d.cond so time-based conditions (an endpoint
