@@ -1,0 +1,75 @@
+package dispatcher_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/dispatcher"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/testbackend"
+	"github.com/hookline/hookline/producer"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestRedisOutageHoldsCommitsAndLosesNothing takes Redis away mid-stream.
+// Deliveries whose 2xx cannot be recorded keep their records uncommitted;
+// when Redis is back they settle, and a successor re-reading the partition
+// sends none of them again.
+func TestRedisOutageHoldsCommitsAndLosesNothing(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		opt, err := redis.ParseURL(b.RedisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := testbackend.NewProxy(t, opt.Addr)
+		opt.Addr = proxy.Addr()
+		opt.MaxRetries = -1 // fail fast; the dispatcher does its own backing off
+		rdb := redis.NewClient(opt)
+		t.Cleanup(func() { _ = rdb.Close() })
+
+		s := newSink(t, "X-Hookline")
+		f := newFixture(t, b, []*endpoints.Endpoint{endpointFor("ep1", "t-1", s, func(e *endpoints.Endpoint) {
+			e.MaxItems, e.MaxWait = 5, endpoints.Duration(50*time.Millisecond)
+		})}, func(c *dispatcher.Config) { c.Redis = rdb })
+		var evs []producer.Event
+		for i := 0; i < 10; i++ {
+			evs = append(evs, taskEvent("t-1", "obj"+strconv.Itoa(i), "Todo"))
+		}
+		f.publish(t, evs...)
+		s.delivered(t, 10, 20*time.Second)
+
+		proxy.Cut()
+		f.publish(t, evs...)
+		// One more delivery goes out; its 2xx cannot be recorded, so the
+		// endpoint's worker waits (backing off) and nothing settles.
+		s.delivered(t, 15, 20*time.Second)
+		time.Sleep(time.Second)
+		if posts, _ := s.snapshot(); len(posts) != 3 {
+			t.Fatalf("%d posts while Redis was away, want 3", len(posts))
+		}
+		if st := f.d.Stats(); st.Delivered != 2 || st.Buffered == 0 {
+			t.Fatalf("with Redis away: %+v, want 2 settled deliveries and the rest held", st)
+		}
+		proxy.Restore()
+		s.delivered(t, 20, 20*time.Second)
+		deadline := time.Now().Add(20 * time.Second)
+		for f.d.Stats().Delivered < 4 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if st := f.d.Stats(); st.Delivered != 4 || st.Buffered != 0 {
+			t.Fatalf("after Redis came back: %+v", st)
+		}
+		posts, _ := s.snapshot()
+
+		// A successor must find everything settled: committed or recorded.
+		f.kill()
+		d2 := f.start(t)
+		time.Sleep(time.Second)
+		after, _ := s.snapshot()
+		if len(after) != len(posts) {
+			t.Fatalf("successor re-posted %d deliveries", len(after)-len(posts))
+		}
+		t.Logf("successor stats: %+v", d2.Stats())
+	})
+}
