@@ -52,6 +52,33 @@ func BenchmarkPublish(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 
+	b.Run("async-parallel", func(b *testing.B) {
+		// Several goroutines publishing through the one producer, as a
+		// service's request handlers do: validation uses every core.
+		var failed atomic.Int64
+		var next atomic.Int64
+		done := func(_ producer.Published, err error) {
+			if err != nil {
+				failed.Add(1)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				p.PublishAsync(ctx, events[int(next.Add(1))%len(events)], done)
+			}
+		})
+		if err := p.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if n := failed.Load(); n > 0 {
+			b.Fatalf("%d publishes failed", n)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+
 	b.Run("validate-encode", func(b *testing.B) {
 		// The producer's CPU cost per event without Kafka: what the
 		// broker-bound figure above is made of.

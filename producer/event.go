@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/envelope"
@@ -83,8 +84,15 @@ func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
 	return &kgo.Record{Topic: p.topic, Key: []byte(meta.Key()), Value: val, Headers: meta.Headers()}, ev.EventID, nil
 }
 
+// envPool recycles the map the envelope is validated as; the validator
+// keeps no reference to it.
+var envPool = sync.Pool{New: func() any { return make(map[string]any, 6) }}
+
 func (p *Producer) validate(ev *Event) error {
-	env := map[string]any{"type": ev.Type, "eventId": ev.EventID, "tenantId": ev.TenantID, "createdUtc": ev.CreatedUTC, "data": ev.Data}
+	env := envPool.Get().(map[string]any)
+	defer func() { clear(env); envPool.Put(env) }()
+	env["type"], env["eventId"], env["tenantId"], env["createdUtc"] = ev.Type, ev.EventID, ev.TenantID, ev.CreatedUTC
+	env["data"] = ev.Data
 	if ev.Origin != "" {
 		env["origin"] = ev.Origin
 	}
