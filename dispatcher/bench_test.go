@@ -26,12 +26,23 @@ package dispatcher_test
 //
 // Environment:
 //
-//	HOOKLINE_BENCH_BATCHED_EVENTS  events preloaded for batched mode (default 500000)
+//	HOOKLINE_BENCH_BATCHED_EVENTS  events preloaded for batched mode (default 1000000)
 //	HOOKLINE_BENCH_SINGLE_EVENTS   events preloaded for single mode (default 20000)
 //	HOOKLINE_BENCH_INPROCESS=1     run the dispatcher inside the test binary
 //	                               instead of as a process (no peak RSS then)
-//	HOOKLINE_BENCH_CPUPROFILE=F    with INPROCESS: CPU profile of the timed
-//	                               dispatcher phase only, written to F.<mode>
+//	HOOKLINE_BENCH_CPUPROFILE=F    CPU profile of the dispatcher, written to
+//	                               F.<mode>: with INPROCESS, of the timed phase
+//	                               of the test binary (broker and receiver
+//	                               included); else the process runs
+//	                               ./internal/benchrig (the dispatcher command's
+//	                               wiring plus a profile) instead of hookline
+//	HOOKLINE_BENCH_VERBOSE=1       copy the dispatcher process's stderr (e.g.
+//	                               with GODEBUG=gctrace=1) to the test's
+//
+// Besides events/s it reports CPU seconds: of the dispatcher process
+// (dispatcher-cpu-s), of the test binary while the dispatcher runs (broker
+// and receiver, rig-cpu-s) and of the test binary during the ceiling
+// (signer and receiver, ceiling-cpu-s); wall time times 2 cores bounds them.
 //
 // Each b.N iteration uses a fresh consumer group over the same preloaded
 // topic, so -benchtime 3x repeats the measurement; figures are totals over
@@ -97,11 +108,15 @@ type benchMode struct {
 func BenchmarkDispatch(b *testing.B) {
 	inProcess := os.Getenv("HOOKLINE_BENCH_INPROCESS") == "1"
 	var bin string
-	if !inProcess {
-		bin = benchBuildHookline(b)
+	switch {
+	case inProcess:
+	case os.Getenv("HOOKLINE_BENCH_CPUPROFILE") != "":
+		bin = benchBuild(b, "./internal/benchrig")
+	default:
+		bin = benchBuild(b, "../cmd/hookline")
 	}
 	modes := []benchMode{
-		{name: "batched", maxItems: 10_000, envVar: "HOOKLINE_BENCH_BATCHED_EVENTS", events: 500_000},
+		{name: "batched", maxItems: 10_000, envVar: "HOOKLINE_BENCH_BATCHED_EVENTS", events: 1_000_000},
 		{name: "single", maxItems: 1, envVar: "HOOKLINE_BENCH_SINGLE_EVENTS", events: 20_000},
 	}
 	for _, m := range modes {
@@ -116,13 +131,13 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 }
 
-// benchBuildHookline compiles the CLI once for the benchmark.
-func benchBuildHookline(b *testing.B) string {
+// benchBuild compiles the dispatcher's command once for the benchmark.
+func benchBuild(b *testing.B, pkg string) string {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "hookline")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/hookline")
+	bin := filepath.Join(b.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build hookline: %v\n%s", err, out)
+		b.Fatalf("build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }
@@ -135,6 +150,9 @@ type benchResult struct {
 	firstPost time.Duration
 	posts     int64
 	peakRSSKB int64 // dispatcher process only; 0 when unknown
+	// cpu is CPU time of the dispatcher process (0 in-process); rigCPU of
+	// the test binary during the phase.
+	cpu, rigCPU time.Duration
 }
 
 func benchDispatchMode(b *testing.B, m benchMode, bin string) {
@@ -168,11 +186,14 @@ func benchDispatchMode(b *testing.B, m benchMode, bin string) {
 		disp.firstPost += r.firstPost
 		disp.posts += r.posts
 		disp.peakRSSKB = max(disp.peakRSSKB, r.peakRSSKB)
+		disp.cpu += r.cpu
+		disp.rigCPU += r.rigCPU
 
 		b.StopTimer()
 		c := benchRunCeiling(b, set, ep, recv, m.maxItems)
 		ceil.elapsed += c.elapsed
 		ceil.posts += c.posts
+		ceil.rigCPU += c.rigCPU
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -185,14 +206,19 @@ func benchDispatchMode(b *testing.B, m benchMode, bin string) {
 	b.ReportMetric(ceilRate, "ceiling-events/s")
 	b.ReportMetric(ratio, "ratio")
 	b.ReportMetric(disp.firstPost.Seconds()/float64(b.N), "first-post-s")
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	b.ReportMetric(per(disp.rigCPU), "rig-cpu-s")
+	b.ReportMetric(per(ceil.rigCPU), "ceiling-cpu-s")
 	rss := "n/a (in-process)"
 	if disp.peakRSSKB > 0 {
 		b.ReportMetric(float64(disp.peakRSSKB)/1024, "peakRSS-MB")
+		b.ReportMetric(per(disp.cpu), "dispatcher-cpu-s")
 		rss = fmt.Sprintf("%.0f MB", float64(disp.peakRSSKB)/1024)
 	}
-	fmt.Printf("dispatch %s: hookline=%.0f ev/s ceiling=%.0f ev/s ratio=%.2f peakRSS=%s (events=%d posts=%d/%d first-post=%.2fs)\n",
-		m.name, dispRate, ceilRate, ratio, rss, m.events, disp.posts/int64(b.N), ceil.posts/int64(b.N),
-		disp.firstPost.Seconds()/float64(b.N))
+	fmt.Printf("dispatch %s: hookline=%.0f ev/s ceiling=%.0f ev/s ratio=%.2f peakRSS=%s\n", m.name, dispRate, ceilRate, ratio, rss)
+	fmt.Printf("  %s detail: events=%d posts=%d/%d first-post=%.2fs wall=%.2fs/%.2fs cpu: dispatcher=%.2fs broker+receiver=%.2fs ceiling=%.2fs\n",
+		m.name, m.events, disp.posts/int64(b.N), ceil.posts/int64(b.N), per(disp.firstPost),
+		per(disp.elapsed), per(ceil.elapsed), per(disp.cpu), per(disp.rigCPU), per(ceil.rigCPU))
 }
 
 // benchEvents is the preloaded topic and, for the ceiling, the record
@@ -473,12 +499,20 @@ func benchRunProcess(b *testing.B, bin string, set *benchEvents, redisAddr strin
 	epFile := benchEndpointsFile(b, ep)
 	group := testbackend.UniqueName(b)
 	var stderr benchLockedBuffer
-	cmd := exec.Command(bin, "dispatcher",
-		"--brokers", strings.Join(set.k.Brokers, ","), "--events-topic", set.topic, "--group", group,
-		"--endpoints", epFile, "--redis-url", "redis://"+redisAddr+"/0",
-		"--allow-http", "--allow-networks", "127.0.0.0/8", "--retry-schedule", "1m", "--log-level", "warn")
+	args := []string{"--brokers", strings.Join(set.k.Brokers, ","), "--events-topic", set.topic, "--group", group,
+		"--endpoints", epFile, "--redis-url", "redis://" + redisAddr + "/0", "--allow-networks", "127.0.0.0/8"}
+	if prof := os.Getenv("HOOKLINE_BENCH_CPUPROFILE"); prof != "" {
+		args = append(args, "--cpuprofile", prof+"."+m.name)
+	} else {
+		args = append([]string{"dispatcher"}, append(args, "--allow-http", "--retry-schedule", "1m", "--log-level", "warn")...)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
 	cmd.Stderr = &stderr
+	if os.Getenv("HOOKLINE_BENCH_VERBOSE") == "1" {
+		cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
+	}
+	rig0 := benchSelfCPU()
 	rd := recv.begin(set.n())
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -494,7 +528,8 @@ func benchRunProcess(b *testing.B, bin string, set *benchEvents, redisAddr strin
 		}
 	}()
 	elapsed := rd.wait(b, "dispatch "+m.name, exited)
-	rss, err := benchPeakRSSKB(cmd.Process.Pid)
+	rigCPU := benchSelfCPU() - rig0
+	rss, cpu, err := benchProcStats(cmd.Process.Pid)
 	if err != nil {
 		b.Fatalf("peak RSS of the dispatcher: %v", err)
 	}
@@ -513,7 +548,8 @@ func benchRunProcess(b *testing.B, bin string, set *benchEvents, redisAddr strin
 	if s := strings.TrimSpace(stderr.String()); strings.Contains(s, `"level":"warn"`) || strings.Contains(s, `"level":"error"`) {
 		b.Logf("dispatcher warnings:\n%s", s)
 	}
-	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(), peakRSSKB: rss}
+	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(),
+		peakRSSKB: rss, cpu: cpu, rigCPU: rigCPU}
 }
 
 // benchRunInProcess runs a Dispatcher in the test binary (for profiling).
@@ -549,9 +585,11 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	exited := make(chan error, 1)
+	rig0 := benchSelfCPU()
 	rd := recv.begin(set.n())
 	go func() { exited <- d.Run(ctx) }()
 	elapsed := rd.wait(b, "dispatch "+m.name, exited)
+	rigCPU := benchSelfCPU() - rig0
 	if prof != nil {
 		pprof.StopCPUProfile()
 		_ = prof.Close()
@@ -569,7 +607,7 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	if st.Deferred+st.Retried+st.Dead+st.Invalid > 0 {
 		b.Fatalf("dispatcher stats %+v: every delivery should have gone straight through", st)
 	}
-	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load()}
+	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(), rigCPU: rigCPU}
 }
 
 // benchRunCeiling POSTs the preloaded values in groups of maxItems, as the
@@ -583,6 +621,7 @@ func benchRunCeiling(b *testing.B, set *benchEvents, ep *endpoints.Endpoint, rec
 	secret := []byte(ep.Secrets[0])
 	var body []byte
 	var idRaw [12]byte
+	rig0 := benchSelfCPU()
 	rd := recv.begin(set.n())
 	for i := 0; i < set.n(); i += maxItems {
 		j := min(i+maxItems, set.n())
@@ -630,22 +669,60 @@ func benchRunCeiling(b *testing.B, set *benchEvents, ep *endpoints.Endpoint, rec
 		}
 	}
 	elapsed := rd.wait(b, "ceiling", nil)
+	rigCPU := benchSelfCPU() - rig0
 	rd.check(b, "ceiling")
-	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load()}
+	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(), rigCPU: rigCPU}
 }
 
-// benchPeakRSSKB reads VmHWM (peak resident set, kB) of a process.
-func benchPeakRSSKB(pid int) (int64, error) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+// benchProcStats reads a live process's VmHWM (peak resident set, kB) and
+// the CPU time it used so far (user + system).
+func benchProcStats(pid int) (peakKB int64, cpu time.Duration, err error) {
+	dir := "/proc/" + strconv.Itoa(pid)
+	raw, err := os.ReadFile(dir + "/status")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	found := false
 	for _, line := range strings.Split(string(raw), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if peakKB, err = strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64); err != nil {
+				return 0, 0, err
+			}
+			found = true
 		}
 	}
-	return 0, errors.New("no VmHWM line in /proc/<pid>/status")
+	if !found {
+		return 0, 0, errors.New("no VmHWM line in " + dir + "/status")
+	}
+	// Fields 14 and 15 of stat, after the parenthesised command name, are
+	// utime and stime in USER_HZ ticks (100 per second on Linux).
+	raw, err = os.ReadFile(dir + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, 0, errors.New("unexpected " + dir + "/stat")
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0, 0, errors.New("unexpected " + dir + "/stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, errors.New("unexpected " + dir + "/stat")
+	}
+	return peakKB, time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// benchSelfCPU is the test binary's CPU time so far (user + system).
+func benchSelfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchLockedBuffer collects a child's stderr.

@@ -96,22 +96,22 @@ func TestSIGKILLLosesNothingAndNeverRePostsASettledDelivery(t *testing.T) {
 			time.Sleep(time.Duration(1500+rng.IntN(1500)) * time.Millisecond)
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			_ = cmd.Wait()
-			posts, _ := s.snapshot()
+			posts, _ := s.Snapshot()
 			t.Logf("kill %d: receiver has %d posts", k+1, len(posts))
 		}
 		ids := <-pubDone
 		cmd := start()
-		seen := s.delivered(t, len(ids), 90*time.Second)
+		seen := s.Delivered(t, len(ids), 90*time.Second)
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("graceful stop: %v", err)
 		}
 
-		posts, _ := s.snapshot()
+		posts, _ := s.Snapshot()
 		perDelivery := map[string]int{}
 		for _, p := range posts {
-			if p.status/100 == 2 {
-				perDelivery[p.header.Get("X-Hookline-Delivery")]++
+			if p.Status/100 == 2 {
+				perDelivery[p.Header.Get("X-Hookline-Delivery")]++
 			}
 		}
 		repost := 0

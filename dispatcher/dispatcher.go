@@ -11,9 +11,7 @@ import (
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 )
 
@@ -286,14 +284,7 @@ func (d *Dispatcher) commit(ctx context.Context, only map[string][]int32) {
 	if len(advanced) == 0 {
 		return
 	}
-	var commitErr error
-	d.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		commitErr = err
-		if err == nil {
-			commitErr = commitResponseErr(resp)
-		}
-	})
-	if commitErr != nil {
+	if commitErr := kafka.Commit(ctx, d.cl, offsets); commitErr != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("commit failed; will retry", zap.Error(commitErr))
 		}
@@ -318,18 +309,4 @@ func contains(s []int32, v int32) bool {
 		}
 	}
 	return false
-}
-
-func commitResponseErr(resp *kmsg.OffsetCommitResponse) error {
-	if resp == nil {
-		return nil
-	}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return fmt.Errorf("commit %s/%d: %w", t.Topic, p.Partition, err)
-			}
-		}
-	}
-	return nil
 }

@@ -28,8 +28,8 @@ func TestSealsByItemsWithByteExactBatchBodies(t *testing.T) {
 			evs = append(evs, taskEvent("t-1", "task"+strconv.Itoa(i), "Todo")) // one key per object: spread over partitions
 		}
 		f.publish(t, evs...)
-		seen := s.delivered(t, 10, 20*time.Second)
-		posts, _ := s.snapshot()
+		seen := s.Delivered(t, 10, 20*time.Second)
+		posts, _ := s.Snapshot()
 		if len(posts) != 2 || len(seen) != 10 {
 			t.Fatalf("%d posts with %d distinct events, want 2 posts of 5", len(posts), len(seen))
 		}
@@ -39,18 +39,18 @@ func TestSealsByItemsWithByteExactBatchBodies(t *testing.T) {
 			values[string(r.Value)] = r.Value
 		}
 		for _, p := range posts {
-			if got := p.header.Get("X-Hookline-Batch-Size"); got != "5" {
+			if got := p.Header.Get("X-Hookline-Batch-Size"); got != "5" {
 				t.Errorf("Batch-Size = %q, want 5", got)
 			}
-			if got := p.header.Get("X-Hookline-Event"); got != "task.created" {
+			if got := p.Header.Get("X-Hookline-Event"); got != "task.created" {
 				t.Errorf("Event = %q, want task.created", got)
 			}
-			if got := p.header.Get("User-Agent"); got != "Hookline-Webhook/1.0" {
+			if got := p.Header.Get("User-Agent"); got != "Hookline-Webhook/1.0" {
 				t.Errorf("User-Agent = %q", got)
 			}
-			inner := p.body[1 : len(p.body)-1]
-			if p.body[0] != '[' || p.body[len(p.body)-1] != ']' {
-				t.Fatalf("not an array: %s", p.body)
+			inner := p.Body[1 : len(p.Body)-1]
+			if p.Body[0] != '[' || p.Body[len(p.Body)-1] != ']' {
+				t.Fatalf("not an array: %s", p.Body)
 			}
 			n := 0
 			for len(inner) > 0 {
@@ -64,14 +64,14 @@ func TestSealsByItemsWithByteExactBatchBodies(t *testing.T) {
 					}
 				}
 				if !matched {
-					t.Fatalf("body is not spliced from record bytes: %s", p.body)
+					t.Fatalf("body is not spliced from record bytes: %s", p.Body)
 				}
 			}
 			if n != 5 {
 				t.Fatalf("body holds %d records", n)
 			}
 		}
-		if posts[0].header.Get("X-Hookline-Delivery") == posts[1].header.Get("X-Hookline-Delivery") {
+		if posts[0].Header.Get("X-Hookline-Delivery") == posts[1].Header.Get("X-Hookline-Delivery") {
 			t.Fatal("two deliveries share an id")
 		}
 	})
@@ -92,25 +92,25 @@ func TestSealsByBytesAndByTime(t *testing.T) {
 		}
 		start := time.Now()
 		f.publish(t, evs...)
-		byTime.delivered(t, 9, 20*time.Second)
-		timed, _ := byTime.snapshot()
+		byTime.Delivered(t, 9, 20*time.Second)
+		timed, _ := byTime.Snapshot()
 		if len(timed) != 1 {
 			t.Fatalf("time sink got %d posts, want 1 batch sealed by maxWait", len(timed))
 		}
-		if waited := timed[0].at.Sub(start); waited < 300*time.Millisecond {
+		if waited := timed[0].At.Sub(start); waited < 300*time.Millisecond {
 			t.Fatalf("sealed after %s, before maxWait", waited)
 		}
 		// The size sink gets full 700-byte batches; the last, partial one
 		// waits for maxWait (an hour), so 9 events arrive as 3+3 at least.
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			posts, _ := bySize.snapshot()
+			posts, _ := bySize.Snapshot()
 			total := 0
 			for _, p := range posts {
-				if len(p.body) > 700 {
-					t.Fatalf("body of %d bytes over maxBytes 700", len(p.body))
+				if len(p.Body) > 700 {
+					t.Fatalf("body of %d bytes over maxBytes 700", len(p.Body))
 				}
-				total += len(events(t, p.body))
+				total += len(events(t, p.Body))
 			}
 			if len(posts) >= 2 && total >= 6 {
 				break
@@ -131,19 +131,19 @@ func TestSingleEventModeSendsTheEnvelopeItself(t *testing.T) {
 		ev.Type = "task.updated"
 		ev.Data["before"] = map[string]any{"id": "abc123", "title": "Ducts abc123", "status": "Done"}
 		f.publish(t, ev, taskEvent("t-1", "abc123", "Todo"))
-		s.delivered(t, 2, 20*time.Second)
+		s.Delivered(t, 2, 20*time.Second)
 		recs := f.read(t, f.topics.Events, 2)
-		posts, _ := s.snapshot()
+		posts, _ := s.Snapshot()
 		for i, p := range posts {
-			if !bytes.Equal(p.body, recs[i].Value) {
-				t.Fatalf("body differs from the record:\n%s\n%s", p.body, recs[i].Value)
+			if !bytes.Equal(p.Body, recs[i].Value) {
+				t.Fatalf("body differs from the record:\n%s\n%s", p.Body, recs[i].Value)
 			}
-			if p.header.Get("X-Hookline-Batch-Size") != "" {
+			if p.Header.Get("X-Hookline-Batch-Size") != "" {
 				t.Error("Batch-Size header on a single event")
 			}
 		}
-		if posts[0].header.Get("X-Hookline-Event") != "task.updated" || posts[1].header.Get("X-Hookline-Event") != "task.created" {
-			t.Errorf("event headers %q %q", posts[0].header.Get("X-Hookline-Event"), posts[1].header.Get("X-Hookline-Event"))
+		if posts[0].Header.Get("X-Hookline-Event") != "task.updated" || posts[1].Header.Get("X-Hookline-Event") != "task.created" {
+			t.Errorf("event headers %q %q", posts[0].Header.Get("X-Hookline-Event"), posts[1].Header.Get("X-Hookline-Event"))
 		}
 	})
 }
@@ -151,7 +151,7 @@ func TestSingleEventModeSendsTheEnvelopeItself(t *testing.T) {
 func TestFailedDeliveryGoesToFirstRetryTierWithItsIDAndBody(t *testing.T) {
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := newSink(t, "X-Hookline")
-		s.status = func(int) int { return 503 }
+		s.SetStatus(func(int) int { return 503 })
 		f := newFixture(t, b, []*endpoints.Endpoint{endpointFor("ep1", "t-1", s, func(e *endpoints.Endpoint) {
 			e.MaxItems, e.MaxWait = 3, endpoints.Duration(time.Hour)
 		})}, nil)
@@ -161,12 +161,12 @@ func TestFailedDeliveryGoesToFirstRetryTierWithItsIDAndBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		posts, _ := s.snapshot()
+		posts, _ := s.Snapshot()
 		if len(posts) != 1 {
 			t.Fatalf("%d posts, want 1 (the dispatcher makes one attempt)", len(posts))
 		}
-		if del.ID != posts[0].header.Get("X-Hookline-Delivery") || !bytes.Equal(del.Body, posts[0].body) {
-			t.Fatalf("retry record changed the delivery: id %s vs %s", del.ID, posts[0].header.Get("X-Hookline-Delivery"))
+		if del.ID != posts[0].Header.Get("X-Hookline-Delivery") || !bytes.Equal(del.Body, posts[0].Body) {
+			t.Fatalf("retry record changed the delivery: id %s vs %s", del.ID, posts[0].Header.Get("X-Hookline-Delivery"))
 		}
 		if del.Attempt != 1 || del.LastStatus != 503 || del.Items != 3 || !del.Batch || del.EndpointID != "ep1" || del.Reason != "HTTP 503" {
 			t.Fatalf("retry record %+v", del)
@@ -204,11 +204,11 @@ func TestMatchingFilters(t *testing.T) {
 		loop.Origin = "zapier"
 		member := producer.Event{Type: "member.joined", TenantID: "t-1", Data: map[string]any{"member": map[string]any{"id": "u1"}}}
 		f.publish(t, noisy, real, loop, member)
-		all.delivered(t, 4, 20*time.Second)
-		tasks.delivered(t, 2, 20*time.Second) // noisy and real; not the zapier write, not the member
-		quiet.delivered(t, 1, 20*time.Second) // only the real change
+		all.Delivered(t, 4, 20*time.Second)
+		tasks.Delivered(t, 2, 20*time.Second) // noisy and real; not the zapier write, not the member
+		quiet.Delivered(t, 1, 20*time.Second) // only the real change
 		time.Sleep(300 * time.Millisecond)
-		count := func(s *sink) int { p, _ := s.snapshot(); return len(p) }
+		count := func(s *testbackend.Receiver) int { p, _ := s.Snapshot(); return len(p) }
 		if n := count(tasks); n != 2 {
 			t.Errorf("tasks endpoint got %d posts, want 2", n)
 		}
@@ -232,7 +232,7 @@ func TestMalformedAndHeaderlessRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		seen := s.delivered(t, 1, 20*time.Second)
+		seen := s.Delivered(t, 1, 20*time.Second)
 		if seen["from-node-1"] != 1 {
 			t.Fatalf("headerless record not delivered: %v", seen)
 		}
@@ -255,7 +255,7 @@ func TestMalformedAndHeaderlessRecords(t *testing.T) {
 func TestBlockedAddressAndGoneEndpointAreDeadLettered(t *testing.T) {
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		gone := newSink(t, "X-Hookline")
-		gone.status = func(int) int { return 410 }
+		gone.SetStatus(func(int) int { return 410 })
 		blocked := &endpoints.Endpoint{ID: "blocked", TenantID: "t-1", URL: "http://10.0.0.1:8080/hook", Secrets: []string{secret}, MaxItems: 1}
 		metadata := &endpoints.Endpoint{ID: "metadata", TenantID: "t-1", URL: "http://169.254.169.254/latest", Secrets: []string{secret}, MaxItems: 1}
 		f := newFixture(t, b, []*endpoints.Endpoint{blocked, metadata, endpointFor("gone", "t-1", gone, func(e *endpoints.Endpoint) { e.MaxItems = 1 })}, nil)
@@ -285,7 +285,7 @@ func TestBlockedAddressAndGoneEndpointAreDeadLettered(t *testing.T) {
 		}
 		f.publish(t, taskEvent("t-1", "b", "y"))
 		time.Sleep(500 * time.Millisecond)
-		if p, _ := gone.snapshot(); len(p) != 1 {
+		if p, _ := gone.Snapshot(); len(p) != 1 {
 			t.Fatalf("disabled endpoint got %d posts", len(p))
 		}
 		fmt.Println("blocked:", reasons["blocked"])
@@ -306,8 +306,8 @@ func TestRestartSkipsWhatRedisSaysIsSettled(t *testing.T) {
 			evs = append(evs, taskEvent("t-1", "obj"+strconv.Itoa(i), "Todo"))
 		}
 		f.publish(t, evs...)
-		s.delivered(t, 20, 20*time.Second)
-		before, _ := s.snapshot()
+		s.Delivered(t, 20, 20*time.Second)
+		before, _ := s.Snapshot()
 		f.kill() // no drain, no commit
 
 		d2 := f.start(t)
@@ -316,7 +316,7 @@ func TestRestartSkipsWhatRedisSaysIsSettled(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		time.Sleep(300 * time.Millisecond)
-		after, _ := s.snapshot()
+		after, _ := s.Snapshot()
 		st := d2.Stats()
 		if st.Consumed < 20 || st.Skipped != 20 || len(after) != len(before) {
 			t.Fatalf("successor consumed %d, skipped %d; posts %d -> %d", st.Consumed, st.Skipped, len(before), len(after))

@@ -2,16 +2,7 @@ package dispatcher_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
-	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,135 +17,11 @@ import (
 
 const secret = "whsec-test-secret-0123456789"
 
-// post is one request a sink received.
-type post struct {
-	header http.Header
-	body   []byte
-	at     time.Time
-	status int
+func newSink(t *testing.T, prefix string) *testbackend.Receiver {
+	return testbackend.NewReceiver(t, prefix, secret)
 }
 
-// sink is a receiver that checks every request the way seed 000 tells
-// receivers to, written from that text alone: sha256=<hex HMAC-SHA256 of the
-// raw body keyed with the secret>, compared in constant time; the delivery id
-// is 12 bytes in hex; the timestamp is ISO 8601 UTC.
-type sink struct {
-	t      *testing.T
-	prefix string
-	srv    *httptest.Server
-
-	mu     sync.Mutex
-	posts  []post
-	bad    []string
-	status func(n int) int // status for the n-th request (0-based); nil: 204
-	delay  time.Duration
-}
-
-var deliveryIDRe = regexp.MustCompile(`^[0-9a-f]{24}$`)
-
-func newSink(t *testing.T, prefix string) *sink {
-	s := &sink{t: t, prefix: prefix}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-	var problem string
-	switch {
-	case !hmac.Equal([]byte(r.Header.Get(s.prefix+"-Signature")), []byte(want)):
-		problem = "signature mismatch"
-	case !deliveryIDRe.MatchString(r.Header.Get(s.prefix + "-Delivery")):
-		problem = "delivery id " + r.Header.Get(s.prefix+"-Delivery")
-	case r.Header.Get("Content-Type") != "application/json":
-		problem = "content type " + r.Header.Get("Content-Type")
-	case r.Method != http.MethodPost:
-		problem = "method " + r.Method
-	}
-	if _, err := time.Parse("2006-01-02T15:04:05.000Z", r.Header.Get(s.prefix+"-Timestamp")); err != nil && problem == "" {
-		problem = "timestamp " + r.Header.Get(s.prefix+"-Timestamp")
-	}
-	s.mu.Lock()
-	n := len(s.posts)
-	status := http.StatusNoContent
-	if s.status != nil {
-		status = s.status(n)
-	}
-	if problem != "" {
-		s.bad = append(s.bad, problem)
-		status = http.StatusUnauthorized
-	}
-	s.posts = append(s.posts, post{header: r.Header.Clone(), body: body, at: time.Now(), status: status})
-	delay := s.delay
-	s.mu.Unlock()
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	w.WriteHeader(status)
-}
-
-// snapshot returns the posts so far and the verification problems.
-func (s *sink) snapshot() ([]post, []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]post(nil), s.posts...), append([]string(nil), s.bad...)
-}
-
-// events decodes the envelopes of a body (one object or an array).
-func events(t *testing.T, body []byte) []map[string]any {
-	t.Helper()
-	if len(body) > 0 && body[0] == '[' {
-		var out []map[string]any
-		if err := json.Unmarshal(body, &out); err != nil {
-			t.Fatalf("batch body is not a JSON array: %v", err)
-		}
-		return out
-	}
-	var e map[string]any
-	if err := json.Unmarshal(body, &e); err != nil {
-		t.Fatalf("body is not a JSON envelope: %v", err)
-	}
-	return []map[string]any{e}
-}
-
-// delivered waits until the 2xx posts of s carry n events, and returns the
-// eventIds with how often each arrived.
-func (s *sink) delivered(t *testing.T, n int, timeout time.Duration) map[string]int {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		posts, bad := s.snapshot()
-		if len(bad) > 0 {
-			t.Fatalf("receiver rejected deliveries: %v", bad)
-		}
-		seen := map[string]int{}
-		total := 0
-		for _, p := range posts {
-			if p.status/100 != 2 {
-				continue
-			}
-			for _, e := range events(t, p.body) {
-				seen[e["eventId"].(string)]++
-				total++
-			}
-		}
-		if total >= n || time.Now().After(deadline) {
-			if total < n {
-				t.Fatalf("received %d events in %d posts, want %d", total, len(posts), n)
-			}
-			return seen
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func events(t *testing.T, body []byte) []map[string]any { return testbackend.Events(t, body) }
 
 // fixture is a dispatcher on one backend with its own topics and group.
 type fixture struct {
@@ -167,8 +34,8 @@ type fixture struct {
 	kill   func() // stops the current member abruptly: no drain, no commit
 }
 
-func endpointFor(id, tenant string, s *sink, mod func(*endpoints.Endpoint)) *endpoints.Endpoint {
-	ep := &endpoints.Endpoint{ID: id, TenantID: tenant, URL: s.srv.URL + "/hooks/" + id, Secrets: []string{secret}}
+func endpointFor(id, tenant string, s *testbackend.Receiver, mod func(*endpoints.Endpoint)) *endpoints.Endpoint {
+	ep := &endpoints.Endpoint{ID: id, TenantID: tenant, URL: s.URL() + "/hooks/" + id, Secrets: []string{secret}}
 	if mod != nil {
 		mod(ep)
 	}

@@ -13,16 +13,16 @@ import (
 )
 
 // latencies returns, per eventId, the time from createdUtc to arrival at s.
-func latencies(t *testing.T, s *sink) map[string]time.Duration {
-	posts, _ := s.snapshot()
+func latencies(t *testing.T, s *testbackend.Receiver) map[string]time.Duration {
+	posts, _ := s.Snapshot()
 	out := map[string]time.Duration{}
 	for _, p := range posts {
-		for _, e := range events(t, p.body) {
+		for _, e := range events(t, p.Body) {
 			created, err := time.Parse(envelope.TimeLayout, e["createdUtc"].(string))
 			if err != nil {
 				t.Fatal(err)
 			}
-			out[e["eventId"].(string)] = p.at.Sub(created)
+			out[e["eventId"].(string)] = p.At.Sub(created)
 		}
 	}
 	return out
@@ -61,15 +61,13 @@ func TestSlowEndpointDoesNotHoldUpAFastOne(t *testing.T) {
 			return ids
 		}
 		healthy := burst("h", 60)
-		fast.delivered(t, 60, 20*time.Second)
-		slow.delivered(t, 60, 20*time.Second)
+		fast.Delivered(t, 60, 20*time.Second)
+		slow.Delivered(t, 60, 20*time.Second)
 		normal := maxOf(latencies(t, fast), healthy)
 
-		slow.mu.Lock()
-		slow.delay = 10 * timeout // every request times out
-		slow.mu.Unlock()
+		slow.SetDelay(10 * timeout) // every request times out
 		stalled := burst("s", 200)
-		fast.delivered(t, 260, 30*time.Second)
+		fast.Delivered(t, 260, 30*time.Second)
 		during := maxOf(latencies(t, fast), stalled)
 		t.Logf("fast endpoint max latency: %s with both healthy, %s beside a timing-out endpoint (timeout %s)", normal, during, timeout)
 		if during > normal+timeout {

@@ -37,22 +37,22 @@ func TestRedisOutageHoldsCommitsAndLosesNothing(t *testing.T) {
 			evs = append(evs, taskEvent("t-1", "obj"+strconv.Itoa(i), "Todo"))
 		}
 		f.publish(t, evs...)
-		s.delivered(t, 10, 20*time.Second)
+		s.Delivered(t, 10, 20*time.Second)
 
 		proxy.Cut()
 		f.publish(t, evs...)
 		// One more delivery goes out; its 2xx cannot be recorded, so the
 		// endpoint's worker waits (backing off) and nothing settles.
-		s.delivered(t, 15, 20*time.Second)
+		s.Delivered(t, 15, 20*time.Second)
 		time.Sleep(time.Second)
-		if posts, _ := s.snapshot(); len(posts) != 3 {
+		if posts, _ := s.Snapshot(); len(posts) != 3 {
 			t.Fatalf("%d posts while Redis was away, want 3", len(posts))
 		}
 		if st := f.d.Stats(); st.Delivered != 2 || st.Buffered == 0 {
 			t.Fatalf("with Redis away: %+v, want 2 settled deliveries and the rest held", st)
 		}
 		proxy.Restore()
-		s.delivered(t, 20, 20*time.Second)
+		s.Delivered(t, 20, 20*time.Second)
 		deadline := time.Now().Add(20 * time.Second)
 		for f.d.Stats().Delivered < 4 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
@@ -60,13 +60,13 @@ func TestRedisOutageHoldsCommitsAndLosesNothing(t *testing.T) {
 		if st := f.d.Stats(); st.Delivered != 4 || st.Buffered != 0 {
 			t.Fatalf("after Redis came back: %+v", st)
 		}
-		posts, _ := s.snapshot()
+		posts, _ := s.Snapshot()
 
 		// A successor must find everything settled: committed or recorded.
 		f.kill()
 		d2 := f.start(t)
 		time.Sleep(time.Second)
-		after, _ := s.snapshot()
+		after, _ := s.Snapshot()
 		if len(after) != len(posts) {
 			t.Fatalf("successor re-posted %d deliveries", len(after)-len(posts))
 		}

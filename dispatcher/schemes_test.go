@@ -35,18 +35,18 @@ func TestSeedVerifiersAcceptMomentumPrefixedDeliveries(t *testing.T) {
 		for i := 0; i < 8; i++ {
 			f.publish(t, taskEvent("t-1", "o"+strconv.Itoa(i), `quotes " and unicode é`))
 		}
-		s.delivered(t, 16, 20*time.Second)
-		posts, _ := s.snapshot()
+		s.Delivered(t, 16, 20*time.Second)
+		posts, _ := s.Snapshot()
 		type tc struct {
 			Body      string `json:"body"`
 			Signature string `json:"signature"`
 		}
 		var cases []tc
 		for _, p := range posts {
-			if p.header.Get("User-Agent") != "Momentum-Webhook/1.0" || p.header.Get("X-Momentum-Event") != "task.created" {
-				t.Fatalf("headers %v", p.header)
+			if p.Header.Get("User-Agent") != "Momentum-Webhook/1.0" || p.Header.Get("X-Momentum-Event") != "task.created" {
+				t.Fatalf("headers %v", p.Header)
 			}
-			cases = append(cases, tc{base64.StdEncoding.EncodeToString(p.body), p.header.Get("X-Momentum-Signature")})
+			cases = append(cases, tc{base64.StdEncoding.EncodeToString(p.Body), p.Header.Get("X-Momentum-Signature")})
 		}
 		file := filepath.Join(t.TempDir(), "cases.json")
 		raw, _ := json.Marshal(cases)

@@ -43,8 +43,15 @@ func (d *Dispatcher) deliver(b *batch) bool {
 		return true // stopping mid-request: leave it unsettled
 	}
 	outcome, reason := delivery.Classify(a, b.ep.RetryPolicy)
-	d.cl.Produce(d.workCtx, delivery.LogRecord(d.cfg.Topics.Attempts, del, a, outcome, reason), nil)
 	del.LastStatus, del.Reason = a.Status, reason
+	if outcome == delivery.Retry {
+		delay := d.cfg.Topics.Retry[0]
+		if a.RetryAfter > delay {
+			delay = a.RetryAfter // not sent again before the endpoint asked
+		}
+		del.Due = time.Now().Add(delay)
+	}
+	d.cl.Produce(d.workCtx, delivery.LogRecord(d.cfg.Topics.Attempts, del, a, outcome, reason), nil)
 	switch outcome {
 	case delivery.Delivered:
 		if d.settle(b, true) {
@@ -54,11 +61,7 @@ func (d *Dispatcher) deliver(b *batch) bool {
 			d.mu.Unlock()
 		}
 	case delivery.Retry:
-		delay := d.cfg.Topics.Retry[0]
-		if a.RetryAfter > delay {
-			delay = a.RetryAfter
-		}
-		d.handOff(b, del, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]), delay)
+		d.handOff(b, del, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]), 0)
 	case delivery.Gone:
 		if dis, ok := d.cfg.Endpoints.(Disabler); ok {
 			if err := dis.Disable(b.ep.ID, reason); err != nil {
@@ -74,9 +77,12 @@ func (d *Dispatcher) deliver(b *batch) bool {
 	return outcome == delivery.Delivered
 }
 
-// handOff writes del to topic with acks=all, due after delay, then settles.
+// handOff writes del to topic with acks=all, then settles. A delivery
+// without a due time is due after delay.
 func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration) {
-	del.Due = time.Now().Add(delay)
+	if del.Due.IsZero() {
+		del.Due = time.Now().Add(delay)
+	}
 	if err := d.cl.ProduceSync(d.workCtx, del.Record(topic)).FirstErr(); err != nil {
 		if d.workCtx.Err() == nil {
 			d.log.Error("hand-off failed; the batch stays uncommitted and will be re-read", zap.String("topic", topic),

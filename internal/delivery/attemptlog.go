@@ -21,6 +21,8 @@ type LogEntry struct {
 	Error      string    `json:"error,omitempty"`
 	Response   string    `json:"response,omitempty"` // at most 1 KiB
 	At         time.Time `json:"at"`
+	// NextDue is when the next attempt is due, on retries.
+	NextDue *time.Time `json:"nextDue,omitempty"`
 }
 
 // LogRecord builds the attempt-log record of attempt a of d.
@@ -29,6 +31,10 @@ func LogRecord(topic string, d *Delivery, a Attempt, o Outcome, reason string) *
 		DeliveryID: d.ID, EndpointID: d.EndpointID, TenantID: d.TenantID, Attempt: d.Attempt, Items: d.Items,
 		Status: a.Status, LatencyMS: a.Latency.Milliseconds(), Outcome: o.String(), Error: reason,
 		Response: string(a.Excerpt), At: time.Now().UTC(),
+	}
+	if o == Retry && !d.Due.IsZero() {
+		due := d.Due.UTC()
+		e.NextDue = &due
 	}
 	v, _ := json.Marshal(e) // plain fields: cannot fail
 	return &kgo.Record{Topic: topic, Key: []byte(d.ID), Value: v}

@@ -81,6 +81,9 @@ type Endpoint struct {
 	// RetryPolicy is "any" (retry every non-2xx; default) or "5xx" (retry
 	// 5xx, 408, 429 and timeouts; other 4xx are final).
 	RetryPolicy string `json:"retryPolicy,omitempty"`
+	// MaxAge dead-letters a delivery this long after its first attempt,
+	// whatever tier it is in. Default 0: the retry schedule decides alone.
+	MaxAge Duration `json:"maxAge,omitempty"`
 }
 
 // ErrInvalid marks an endpoint that fails validation.
@@ -102,8 +105,8 @@ func (e *Endpoint) Validate() error {
 		return bad("scheme", "want %q or %q, got %q", SchemeHookline, SchemeStandard, e.Scheme)
 	case e.RetryPolicy != "" && e.RetryPolicy != "any" && e.RetryPolicy != "5xx":
 		return bad("retryPolicy", "want \"any\" or \"5xx\", got %q", e.RetryPolicy)
-	case e.MaxItems < 0 || e.MaxBytes < 0 || e.MaxWait < 0 || e.Timeout < 0:
-		return bad("maxItems/maxBytes/maxWait/timeout", "must not be negative")
+	case e.MaxItems < 0 || e.MaxBytes < 0 || e.MaxWait < 0 || e.Timeout < 0 || e.MaxAge < 0:
+		return bad("maxItems/maxBytes/maxWait/timeout/maxAge", "must not be negative")
 	}
 	u, err := url.Parse(e.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

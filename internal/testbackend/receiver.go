@@ -1,0 +1,165 @@
+package testbackend
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Post is one request a Receiver got.
+type Post struct {
+	Header http.Header
+	Body   []byte
+	At     time.Time
+	Status int
+}
+
+// Receiver is a webhook endpoint for tests that checks every request the way seed 000 tells
+// receivers to, written from that text alone: sha256=<hex HMAC-SHA256 of the
+// raw body keyed with the secret>, compared in constant time; the delivery id
+// is 12 bytes in hex; the timestamp is ISO 8601 UTC.
+type Receiver struct {
+	t      *testing.T
+	prefix string
+	secret []byte
+	srv    *httptest.Server
+
+	mu     sync.Mutex
+	posts  []Post
+	bad    []string
+	status func(n int) int // status for the n-th request (0-based); nil: 204
+	delay  time.Duration
+}
+
+var deliveryIDRe = regexp.MustCompile(`^[0-9a-f]{24}$`)
+
+// NewReceiver serves until the test ends, verifying with secret and the
+// headers of prefix (e.g. "X-Hookline").
+func NewReceiver(t *testing.T, prefix, secret string) *Receiver {
+	s := &Receiver{t: t, prefix: prefix, secret: []byte(secret)}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *Receiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write(body)
+	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	var problem string
+	switch {
+	case !hmac.Equal([]byte(r.Header.Get(s.prefix+"-Signature")), []byte(want)):
+		problem = "signature mismatch"
+	case !deliveryIDRe.MatchString(r.Header.Get(s.prefix + "-Delivery")):
+		problem = "delivery id " + r.Header.Get(s.prefix+"-Delivery")
+	case r.Header.Get("Content-Type") != "application/json":
+		problem = "content type " + r.Header.Get("Content-Type")
+	case r.Method != http.MethodPost:
+		problem = "method " + r.Method
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z", r.Header.Get(s.prefix+"-Timestamp")); err != nil && problem == "" {
+		problem = "timestamp " + r.Header.Get(s.prefix+"-Timestamp")
+	}
+	s.mu.Lock()
+	n := len(s.posts)
+	status := http.StatusNoContent
+	if s.status != nil {
+		status = s.status(n)
+	}
+	if problem != "" {
+		s.bad = append(s.bad, problem)
+		status = http.StatusUnauthorized
+	}
+	s.posts = append(s.posts, Post{Header: r.Header.Clone(), Body: body, At: time.Now(), Status: status})
+	delay := s.delay
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	w.WriteHeader(status)
+}
+
+// URL is the receiver's base URL.
+func (s *Receiver) URL() string { return s.srv.URL }
+
+// SetStatus decides the status of the n-th request (0-based); nil: 204.
+func (s *Receiver) SetStatus(f func(n int) int) {
+	s.mu.Lock()
+	s.status = f
+	s.mu.Unlock()
+}
+
+// SetDelay holds every answer this long (until the client gives up).
+func (s *Receiver) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
+// Snapshot returns the posts so far and the verification problems.
+func (s *Receiver) Snapshot() ([]Post, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Post(nil), s.posts...), append([]string(nil), s.bad...)
+}
+
+// Events decodes the envelopes of a body (one object or an array).
+func Events(t *testing.T, body []byte) []map[string]any {
+	t.Helper()
+	if len(body) > 0 && body[0] == '[' {
+		var out []map[string]any
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatalf("batch body is not a JSON array: %v", err)
+		}
+		return out
+	}
+	var e map[string]any
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("body is not a JSON envelope: %v", err)
+	}
+	return []map[string]any{e}
+}
+
+// Delivered waits until the 2xx posts of s carry n events, and returns the
+// eventIds with how often each arrived.
+func (s *Receiver) Delivered(t *testing.T, n int, timeout time.Duration) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		posts, bad := s.Snapshot()
+		if len(bad) > 0 {
+			t.Fatalf("receiver rejected deliveries: %v", bad)
+		}
+		seen := map[string]int{}
+		total := 0
+		for _, p := range posts {
+			if p.Status/100 != 2 {
+				continue
+			}
+			for _, e := range Events(t, p.Body) {
+				seen[e["eventId"].(string)]++
+				total++
+			}
+		}
+		if total >= n || time.Now().After(deadline) {
+			if total < n {
+				t.Fatalf("received %d events in %d posts, want %d", total, len(posts), n)
+			}
+			return seen
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

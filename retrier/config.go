@@ -1,0 +1,105 @@
+// Package retrier runs the delayed retry tiers: a consumer group over one
+// topic per delay (default 1m, 5m, 30m, 2h, 12h). A partition is paused
+// while its head record is not yet due, so waiting deliveries stay in Kafka,
+// not in memory. Each attempt re-reads the endpoint, signs afresh (same
+// delivery id, same body) and, on failure, writes the delivery to the next
+// tier or, at the end, to dead letters. Redis keeps an in-flight lease and a
+// done mark per delivery, so nothing is sent again after a 2xx.
+package retrier
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/kafka"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+// Endpoints finds an endpoint's current configuration; nil means deleted.
+type Endpoints interface {
+	Get(id string) *endpoints.Endpoint
+}
+
+// Disabler turns off an endpoint that answered 410 Gone.
+type Disabler interface {
+	Disable(id, reason string) error
+}
+
+// DefaultReplayWindow is how long after the retry horizon a done mark is
+// kept, so replays within it never send a delivered delivery again.
+const DefaultReplayWindow = 7 * 24 * time.Hour
+
+// Config configures a Retrier.
+type Config struct {
+	// Brokers is the Kafka bootstrap list. Required.
+	Brokers []string
+	// Group is the consumer group. Default "hookline-retrier".
+	Group string
+	// Topics names the retry tiers (Topics.Retry is the schedule), dead
+	// letters and the attempt log. Zero value: the defaults.
+	Topics kafka.Topics
+	// Endpoints is the lookup. Required.
+	Endpoints Endpoints
+	// Redis holds leases and done marks. Required.
+	Redis redis.Cmdable
+	// RedisPrefix namespaces keys. Default "hookline:".
+	RedisPrefix string
+	// Sender configures HTTP delivery. Zero value: production defaults.
+	Sender delivery.SenderConfig
+	// ReplayWindow is added to the retry horizon for the done marks' TTL.
+	// Default 7 days.
+	ReplayWindow time.Duration
+	// CommitInterval between offset commits. Default 1 s.
+	CommitInterval time.Duration
+	// Logger. Default nil: silent.
+	Logger *zap.Logger
+	// KafkaOpts are extra client options.
+	KafkaOpts []kgo.Opt
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// ErrConfig marks a configuration error.
+var ErrConfig = errors.New("retrier config")
+
+func (c *Config) withDefaults() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return fmt.Errorf("%w: Brokers is empty", ErrConfig)
+	case c.Endpoints == nil:
+		return fmt.Errorf("%w: Endpoints is nil", ErrConfig)
+	case c.Redis == nil:
+		return fmt.Errorf("%w: Redis is nil", ErrConfig)
+	}
+	if c.Group == "" {
+		c.Group = "hookline-retrier"
+	}
+	c.Topics = c.Topics.WithDefaults()
+	if c.ReplayWindow == 0 {
+		c.ReplayWindow = DefaultReplayWindow
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// doneTTL covers the whole retry horizon plus the replay window.
+func (c *Config) doneTTL() time.Duration {
+	ttl := c.ReplayWindow
+	for _, d := range c.Topics.Retry {
+		ttl += d
+	}
+	return ttl
+}
