@@ -75,6 +75,9 @@ func New(cfg Config) (*Retrier, error) {
 		kgo.OnPartitionsLost(r.lost),
 		// Small fetches: records wait in Kafka, not here.
 		kgo.FetchMaxPartitionBytes(1 << 20),
+		// A resumed partition is fetched with the next request; keep
+		// long polls short so that is soon.
+		kgo.FetchMaxWait(200 * time.Millisecond),
 	}, kafka.ProducerOpts()...)
 	cl, err := kgo.NewClient(append(opts, cfg.KafkaOpts...)...)
 	if err != nil {

@@ -36,6 +36,10 @@ type Receiver struct {
 	posts  []Post
 	bad    []string
 	status func(n int) int // status for the n-th request (0-based); nil: 204
+	// failFirst posts of each delivery id get failStatus.
+	failFirst, failStatus int
+	retryAfter            string
+	seen                  map[string]int
 	delay  time.Duration
 }
 
@@ -75,6 +79,17 @@ func (s *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if s.status != nil {
 		status = s.status(n)
 	}
+	id := r.Header.Get(s.prefix + "-Delivery")
+	if s.seen == nil {
+		s.seen = map[string]int{}
+	}
+	if s.seen[id] < s.failFirst {
+		status = s.failStatus
+		if s.retryAfter != "" {
+			w.Header().Set("Retry-After", s.retryAfter)
+		}
+	}
+	s.seen[id]++
 	if problem != "" {
 		s.bad = append(s.bad, problem)
 		status = http.StatusUnauthorized
@@ -99,6 +114,14 @@ func (s *Receiver) URL() string { return s.srv.URL }
 func (s *Receiver) SetStatus(f func(n int) int) {
 	s.mu.Lock()
 	s.status = f
+	s.mu.Unlock()
+}
+
+// FailFirst answers status to the first n posts of every delivery id (and
+// retryAfter, if not empty, as Retry-After), then 204.
+func (s *Receiver) FailFirst(n, status int, retryAfter string) {
+	s.mu.Lock()
+	s.failFirst, s.failStatus, s.retryAfter = n, status, retryAfter
 	s.mu.Unlock()
 }
 
