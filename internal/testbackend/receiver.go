@@ -40,7 +40,7 @@ type Receiver struct {
 	failFirst, failStatus int
 	retryAfter            string
 	seen                  map[string]int
-	delay  time.Duration
+	delay                 time.Duration
 }
 
 var deliveryIDRe = regexp.MustCompile(`^[0-9a-f]{24}$`)

@@ -1,0 +1,165 @@
+package retrier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/kafka"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ErrNotFound is returned when no record holds the delivery asked for.
+var ErrNotFound = errors.New("delivery not found")
+
+// Scan reads topics from their start up to their end offsets at the time of
+// the call, calling fn for each delivery record with its record timestamp.
+func Scan(ctx context.Context, brokers []string, topics []string, fn func(d *delivery.Delivery, at time.Time)) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("list end offsets: %w", err)
+	}
+	want := map[string]map[int32]kgo.Offset{}
+	left := 0
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil || o.Offset <= 0 {
+			return
+		}
+		if want[o.Topic] == nil {
+			want[o.Topic] = map[int32]kgo.Offset{}
+		}
+		want[o.Topic][o.Partition] = kgo.NewOffset().AtStart()
+		left++
+	})
+	if left == 0 {
+		return nil
+	}
+	cl.AddConsumePartitions(want)
+	for left > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("read %s/%d: %w", t, p, err) })
+		if ferr != nil {
+			return ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, _ := ends.Lookup(r.Topic, r.Partition)
+			if r.Offset >= end.Offset {
+				return
+			}
+			if d, err := delivery.FromRecord(r); err == nil {
+				fn(d, r.Timestamp)
+			}
+			if r.Offset == end.Offset-1 {
+				left--
+			}
+		})
+	}
+	return nil
+}
+
+// Replayer re-enqueues deliveries into the first retry tier, due at once,
+// with their ids and bodies unchanged. The retrier's done marks make a
+// replay of something already delivered a no-op.
+type Replayer struct {
+	Brokers []string
+	Topics  kafka.Topics
+}
+
+func (p *Replayer) topics() kafka.Topics { return p.Topics.WithDefaults() }
+
+func (p *Replayer) enqueue(ctx context.Context, cl *kgo.Client, d *delivery.Delivery) error {
+	t := p.topics()
+	d.Due = time.Now()
+	d.Reason = "replayed: " + d.Reason
+	return cl.ProduceSync(ctx, d.Record(t.RetryTopic(t.Retry[0]))).FirstErr()
+}
+
+func (p *Replayer) client() (*kgo.Client, error) {
+	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.Brokers...)}, kafka.ProducerOpts()...)...)
+}
+
+// One re-enqueues delivery id, found among dead letters or retry tiers
+// (the latest record of it wins).
+func (p *Replayer) One(ctx context.Context, id string) (*delivery.Delivery, error) {
+	t := p.topics()
+	var found *delivery.Delivery
+	err := Scan(ctx, p.Brokers, append([]string{t.Dead}, t.RetryTopics()...), func(d *delivery.Delivery, _ time.Time) {
+		if d.ID == id {
+			found = d
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w: %s is in no dead letter or retry tier", ErrNotFound, id)
+	}
+	cl, err := p.client()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	return found, p.enqueue(ctx, cl, found)
+}
+
+// Bulk re-enqueues the endpoint's dead letters written in [since, until)
+// (zero until: now), at most rate a second, calling progress after each.
+// It returns how many it enqueued.
+func (p *Replayer) Bulk(ctx context.Context, endpoint string, since, until time.Time, rate float64, progress func(done, total int)) (int, error) {
+	if until.IsZero() {
+		until = time.Now()
+	}
+	latest := map[string]*delivery.Delivery{}
+	var order []string
+	err := Scan(ctx, p.Brokers, []string{p.topics().Dead}, func(d *delivery.Delivery, at time.Time) {
+		if d.EndpointID != endpoint || at.Before(since) || !at.Before(until) {
+			return
+		}
+		if _, seen := latest[d.ID]; !seen {
+			order = append(order, d.ID)
+		}
+		latest[d.ID] = d
+	})
+	if err != nil {
+		return 0, err
+	}
+	cl, err := p.client()
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var tick <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	for i, id := range order {
+		if tick != nil && i > 0 {
+			select {
+			case <-ctx.Done():
+				return i, ctx.Err()
+			case <-tick:
+			}
+		}
+		if err := p.enqueue(ctx, cl, latest[id]); err != nil {
+			return i, fmt.Errorf("enqueue %s: %w", id, err)
+		}
+		if progress != nil {
+			progress(i+1, len(order))
+		}
+	}
+	return len(order), nil
+}
