@@ -17,6 +17,7 @@ import (
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/producer"
+	"github.com/hookline/hookline/retrier"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -128,9 +129,18 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	dispErr := make(chan error, 1)
+	rcfg, err := c.disp.retrierConfig([]string{emb.Addr}, c.topics, set, rdb, log)
+	if err != nil {
+		return err
+	}
+	ret, err := retrier.New(rcfg)
+	if err != nil {
+		return err
+	}
+	dispErr, retErr := make(chan error, 1), make(chan error, 1)
 	go func() { dispErr <- disp.Run(context.Background()) }()
-	fmt.Printf("dispatcher: group %s, %d endpoints\n", dcfg.Group, len(eps))
+	go func() { retErr <- ret.Run(context.Background()) }()
+	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, len(eps), rcfg.Group, rcfg.Topics.RetryTopics())
 	fmt.Printf("ready: publish with `hookline produce --brokers %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, emb.Addr)
 
 	if d == nil {
@@ -138,9 +148,11 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		case <-ctx.Done():
 		case err := <-dispErr:
 			return err
+		case err := <-retErr:
+			return err
 		}
 	} else {
-		d.progress(ctx, disp)
+		d.progress(ctx, disp, ret)
 		d.stop()
 	}
 	fmt.Fprintf(os.Stderr, "\nshutting down: draining deliveries (up to %s), committing, closing\n", c.drain)
@@ -149,7 +161,10 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	if err := disp.Shutdown(sctx); err != nil {
 		fmt.Fprintf(os.Stderr, "dispatcher: drain incomplete (%v); undelivered events stay uncommitted and are sent after the next start\n", err)
 	}
-	if err := <-dispErr; err != nil {
+	if err := ret.Shutdown(sctx); err != nil {
+		fmt.Fprintf(os.Stderr, "retrier: drain incomplete (%v); unsent retries stay in their tiers\n", err)
+	}
+	if err := errors.Join(<-dispErr, <-retErr); err != nil {
 		return err
 	}
 	if d != nil {
@@ -196,6 +211,7 @@ func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger
 		return nil, fmt.Errorf("demo receiver: %w", err)
 	}
 	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), c.disp.prefix), done: make(chan struct{})}
+	d.recv.FailEvery = 20
 	d.url = "http://" + ln.Addr().String() + "/webhooks"
 	d.srv = &http.Server{Handler: d.recv, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = d.srv.Serve(ln) }()
@@ -248,7 +264,7 @@ func (d *devDemo) endpoints() []*endpoints.Endpoint {
 }
 
 // progress prints one summary line a second until ctx ends.
-func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher) {
+func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher, ret *retrier.Retrier) {
 	tty := isTerminal(os.Stdout)
 	every := time.Second
 	if !tty {
@@ -262,9 +278,12 @@ func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher) {
 			return
 		case <-t.C:
 		}
-		s, ds := d.recv.Stats(), disp.Stats()
+		s, ds, rs := d.recv.Stats(), disp.Stats(), ret.Stats()
+		// Deliveries in the retry tiers: handed in by the dispatcher, not
+		// yet delivered, dead-lettered or found done by the retrier.
+		retrying := max(ds.Retried+ds.Deferred-rs.Delivered-rs.Dead-rs.AlreadyDone, 0)
 		line := fmt.Sprintf("produced %d · delivered %d events in %d verified POSTs · retrying %d · dead %d · bad signatures %d",
-			d.produced.Load(), s.Events, s.Verified, ds.Retried+ds.Deferred, ds.Dead, s.Rejected)
+			d.produced.Load(), s.Events, s.Verified, retrying, ds.Dead+rs.Dead, s.Rejected)
 		if tty {
 			fmt.Printf("\r\033[K%s", line)
 		} else {

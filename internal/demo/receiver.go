@@ -23,7 +23,12 @@ type Receiver struct {
 	events     atomic.Int64 // events in verified deliveries, duplicates included
 	redelivery atomic.Int64 // verified deliveries whose id was seen before
 
+	// FailEvery > 0 answers 503 to the first attempt of every n-th
+	// delivery, so the demo shows retries. Set before serving.
+	FailEvery int
+
 	mu         sync.Mutex
+	failed     map[string]bool
 	deliveries map[string]struct{}
 	eventIDs   map[string]struct{}
 }
@@ -31,7 +36,7 @@ type Receiver struct {
 // NewReceiver verifies with secret and the headers of prefix ("" for the default).
 func NewReceiver(secret []byte, prefix string) *Receiver {
 	return &Receiver{secret: secret, headers: signing.HeadersFor(prefix),
-		deliveries: map[string]struct{}{}, eventIDs: map[string]struct{}{}}
+		deliveries: map[string]struct{}{}, eventIDs: map[string]struct{}{}, failed: map[string]bool{}}
 }
 
 // Stats is a snapshot of what the receiver saw.
@@ -61,14 +66,28 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
+	id := req.Header.Get(r.headers.Delivery)
+	if r.FailEvery > 0 {
+		r.mu.Lock()
+		_, seen := r.failed[id]
+		fail := !seen && (len(r.failed)+len(r.deliveries))%r.FailEvery == 0
+		if !seen {
+			r.failed[id] = fail
+		}
+		r.mu.Unlock()
+		if fail {
+			http.Error(w, "demo: failing this first attempt to show a retry", http.StatusServiceUnavailable)
+			return
+		}
+	}
 	ids := eventIDs(body)
 	r.verified.Add(1)
 	r.events.Add(int64(len(ids)))
 	r.mu.Lock()
-	if _, seen := r.deliveries[req.Header.Get(r.headers.Delivery)]; seen {
+	if _, seen := r.deliveries[id]; seen {
 		r.redelivery.Add(1)
 	}
-	r.deliveries[req.Header.Get(r.headers.Delivery)] = struct{}{}
+	r.deliveries[id] = struct{}{}
 	for _, id := range ids {
 		r.eventIDs[id] = struct{}{}
 	}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/retrier"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// retrierConfig builds the retrier's config from the flags it shares with
+// the dispatcher.
+func (f *dispatcherFlags) retrierConfig(brokers []string, topics kafka.Topics, eps retrier.Endpoints, rdb redis.Cmdable, log *zap.Logger) (retrier.Config, error) {
+	dc, err := f.config(brokers, topics, nil, rdb, log)
+	if err != nil {
+		return retrier.Config{}, err
+	}
+	return retrier.Config{
+		Brokers: brokers, Group: strings.Replace(f.group, "dispatcher", "retrier", 1), Topics: dc.Topics, Endpoints: eps,
+		Redis: rdb, Logger: log, Sender: dc.Sender, KafkaOpts: dc.KafkaOpts,
+	}, nil
+}
+
+func runRetrier(ctx context.Context, args []string) error {
+	fs := newFlagSet("retrier", "--endpoints FILE --redis-url URL")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+	epFile := fs.String("endpoints", "", "JSON file of endpoints ({\"endpoints\": [...]})")
+	redisURL := fs.String("redis-url", "redis://127.0.0.1:6379/0", "Redis holding leases and done marks")
+	drain := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for attempts in flight")
+	var df dispatcherFlags
+	df.register(fs, false)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	df.group = strings.Replace(df.group, "dispatcher", "retrier", 1)
+	log, err := fs.logger()
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	if *epFile == "" {
+		return badFlag("endpoints", "required: a JSON file {\"endpoints\": [...]}")
+	}
+	eps, err := endpoints.LoadFile(*epFile)
+	if err != nil {
+		return badFlag("endpoints", "%v", err)
+	}
+	opt, err := redis.ParseURL(*redisURL)
+	if err != nil {
+		return badFlag("redis-url", "%v", err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	cfg, err := df.retrierConfig(splitList(*brokers), kafka.Topics{}, eps, rdb, log)
+	if err != nil {
+		return err
+	}
+	cfg.Group = df.group
+	r, err := retrier.New(cfg)
+	if err != nil {
+		return err
+	}
+	return runUntilSignal(ctx, r, *drain, "retrier")
+}
+
+func runReplay(ctx context.Context, args []string) error {
+	fs := newFlagSet("replay", "--delivery ID | --endpoint ID --since T [--until T] [--rate N]")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+	schedule := fs.String("retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers (names the topics)")
+	id := fs.String("delivery", "", "re-enqueue this delivery now (Retry now)")
+	ep := fs.String("endpoint", "", "re-enqueue this endpoint's dead letters")
+	since := fs.String("since", "", "dead letters written at or after this time (RFC 3339, or a duration ago like 24h)")
+	until := fs.String("until", "", "and before this time (default now)")
+	rate := fs.Float64("rate", 10, "deliveries enqueued per second")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	sched, err := parseSchedule(*schedule)
+	if err != nil {
+		return err
+	}
+	rp := &retrier.Replayer{Brokers: splitList(*brokers), Topics: kafka.Topics{Retry: sched}}
+	switch {
+	case *id != "" && *ep == "":
+		d, err := rp.One(ctx, *id)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("re-enqueued delivery %s (endpoint %s, %d events, %d attempts so far): due now\n", d.ID, d.EndpointID, d.Items, d.Attempt)
+		return nil
+	case *ep != "" && *id == "":
+	default:
+		return errors.New("give --delivery ID, or --endpoint ID with --since")
+	}
+	from, err := parseWhen(*since, "since")
+	if err != nil {
+		return err
+	}
+	if from.IsZero() {
+		return badFlag("since", "required with --endpoint")
+	}
+	to, err := parseWhen(*until, "until")
+	if err != nil {
+		return err
+	}
+	if *rate <= 0 {
+		return badFlag("rate", "must be positive, got %v", *rate)
+	}
+	start := time.Now()
+	n, err := rp.Bulk(ctx, *ep, from, to, *rate, func(done, total int) {
+		fmt.Fprintf(os.Stderr, "\rreplayed %d/%d", done, total)
+	})
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("re-enqueued %d dead letters of %s in %s; deliveries that already got a 2xx are skipped by the retrier\n", n, *ep, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// parseWhen reads RFC 3339 or a duration before now; "" is the zero time.
+func parseWhen(s, flag string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, badFlag(flag, "want RFC 3339 (2026-11-22T10:00:00Z) or a duration ago (24h), got %q", s)
+	}
+	return t, nil
+}
+
+func runDeliveries(ctx context.Context, args []string) error {
+	fs := newFlagSet("deliveries", "--endpoint ID")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+	topic := fs.String("attempts-topic", "hookline.attempts", "attempt-log topic")
+	ep := fs.String("endpoint", "", "endpoint id")
+	limit := fs.Int("limit", 20, "most recent deliveries to list")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *ep == "" {
+		return badFlag("endpoint", "required")
+	}
+	rows, err := delivery.ReadLog(ctx, splitList(*brokers), *topic, func(e *delivery.LogEntry) bool { return e.EndpointID == *ep })
+	if err != nil {
+		return err
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].LastAt.After(rows[j].LastAt) })
+	if len(rows) > *limit {
+		rows = rows[:*limit]
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "DELIVERY\tSTATUS\tATTEMPTS\tLAST CODE\tLAST ATTEMPT\tNEXT DUE\tEVENTS")
+	for _, r := range rows {
+		next := "-"
+		if r.NextDue != nil && r.Status == "retrying" {
+			next = r.NextDue.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", r.ID, r.Status, r.Attempts, r.LastCode, r.LastAt.Format(time.RFC3339), next, r.Items)
+	}
+	return w.Flush()
+}
