@@ -19,17 +19,6 @@ import (
 	"github.com/hookline/hookline/producer"
 )
 
-// buildHookline compiles the CLI once per test binary.
-func buildHookline(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hookline")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/hookline")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build hookline: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestSIGKILLLosesNothingAndNeverRePostsASettledDelivery runs the dispatcher
 // as a separate process, kills it with SIGKILL mid-stream several times
 // while events keep arriving, and counts at the receiver.
@@ -37,7 +26,7 @@ func TestSIGKILLLosesNothingAndNeverRePostsASettledDelivery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills processes; run without -short")
 	}
-	bin := buildHookline(t)
+	bin := testbackend.BuildHookline(t)
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		const total, kills, maxItems = 3000, 4, 25
 		s := newSink(t, "X-Hookline")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type dispatcherFlags struct {
 	retrySchedule            string
 	sessionTimeout           time.Duration
 	instanceID               string
+	topicPrefix              string
 }
 
 func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
@@ -43,6 +45,7 @@ func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
 	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
+	fs.StringVar(&f.topicPrefix, "topic-prefix", "hookline.", "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", 45*time.Second, "consumer-group session timeout: how soon a dead member's partitions move")
 	fs.StringVar(&f.instanceID, "instance-id", "", "static group membership id (e.g. the pod name): a restart keeps its partitions without a rebalance")
 }
@@ -61,6 +64,7 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 		return dispatcher.Config{}, err
 	}
 	topics.Retry = sched
+	topics = withPrefix(topics, f.topicPrefix)
 	switch {
 	case f.maxBuffered < 1<<20:
 		return dispatcher.Config{}, badFlag("max-buffered-bytes", "want at least 1 MiB, got %d", f.maxBuffered)
@@ -92,6 +96,9 @@ func parseSchedule(s string) ([]time.Duration, error) {
 		d, err := time.ParseDuration(p)
 		if err != nil || d <= 0 {
 			return nil, badFlag("retry-schedule", "%q is not a positive duration like 5m", p)
+		}
+		if slices.Contains(out, d) {
+			return nil, badFlag("retry-schedule", "%s appears twice: each delay names its own topic", d)
 		}
 		out = append(out, d)
 	}
@@ -165,4 +172,18 @@ func runUntilSignal(ctx context.Context, r runner, timeout time.Duration, name s
 		return fmt.Errorf("%s: drain incomplete: %w", name, err)
 	}
 	return <-errc
+}
+
+// withPrefix names the written topics after prefix where t leaves them empty.
+func withPrefix(t kafka.Topics, prefix string) kafka.Topics {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = prefix + v
+		}
+	}
+	def(&t.Invalid, "invalid")
+	def(&t.Attempts, "attempts")
+	def(&t.Dead, "dead")
+	def(&t.RetryPrefix, "retry.")
+	return t.WithDefaults()
 }

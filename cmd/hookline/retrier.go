@@ -77,6 +77,7 @@ func runReplay(ctx context.Context, args []string) error {
 	fs := newFlagSet("replay", "--delivery ID | --endpoint ID --since T [--until T] [--rate N]")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
 	schedule := fs.String("retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers (names the topics)")
+	prefix := fs.String("topic-prefix", "hookline.", "prefix of hookline's topics")
 	id := fs.String("delivery", "", "re-enqueue this delivery now (Retry now)")
 	ep := fs.String("endpoint", "", "re-enqueue this endpoint's dead letters")
 	since := fs.String("since", "", "dead letters written at or after this time (RFC 3339, or a duration ago like 24h)")
@@ -89,7 +90,7 @@ func runReplay(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rp := &retrier.Replayer{Brokers: splitList(*brokers), Topics: kafka.Topics{Retry: sched}}
+	rp := &retrier.Replayer{Brokers: splitList(*brokers), Topics: withPrefix(kafka.Topics{Retry: sched}, *prefix)}
 	switch {
 	case *id != "" && *ep == "":
 		d, err := rp.One(ctx, *id)
