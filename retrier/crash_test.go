@@ -55,7 +55,7 @@ func TestSIGKILLAndRedisOutage(t *testing.T) {
 		ids := make([]string, total)
 		for i := range ids {
 			d := &delivery.Delivery{ID: delivery.NewID(), EndpointID: "ep1", TenantID: "t-1", EventType: "task.created", Items: 1,
-				Body: []byte(fmt.Sprintf(`{"type":"task.created","eventId":"e%d","tenantId":"t-1","createdUtc":"2026-11-22T10:00:00.000Z","data":{"task":{"id":"x"}}}`, i)),
+				Body:    []byte(fmt.Sprintf(`{"type":"task.created","eventId":"e%d","tenantId":"t-1","createdUtc":"2026-11-22T10:00:00.000Z","data":{"task":{"id":"x"}}}`, i)),
 				Attempt: 1, FirstAttempt: start, LastStatus: 500, Reason: "HTTP 500", Due: start.Add(time.Duration(i) * 8 * time.Second / total)}
 			ids[i] = d.ID
 			rec := d.Record(topics.RetryTopic(time.Second))
