@@ -54,6 +54,8 @@ type Config struct {
 	// ReplayWindow is added to the retry horizon for the done marks' TTL.
 	// Default 7 days.
 	ReplayWindow time.Duration
+	// Concurrency is attempts in flight per tier partition. Default 16.
+	Concurrency int
 	// CommitInterval between offset commits. Default 1 s.
 	CommitInterval time.Duration
 	// Logger. Default nil: silent.
@@ -82,6 +84,9 @@ func (c *Config) withDefaults() error {
 	c.Topics = c.Topics.WithDefaults()
 	if c.ReplayWindow == 0 {
 		c.ReplayWindow = DefaultReplayWindow
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 16
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = time.Second

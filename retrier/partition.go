@@ -9,10 +9,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// partition is one assigned tier partition. Records are processed in
-// offset order by one goroutine; within a tier, due times rise with offset
-// (a fixed delay added at write time), so waiting for the head is waiting
-// for the partition.
+// partition is one assigned tier partition. Within a tier, due times rise
+// with offset (a fixed delay added at write time), so the partition waits
+// for its head; records that are due are attempted concurrently (up to
+// Config.Concurrency), and the commit point is the lowest record not yet
+// settled.
 type partition struct {
 	r     *Retrier
 	topic string
@@ -20,14 +21,22 @@ type partition struct {
 	tier  int
 
 	// Guarded by r.mu.
-	queue     []*kgo.Record
-	next      int64 // offset after the last settled record; -1 before any
+	queue     []*entry // fetched records in offset order, settled prefix removed
+	started   int      // queue[:started] have been started
+	inflight  int
+	next      int64 // offset after the settled prefix; -1 before any
 	committed int64
 
 	wake     chan struct{}
 	quit     chan struct{}
 	exited   chan struct{}
 	stopOnce sync.Once
+	attempts sync.WaitGroup
+}
+
+type entry struct {
+	rec  *kgo.Record
+	done bool
 }
 
 func newPartition(r *Retrier, topic string, part int32, tier int) *partition {
@@ -37,7 +46,11 @@ func newPartition(r *Retrier, topic string, part int32, tier int) *partition {
 
 // push queues a fetched record. Called with r.mu held.
 func (p *partition) push(rec *kgo.Record) {
-	p.queue = append(p.queue, rec)
+	p.queue = append(p.queue, &entry{rec: rec})
+	p.signal()
+}
+
+func (p *partition) signal() {
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -47,7 +60,7 @@ func (p *partition) push(rec *kgo.Record) {
 // settledNext is the offset to commit. Called with r.mu held.
 func (p *partition) settledNext() int64 { return p.next }
 
-// stop ends the worker after the attempt in progress and waits for it.
+// stop ends the worker once its attempts in flight finish, and waits.
 func (p *partition) stop() {
 	p.stopOnce.Do(func() { close(p.quit) })
 	<-p.exited
@@ -55,15 +68,27 @@ func (p *partition) stop() {
 
 func (p *partition) run() {
 	defer close(p.exited)
+	defer p.attempts.Wait()
+	limit := p.r.cfg.Concurrency
 	for {
 		p.r.mu.Lock()
-		var head *kgo.Record
-		if len(p.queue) > 0 {
-			head = p.queue[0]
+		for len(p.queue) > 0 && p.queue[0].done {
+			p.next = p.queue[0].rec.Offset + 1
+			p.queue[0] = nil
+			p.queue = p.queue[1:]
+			p.started--
+		}
+		empty := len(p.queue) == 0
+		var cand *entry
+		if p.started < len(p.queue) && p.inflight < limit {
+			cand = p.queue[p.started]
 		}
 		p.r.mu.Unlock()
-		if head == nil {
+
+		if empty {
 			p.r.cl.ResumeFetchPartitions(map[string][]int32{p.topic: {p.part}})
+		}
+		if cand == nil {
 			select {
 			case <-p.wake:
 				continue
@@ -71,28 +96,42 @@ func (p *partition) run() {
 				return
 			}
 		}
-		d, err := delivery.FromRecord(head)
+		d, err := delivery.FromRecord(cand.rec)
 		if err != nil {
 			// Not ours to retry; say so and move on rather than block the tier.
 			p.r.log.Error("skipping a record that is not a delivery", zap.String("topic", p.topic),
-				zap.Int32("partition", p.part), zap.Int64("offset", head.Offset), zap.Error(err))
-		} else {
-			if wait := d.Due.Sub(p.r.cfg.Now()); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-t.C:
-				case <-p.quit:
-					t.Stop()
-					return
-				}
-			}
-			if !p.r.attempt(d, p.tier) {
-				return // stopping: left unsettled, read again by the next owner
+				zap.Int32("partition", p.part), zap.Int64("offset", cand.rec.Offset), zap.Error(err))
+			p.r.mu.Lock()
+			cand.done = true
+			p.started++
+			p.r.mu.Unlock()
+			continue
+		}
+		if wait := d.Due.Sub(p.r.cfg.Now()); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-p.wake: // a settle or a push: re-evaluate
+				t.Stop()
+				continue
+			case <-p.quit:
+				t.Stop()
+				return
 			}
 		}
 		p.r.mu.Lock()
-		p.queue = p.queue[1:]
-		p.next = head.Offset + 1
+		p.started++
+		p.inflight++
 		p.r.mu.Unlock()
+		p.attempts.Add(1)
+		go func() {
+			defer p.attempts.Done()
+			ok := p.r.attempt(d, p.tier)
+			p.r.mu.Lock()
+			p.inflight--
+			cand.done = ok // not ok: stopping, left unsettled for the next owner
+			p.r.mu.Unlock()
+			p.signal()
+		}()
 	}
 }

@@ -94,6 +94,18 @@ func (r *Retrier) Stats() Stats {
 	return r.stats
 }
 
+// Held returns how many fetched records wait in memory across partitions;
+// the rest of a tier's backlog stays in Kafka.
+func (r *Retrier) Held() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, p := range r.parts {
+		n += len(p.queue)
+	}
+	return n
+}
+
 // Lateness returns how late attempts started after their due time, for the
 // most recent attempts (up to 200,000).
 func (r *Retrier) Lateness() []time.Duration {

@@ -169,6 +169,21 @@ func TestFailingThenRecoveringEndpointGetsEachDeliveryOnceWithTheSameID(t *testi
 		if again, _ := s.Snapshot(); len(again) != len(posts) {
 			t.Fatalf("%d more posts after every delivery got its 2xx", len(again)-len(posts))
 		}
+
+		// The delivery log (`hookline deliveries`) tells the same story.
+		rows, err := delivery.ReadLog(context.Background(), b.Brokers, r.topics.Attempts,
+			func(e *delivery.LogEntry) bool { return e.EndpointID == "ep1" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 5 {
+			t.Fatalf("delivery log lists %d deliveries, want 5", len(rows))
+		}
+		for _, row := range rows {
+			if row.Status != "delivered" || row.Attempts != 4 || row.LastCode != 204 || byID[row.ID] == nil {
+				t.Fatalf("delivery log row %+v", row)
+			}
+		}
 	})
 }
 
