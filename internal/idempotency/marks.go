@@ -40,13 +40,6 @@ const (
 	Busy     = "busy" // another worker holds the lease
 )
 
-var acquireScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v == 'done' then return 'done' end
-if v then return 'busy' end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 'ok'`)
-
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0`)
@@ -56,11 +49,25 @@ func (m *Marks) Acquire(ctx context.Context, id string, d time.Duration) (Lease,
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	l := Lease{id: id, token: "lease:" + hex.EncodeToString(b[:])}
-	st, err := acquireScript.Run(ctx, m.rdb, []string{m.prefix + id}, l.token, d.Milliseconds()).Text()
+	// SET NX is the common case in one round trip (no script: cheap on
+	// every Redis); only a refused lease needs a second look.
+	ok, err := m.rdb.SetNX(ctx, m.prefix+id, l.token, d).Result()
 	if err != nil {
 		return Lease{}, "", fmt.Errorf("acquire lease of delivery %s: %w", id, err)
 	}
-	return l, st, nil
+	if ok {
+		return l, Acquired, nil
+	}
+	v, err := m.rdb.Get(ctx, m.prefix+id).Result()
+	switch {
+	case err == redis.Nil:
+		return Lease{}, Busy, nil // the other lease just ended: try again
+	case err != nil:
+		return Lease{}, "", fmt.Errorf("read delivery %s: %w", id, err)
+	case v == "done":
+		return Lease{}, Done, nil
+	}
+	return Lease{}, Busy, nil
 }
 
 // Done replaces the lease with the done mark, kept for ttl.
