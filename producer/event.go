@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/envelope"
@@ -84,23 +83,15 @@ func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
 	return &kgo.Record{Topic: p.topic, Key: []byte(meta.Key()), Value: val, Headers: meta.Headers()}, ev.EventID, nil
 }
 
-// envPool recycles the map the envelope is validated as; the validator
-// keeps no reference to it.
-var envPool = sync.Pool{New: func() any { return make(map[string]any, 6) }}
-
 func (p *Producer) validate(ev *Event) error {
-	env := envPool.Get().(map[string]any)
-	defer func() { clear(env); envPool.Put(env) }()
-	env["type"], env["eventId"], env["tenantId"], env["createdUtc"] = ev.Type, ev.EventID, ev.TenantID, ev.CreatedUTC
-	env["data"] = ev.Data
-	if ev.Origin != "" {
-		env["origin"] = ev.Origin
+	err := catalog.CheckEnvelope(ev.Type, ev.EventID, ev.TenantID, ev.CreatedUTC, ev.Origin)
+	if err == nil {
+		var data any = ev.Data
+		if ev.Data == nil {
+			data = nil // reported as the schema would, by pointer
+		}
+		err = p.cat.ValidateData(ev.Type, data)
 	}
-	if ev.Data == nil {
-		// Report it as the schema would, by pointer.
-		env["data"] = nil
-	}
-	err := p.cat.Validate(env)
 	var se *catalog.SchemaError
 	if errors.As(err, &se) {
 		return schemaErr{se}

@@ -1,0 +1,57 @@
+package catalog
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestCheckEnvelopeAgreesWithSchema runs the producer's envelope check and
+// the generic validator over the same envelopes: same verdict, same field.
+func TestCheckEnvelopeAgreesWithSchema(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type env struct{ typ, id, tenant, created, origin string }
+	good := env{"task.updated", "task:abc:2026-04-30T14:22:01.234Z", "t-abcdef0123", "2026-04-30T14:22:01.456Z", "api"}
+	cases := []env{good}
+	vary := func(f func(*env)) { e := good; f(&e); cases = append(cases, e) }
+	vary(func(e *env) { e.typ = "Task.updated" })
+	vary(func(e *env) { e.typ = "task" })
+	vary(func(e *env) { e.typ = "task.updated." })
+	vary(func(e *env) { e.typ = "invoice.paid_late" })
+	vary(func(e *env) { e.id = "" })
+	vary(func(e *env) { e.id = strings.Repeat("é", 512) })
+	vary(func(e *env) { e.id = strings.Repeat("é", 513) })
+	vary(func(e *env) { e.tenant = "" })
+	vary(func(e *env) { e.tenant = strings.Repeat("t", 257) })
+	vary(func(e *env) { e.origin = strings.Repeat("o", 257) })
+	vary(func(e *env) { e.origin = "" })
+	vary(func(e *env) { e.created = "2026-04-30" })
+	vary(func(e *env) { e.created = "2026-04-30T14:22:01Z" })
+	vary(func(e *env) { e.created = "2026-04-30T14:22:01+02:00" })
+	vary(func(e *env) { e.created = "yesterday" })
+	vary(func(e *env) { e.created = "2026-13-30T14:22:01Z" })
+	for _, e := range cases {
+		m := map[string]any{"type": e.typ, "eventId": e.id, "tenantId": e.tenant, "createdUtc": e.created, "data": map[string]any{}}
+		if e.origin != "" {
+			m["origin"] = e.origin
+		}
+		var schemaErr *SchemaError
+		fromSchema := c.envelope.Validate(m)
+		if fromSchema != nil {
+			schemaErr = schemaError(e.typ, "", fromSchema).(*SchemaError)
+		}
+		fromCheck := CheckEnvelope(e.typ, e.id, e.tenant, e.created, e.origin)
+		var checkErr *SchemaError
+		errors.As(fromCheck, &checkErr)
+		if (schemaErr == nil) != (checkErr == nil) {
+			t.Errorf("%+v: schema says %v, check says %v", e, fromSchema, fromCheck)
+			continue
+		}
+		if schemaErr != nil && schemaErr.Pointer != checkErr.Pointer {
+			t.Errorf("%+v: schema points at %s, check at %s", e, schemaErr.Pointer, checkErr.Pointer)
+		}
+	}
+}
