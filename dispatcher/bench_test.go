@@ -6,23 +6,31 @@ package dispatcher_test
 //	go test -run '^$' -bench Dispatch -benchtime 1x ./dispatcher/
 //
 // For each mode (batched: 10,000 events per delivery; single: one envelope
-// per delivery) it preloads an in-process broker topic with seed-catalog
-// events written through the producer library (so records carry the
-// routing headers), then
+// per delivery) it preloads a topic of an in-process broker with
+// seed-catalog events of one tenant, written through the producer library
+// (so records carry the routing headers), starts a local receiver that
+// verifies every signature, and then
 //
-//   - runs the hookline binary's dispatcher command as a separate process
-//     against that topic and a local receiver that verifies every
-//     signature, timing from process start until the receiver has counted
-//     every event, and reads the process's peak RSS (VmHWM) before stopping
-//     it;
-//   - runs the ceiling: a minimal signer that POSTs the same event bytes in
-//     the same batch sizes, signed the same way with the same headers, with
-//     one keep-alive net/http client (one request in flight, as the
-//     dispatcher's default per-endpoint concurrency) to the same receiver,
-//     with no Kafka and no Redis.
+//   - runs the hookline binary's dispatcher command as a process of its own
+//     against that topic (Redis: an in-process miniredis over TCP), timing
+//     from process start until the receiver has counted every event, and
+//     reads the process's peak RSS (VmHWM) before stopping it;
+//   - runs the ceiling, ./internal/benchrig ceiling, also a process of its
+//     own: a minimal signer that POSTs the same record values in the same
+//     batch sizes, signed the same way and with the same headers, one
+//     request at a time over one keep-alive connection (as the dispatcher's
+//     default per-endpoint concurrency of 1), to the same receiver, with no
+//     Kafka and no Redis. It loads the events before its clock starts.
 //
-// It reports events/s of both, their ratio, and the dispatcher's peak RSS.
-// Targets: batched ratio >= 0.60, single ratio >= 0.80, peak RSS < 256 MB.
+// It reports events/s of both, their ratio (dispatcher / ceiling) and the
+// dispatcher's peak RSS, and prints one summary line per mode. Targets:
+// batched ratio >= 0.60, single ratio >= 0.80, peak RSS < 256 MB.
+//
+// Besides those it reports CPU seconds per run: of the dispatcher process
+// (dispatcher-cpu-s), of the test binary while the dispatcher runs (broker,
+// Redis and receiver: rig-cpu-s), and of the ceiling (signer process plus
+// receiver: ceiling-cpu-s). On a machine with C cores, wall time times C
+// bounds their sums.
 //
 // Environment:
 //
@@ -30,30 +38,27 @@ package dispatcher_test
 //	HOOKLINE_BENCH_SINGLE_EVENTS   events preloaded for single mode (default 20000)
 //	HOOKLINE_BENCH_INPROCESS=1     run the dispatcher inside the test binary
 //	                               instead of as a process (no peak RSS then)
-//	HOOKLINE_BENCH_CPUPROFILE=F    CPU profile of the dispatcher, written to
-//	                               F.<mode>: with INPROCESS, of the timed phase
-//	                               of the test binary (broker and receiver
-//	                               included); else the process runs
-//	                               ./internal/benchrig (the dispatcher command's
-//	                               wiring plus a profile) instead of hookline
+//	HOOKLINE_BENCH_CPUPROFILE=F    write a CPU profile of the dispatcher to
+//	                               F.<mode>: with INPROCESS, of the test binary
+//	                               during the timed phase (broker and receiver
+//	                               included); else the dispatcher process is
+//	                               `benchrig dispatcher` (the dispatcher
+//	                               command's wiring plus a profile) in place
+//	                               of hookline
 //	HOOKLINE_BENCH_VERBOSE=1       copy the dispatcher process's stderr (e.g.
 //	                               with GODEBUG=gctrace=1) to the test's
 //
-// Besides events/s it reports CPU seconds: of the dispatcher process
-// (dispatcher-cpu-s), of the test binary while the dispatcher runs (broker
-// and receiver, rig-cpu-s) and of the test binary during the ceiling
-// (signer and receiver, ceiling-cpu-s); wall time times 2 cores bounds them.
-//
 // Each b.N iteration uses a fresh consumer group over the same preloaded
 // topic, so -benchtime 3x repeats the measurement; figures are totals over
-// the iterations.
+// the iterations. Speed is measured here only, never asserted in tests.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -105,15 +110,20 @@ type benchMode struct {
 	events   int
 }
 
+// benchBins are the compiled processes.
+type benchBins struct {
+	dispatcher []string // command and leading arguments; nil: in-process
+	rig        string   // benchrig, for the ceiling
+}
+
 func BenchmarkDispatch(b *testing.B) {
-	inProcess := os.Getenv("HOOKLINE_BENCH_INPROCESS") == "1"
-	var bin string
+	bins := benchBins{rig: benchBuild(b, "./internal/benchrig")}
 	switch {
-	case inProcess:
+	case os.Getenv("HOOKLINE_BENCH_INPROCESS") == "1":
 	case os.Getenv("HOOKLINE_BENCH_CPUPROFILE") != "":
-		bin = benchBuild(b, "./internal/benchrig")
+		bins.dispatcher = []string{bins.rig, "dispatcher"}
 	default:
-		bin = benchBuild(b, "../cmd/hookline")
+		bins.dispatcher = []string{benchBuild(b, "../cmd/hookline"), "dispatcher"}
 	}
 	modes := []benchMode{
 		{name: "batched", maxItems: 10_000, envVar: "HOOKLINE_BENCH_BATCHED_EVENTS", events: 1_000_000},
@@ -127,11 +137,11 @@ func BenchmarkDispatch(b *testing.B) {
 			}
 			m.events = n
 		}
-		b.Run(m.name, func(b *testing.B) { benchDispatchMode(b, m, bin) })
+		b.Run(m.name, func(b *testing.B) { benchDispatchMode(b, m, bins) })
 	}
 }
 
-// benchBuild compiles the dispatcher's command once for the benchmark.
+// benchBuild compiles a command once for the benchmark.
 func benchBuild(b *testing.B, pkg string) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), filepath.Base(pkg))
@@ -149,13 +159,24 @@ type benchResult struct {
 	// verified request.
 	firstPost time.Duration
 	posts     int64
-	peakRSSKB int64 // dispatcher process only; 0 when unknown
-	// cpu is CPU time of the dispatcher process (0 in-process); rigCPU of
-	// the test binary during the phase.
+	maxGap    time.Duration // longest pause between requests at the receiver
+	peakRSSKB int64         // of the dispatcher process; 0 in-process
+	// cpu is the CPU time of the sending process (0 in-process); rigCPU
+	// that of the test binary during the phase.
 	cpu, rigCPU time.Duration
 }
 
-func benchDispatchMode(b *testing.B, m benchMode, bin string) {
+func (r *benchResult) add(o benchResult) {
+	r.elapsed += o.elapsed
+	r.firstPost += o.firstPost
+	r.posts += o.posts
+	r.maxGap = max(r.maxGap, o.maxGap)
+	r.peakRSSKB = max(r.peakRSSKB, o.peakRSSKB)
+	r.cpu += o.cpu
+	r.rigCPU += o.rigCPU
+}
+
+func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 	set := benchPreload(b, m.events)
 	rdb := testbackend.NewMiniredis(b)
 	recv := newBenchReceiver([]byte(benchSecret), benchHeaderPfx)
@@ -176,24 +197,13 @@ func benchDispatchMode(b *testing.B, m benchMode, bin string) {
 	var disp, ceil benchResult
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var r benchResult
-		if bin != "" {
-			r = benchRunProcess(b, bin, set, rdb.Options().Addr, ep, recv, m)
+		if bins.dispatcher != nil {
+			disp.add(benchRunProcess(b, bins.dispatcher, set, rdb.Options().Addr, ep, recv, m))
 		} else {
-			r = benchRunInProcess(b, set, rdb.Options().Addr, ep, recv, m)
+			disp.add(benchRunInProcess(b, set, rdb.Options().Addr, ep, recv, m))
 		}
-		disp.elapsed += r.elapsed
-		disp.firstPost += r.firstPost
-		disp.posts += r.posts
-		disp.peakRSSKB = max(disp.peakRSSKB, r.peakRSSKB)
-		disp.cpu += r.cpu
-		disp.rigCPU += r.rigCPU
-
 		b.StopTimer()
-		c := benchRunCeiling(b, set, ep, recv, m.maxItems)
-		ceil.elapsed += c.elapsed
-		ceil.posts += c.posts
-		ceil.rigCPU += c.rigCPU
+		ceil.add(benchRunCeiling(b, bins.rig, set, ep, recv, m.maxItems))
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -202,13 +212,13 @@ func benchDispatchMode(b *testing.B, m benchMode, bin string) {
 	dispRate := total / disp.elapsed.Seconds()
 	ceilRate := total / ceil.elapsed.Seconds()
 	ratio := dispRate / ceilRate
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
 	b.ReportMetric(dispRate, "events/s")
 	b.ReportMetric(ceilRate, "ceiling-events/s")
 	b.ReportMetric(ratio, "ratio")
-	b.ReportMetric(disp.firstPost.Seconds()/float64(b.N), "first-post-s")
-	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	b.ReportMetric(per(disp.firstPost), "first-post-s")
 	b.ReportMetric(per(disp.rigCPU), "rig-cpu-s")
-	b.ReportMetric(per(ceil.rigCPU), "ceiling-cpu-s")
+	b.ReportMetric(per(ceil.cpu+ceil.rigCPU), "ceiling-cpu-s")
 	rss := "n/a (in-process)"
 	if disp.peakRSSKB > 0 {
 		b.ReportMetric(float64(disp.peakRSSKB)/1024, "peakRSS-MB")
@@ -216,48 +226,39 @@ func benchDispatchMode(b *testing.B, m benchMode, bin string) {
 		rss = fmt.Sprintf("%.0f MB", float64(disp.peakRSSKB)/1024)
 	}
 	fmt.Printf("dispatch %s: hookline=%.0f ev/s ceiling=%.0f ev/s ratio=%.2f peakRSS=%s\n", m.name, dispRate, ceilRate, ratio, rss)
-	fmt.Printf("  %s detail: events=%d posts=%d/%d first-post=%.2fs wall=%.2fs/%.2fs cpu: dispatcher=%.2fs broker+receiver=%.2fs ceiling=%.2fs\n",
-		m.name, m.events, disp.posts/int64(b.N), ceil.posts/int64(b.N), per(disp.firstPost),
-		per(disp.elapsed), per(ceil.elapsed), per(disp.cpu), per(disp.rigCPU), per(ceil.rigCPU))
+	fmt.Printf("  %s detail: events=%d posts=%d/%d wall=%.2fs/%.2fs first-post=%.2fs max-gap=%s/%s cpu: dispatcher=%.2fs broker+redis+receiver=%.2fs | ceiling signer=%.2fs receiver=%.2fs\n",
+		m.name, m.events, disp.posts/int64(b.N), ceil.posts/int64(b.N), per(disp.elapsed), per(ceil.elapsed), per(disp.firstPost),
+		disp.maxGap.Round(time.Millisecond), ceil.maxGap.Round(time.Millisecond),
+		per(disp.cpu), per(disp.rigCPU), per(ceil.cpu), per(ceil.rigCPU))
 }
 
-// benchEvents is the preloaded topic and, for the ceiling, the record
-// values read back from it, in one arena.
+// benchEvents is the preloaded topic, and the same record values in a file
+// for the ceiling.
 type benchEvents struct {
 	k     testbackend.Kafka
 	topic string
-	arena []byte
-	ends  []int    // value i is arena[ends[i-1]:ends[i]]
-	types []string // hl-type of value i (interned)
+	file  string  // see benchrig's readEvents
+	sizes []int32 // value sizes, in file order
 }
 
-func (s *benchEvents) n() int { return len(s.ends) }
+func (s *benchEvents) n() int { return len(s.sizes) }
 
-func (s *benchEvents) value(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = s.ends[i-1]
-	}
-	return s.arena[start:s.ends[i]]
-}
-
-// maxBatchBytes is the largest body of consecutive groups of size items.
+// maxBatchBytes is the largest body of consecutive groups of items values.
 func (s *benchEvents) maxBatchBytes(items int) int {
-	most := 0
-	for i := 0; i < s.n(); i += items {
-		j := min(i+items, s.n())
-		start := 0
-		if i > 0 {
-			start = s.ends[i-1]
+	most, cur := 0, 0
+	for i, n := range s.sizes {
+		if i%items == 0 {
+			cur = 1 // '['
 		}
-		most = max(most, s.ends[j-1]-start+(j-i)+1)
+		cur += int(n) + 1 // value and ',' or ']'
+		most = max(most, cur)
 	}
 	return most
 }
 
 // benchPreload starts a broker, writes n seed-catalog events of one tenant
 // through the producer (as many publishers as CPUs, for speed), and reads
-// the records back.
+// the records back into the ceiling's events file.
 func benchPreload(b *testing.B, n int) *benchEvents {
 	b.Helper()
 	start := time.Now()
@@ -298,7 +299,18 @@ func benchPreload(b *testing.B, n int) *benchEvents {
 		b.Fatalf("%d of %d publishes failed; first: %v", f, n, *firstErr.Load())
 	}
 
-	set := &benchEvents{k: k, topic: topic, ends: make([]int, 0, n), types: make([]string, 0, n)}
+	set := &benchEvents{k: k, topic: topic, file: filepath.Join(b.TempDir(), "events.bin"), sizes: make([]int32, 0, n)}
+	f, err := os.Create(set.file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	var lenBuf [binary.MaxVarintLen64]byte
+	put := func(p []byte) {
+		_, _ = w.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(p)))])
+		_, _ = w.Write(p)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32<<20))
 	if err != nil {
@@ -307,7 +319,7 @@ func benchPreload(b *testing.B, n int) *benchEvents {
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, benchWait)
 	defer cancel()
-	interned := map[string]string{}
+	total := 0
 	for set.n() < n {
 		fs := cl.PollFetches(rctx)
 		if rctx.Err() != nil {
@@ -315,32 +327,34 @@ func benchPreload(b *testing.B, n int) *benchEvents {
 		}
 		fs.EachError(func(t string, p int32, err error) { b.Fatalf("read back %s/%d: %v", t, p, err) })
 		fs.EachRecord(func(r *kgo.Record) {
-			typ := ""
+			var typ []byte
 			for _, h := range r.Headers {
 				if h.Key == envelope.HeaderType {
-					typ = string(h.Value)
+					typ = h.Value
 				}
 			}
-			if _, ok := interned[typ]; !ok {
-				interned[typ] = typ
-			}
-			set.arena = append(set.arena, r.Value...)
-			set.ends = append(set.ends, len(set.arena))
-			set.types = append(set.types, interned[typ])
+			put(typ)
+			put(r.Value)
+			set.sizes = append(set.sizes, int32(len(r.Value)))
+			total += len(r.Value)
 		})
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
 	}
 	if set.n() != n {
 		b.Fatalf("topic holds %d records, want %d", set.n(), n)
 	}
 	b.Logf("preloaded %d events (%d bytes, %.0f B avg) into %d partitions in %s",
-		n, len(set.arena), float64(len(set.arena))/float64(n), benchPartitions, time.Since(start).Round(time.Millisecond))
+		n, total, float64(total)/float64(n), benchPartitions, time.Since(start).Round(time.Millisecond))
 	return set
 }
 
 // benchReceiver verifies and counts deliveries: it reads the whole body,
 // checks the default scheme's signature (sha256=<hex HMAC-SHA256 of the raw
-// body>, constant-time), checks the body's shape, counts its events from the
-// batch-size header, and answers 204. Anything else fails the round.
+// body>, constant-time), the other headers and the body's shape, counts the
+// events from the batch-size header, and answers 204. Anything else fails
+// the round.
 type benchReceiver struct {
 	secret []byte
 	// header names of the default scheme
@@ -360,6 +374,10 @@ type benchRound struct {
 	problem atomic.Pointer[string]
 	done    chan struct{}
 	once    sync.Once
+
+	gapMu  sync.Mutex
+	last   time.Duration // after start, of the last verified request
+	maxGap time.Duration // longest wait between verified requests
 }
 
 func (rd *benchRound) fail(msg string) {
@@ -425,7 +443,14 @@ func (r *benchReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	rd.firstAt.CompareAndSwap(0, int64(time.Since(rd.start)))
+	now := time.Since(rd.start)
+	rd.firstAt.CompareAndSwap(0, int64(now))
+	rd.gapMu.Lock()
+	if rd.last > 0 {
+		rd.maxGap = max(rd.maxGap, now-rd.last)
+	}
+	rd.last = now
+	rd.gapMu.Unlock()
 	rd.posts.Add(1)
 	if rd.events.Add(int64(n)) >= rd.target {
 		rd.once.Do(func() { close(rd.done) })
@@ -448,8 +473,8 @@ func benchReadBody(req *http.Request, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// wait waits for the round to count its target, and checks it counted no
-// more (a duplicate) and saw no problem.
+// wait waits for the round to count its target (or a problem, the sender's
+// early exit, or benchWait) and returns the time since the round began.
 func (rd *benchRound) wait(b *testing.B, what string, exited <-chan error) time.Duration {
 	b.Helper()
 	t := time.NewTimer(benchWait)
@@ -457,7 +482,7 @@ func (rd *benchRound) wait(b *testing.B, what string, exited <-chan error) time.
 	select {
 	case <-rd.done:
 	case err := <-exited:
-		b.Fatalf("%s: dispatcher exited early: %v (receiver counted %d of %d events)", what, err, rd.events.Load(), rd.target)
+		b.Fatalf("%s: sender exited early: %v (receiver counted %d of %d events)", what, err, rd.events.Load(), rd.target)
 	case <-t.C:
 		b.Fatalf("%s: receiver counted %d of %d events in %d posts after %s", what, rd.events.Load(), rd.target, rd.posts.Load(), benchWait)
 	}
@@ -468,6 +493,7 @@ func (rd *benchRound) wait(b *testing.B, what string, exited <-chan error) time.
 	return elapsed
 }
 
+// check fails unless the round counted exactly its target and no problem.
 func (rd *benchRound) check(b *testing.B, what string) {
 	b.Helper()
 	if p := rd.problem.Load(); p != nil {
@@ -476,6 +502,12 @@ func (rd *benchRound) check(b *testing.B, what string) {
 	if got := rd.events.Load(); got != rd.target {
 		b.Fatalf("%s: receiver counted %d events, want exactly %d", what, got, rd.target)
 	}
+}
+
+func (rd *benchRound) result(elapsed time.Duration) benchResult {
+	rd.gapMu.Lock()
+	defer rd.gapMu.Unlock()
+	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(), maxGap: rd.maxGap}
 }
 
 func benchEndpointsFile(b *testing.B, ep *endpoints.Endpoint) string {
@@ -491,23 +523,24 @@ func benchEndpointsFile(b *testing.B, ep *endpoints.Endpoint) string {
 	return path
 }
 
-// benchRunProcess runs `hookline dispatcher` until the receiver has every
-// event, reads its peak RSS, and stops it.
-func benchRunProcess(b *testing.B, bin string, set *benchEvents, redisAddr string, ep *endpoints.Endpoint,
+// benchRunProcess runs the dispatcher command until the receiver has every
+// event, reads its peak RSS and CPU time, and stops it with SIGTERM.
+func benchRunProcess(b *testing.B, command []string, set *benchEvents, redisAddr string, ep *endpoints.Endpoint,
 	recv *benchReceiver, m benchMode) benchResult {
 	b.Helper()
 	epFile := benchEndpointsFile(b, ep)
 	group := testbackend.UniqueName(b)
-	var stderr benchLockedBuffer
-	args := []string{"--brokers", strings.Join(set.k.Brokers, ","), "--events-topic", set.topic, "--group", group,
-		"--endpoints", epFile, "--redis-url", "redis://" + redisAddr + "/0", "--allow-networks", "127.0.0.0/8"}
+	args := append(command[1:len(command):len(command)],
+		"--brokers", strings.Join(set.k.Brokers, ","), "--events-topic", set.topic, "--group", group,
+		"--endpoints", epFile, "--redis-url", "redis://"+redisAddr+"/0", "--allow-networks", "127.0.0.0/8")
 	if prof := os.Getenv("HOOKLINE_BENCH_CPUPROFILE"); prof != "" {
 		args = append(args, "--cpuprofile", prof+"."+m.name)
 	} else {
-		args = append([]string{"dispatcher"}, append(args, "--allow-http", "--retry-schedule", "1m", "--log-level", "warn")...)
+		args = append(args, "--allow-http", "--retry-schedule", "1m", "--log-level", "warn")
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(command[0], args...)
 	cmd.Env = os.Environ()
+	var stderr benchLockedBuffer
 	cmd.Stderr = &stderr
 	if os.Getenv("HOOKLINE_BENCH_VERBOSE") == "1" {
 		cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
@@ -539,17 +572,18 @@ func benchRunProcess(b *testing.B, bin string, set *benchEvents, redisAddr strin
 	case err := <-exited:
 		stopped = true
 		if err != nil {
-			b.Logf("dispatcher stop: %v\n%s", err, stderr.String())
+			b.Fatalf("dispatcher stop: %v\n%s", err, stderr.String())
 		}
 	case <-time.After(30 * time.Second):
 		b.Fatalf("dispatcher did not stop within 30s of SIGTERM")
 	}
 	rd.check(b, "dispatch "+m.name)
-	if s := strings.TrimSpace(stderr.String()); strings.Contains(s, `"level":"warn"`) || strings.Contains(s, `"level":"error"`) {
+	if s := stderr.String(); strings.Contains(s, `"level":"warn"`) || strings.Contains(s, `"level":"error"`) {
 		b.Logf("dispatcher warnings:\n%s", s)
 	}
-	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(),
-		peakRSSKB: rss, cpu: cpu, rigCPU: rigCPU}
+	r := rd.result(elapsed)
+	r.peakRSSKB, r.cpu, r.rigCPU = rss, cpu, rigCPU
+	return r
 }
 
 // benchRunInProcess runs a Dispatcher in the test binary (for profiling).
@@ -607,71 +641,77 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	if st.Deferred+st.Retried+st.Dead+st.Invalid > 0 {
 		b.Fatalf("dispatcher stats %+v: every delivery should have gone straight through", st)
 	}
-	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(), rigCPU: rigCPU}
+	r := rd.result(elapsed)
+	r.rigCPU = rigCPU
+	return r
 }
 
-// benchRunCeiling POSTs the preloaded values in groups of maxItems, as the
-// dispatcher would (an array for batches, the envelope alone for one),
-// signed and with the same headers, one request at a time.
-func benchRunCeiling(b *testing.B, set *benchEvents, ep *endpoints.Endpoint, recv *benchReceiver, maxItems int) benchResult {
+// benchRunCeiling runs `benchrig ceiling` over the same events, timing from
+// its start signal (events already loaded) until the receiver has them all.
+func benchRunCeiling(b *testing.B, rig string, set *benchEvents, ep *endpoints.Endpoint, recv *benchReceiver, maxItems int) benchResult {
 	b.Helper()
-	h := signing.HeadersFor(benchHeaderPfx)
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, DisableCompression: true}}
-	defer client.CloseIdleConnections()
-	secret := []byte(ep.Secrets[0])
-	var body []byte
-	var idRaw [12]byte
-	rig0 := benchSelfCPU()
-	rd := recv.begin(set.n())
-	for i := 0; i < set.n(); i += maxItems {
-		j := min(i+maxItems, set.n())
-		typ := set.types[i]
-		if maxItems == 1 {
-			body = set.value(i)
-		} else {
-			body = append(body[:0], '[')
-			for k := i; k < j; k++ {
-				if k > i {
-					body = append(body, ',')
-				}
-				body = append(body, set.value(k)...)
-				if set.types[k] != typ {
-					typ = "batch"
-				}
+	cmd := exec.Command(rig, "ceiling", "--url", ep.URL, "--secret", ep.Secrets[0],
+		"--items", strconv.Itoa(maxItems), "--events", set.file, "--header-prefix", benchHeaderPfx)
+	var stderr benchLockedBuffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	lines := make(chan string, 2)
+	exited := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		exited <- fmt.Errorf("ceiling process ended: %s", strings.TrimSpace(stderr.String()))
+	}()
+	expect := func(want string) {
+		select {
+		case got := <-lines:
+			if got != want {
+				b.Fatalf("ceiling process said %q, want %q", got, want)
 			}
-			body = append(body, ']')
-		}
-		mac := hmac.New(sha256.New, secret)
-		mac.Write(body)
-		sig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-		_, _ = rand.Read(idRaw[:])
-		req, err := http.NewRequest(http.MethodPost, ep.URL, bytes.NewReader(body))
-		if err != nil {
+		case err := <-exited:
 			b.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("User-Agent", delivery.DefaultUserAgent)
-		req.Header.Set(h.Event, typ)
-		req.Header.Set(h.Delivery, hex.EncodeToString(idRaw[:]))
-		req.Header.Set(h.Signature, sig)
-		req.Header.Set(h.Timestamp, time.Now().UTC().Format(signing.TimestampLayout))
-		if maxItems > 1 {
-			req.Header.Set(h.BatchSize, strconv.Itoa(j-i))
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatalf("ceiling post: %v", err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			b.Fatalf("ceiling post: HTTP %d", resp.StatusCode)
+		case <-time.After(benchWait):
+			b.Fatalf("ceiling process did not say %q within %s", want, benchWait)
 		}
 	}
-	elapsed := rd.wait(b, "ceiling", nil)
+	expect("ready")
+	_, cpu0, err := benchProcStats(cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rig0 := benchSelfCPU()
+	rd := recv.begin(set.n())
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := rd.wait(b, "ceiling", exited)
 	rigCPU := benchSelfCPU() - rig0
+	expect("done")
+	_, cpu1, err := benchProcStats(cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
 	rd.check(b, "ceiling")
-	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(), rigCPU: rigCPU}
+	r := rd.result(elapsed)
+	r.cpu, r.rigCPU = cpu1-cpu0, rigCPU
+	return r
 }
 
 // benchProcStats reads a live process's VmHWM (peak resident set, kB) and
