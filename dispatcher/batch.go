@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"sync"
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
@@ -113,7 +114,9 @@ func (d *Dispatcher) add(ep *endpoints.Endpoint, it item, typ string) {
 	}
 	b := st.open
 	if b == nil {
-		b = &batch{id: delivery.NewID(), ep: ep, typ: typ, bytes: 1, items: make([]item, 0, min(maxItems, 256))}
+		// Size the items for the batch this endpoint will likely fill.
+		expect := maxBytes / max(len(it.value), 1)
+		b = &batch{id: delivery.NewID(), ep: ep, typ: typ, bytes: 1, items: make([]item, 0, min(maxItems, expect+1, 16384))}
 		st.open = b
 		if maxItems > 1 {
 			b.timer = time.AfterFunc(maxWait, func() {
@@ -162,13 +165,14 @@ func (d *Dispatcher) seal(st *endpointState) {
 		// A healthy endpoint that is merely busy: wait for its queue (at
 		// most half a timeout, then it counts as behind). Wait releases
 		// d.mu; workers and a ticker signal.
-		d.cond.Wait()
+		d.wait()
 	}
 	d.stats.Deferred++
 	d.workers.Add(1)
 	go func() {
 		defer d.workers.Done()
 		del := d.newDelivery(b)
+		defer putBody(del)
 		del.Attempt = 0
 		del.Reason = "deferred: earlier deliveries to this endpoint are still in flight"
 		d.handOff(b, del, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]), d.cfg.Topics.Retry[0])
@@ -187,7 +191,7 @@ func (d *Dispatcher) newDelivery(b *batch) *delivery.Delivery {
 		del.Body = b.items[0].value
 		return del
 	}
-	body := make([]byte, 0, b.bytes+1)
+	body := getBody(b.bytes + 1)
 	body = append(body, '[')
 	for i, it := range b.items {
 		if i > 0 {
@@ -220,7 +224,25 @@ func (d *Dispatcher) invalid(r *kgo.Record, p *partition, reason error) {
 		d.mu.Lock()
 		p.settle(offset)
 		d.buffered -= n
-		d.cond.Broadcast()
+		d.wake()
 		d.mu.Unlock()
 	})
+}
+
+// bodies recycles batch bodies (megabytes each at full batches); a body
+// goes back once its delivery settled or was abandoned.
+var bodies sync.Pool
+
+func getBody(n int) []byte {
+	if p, ok := bodies.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+func putBody(del *delivery.Delivery) {
+	if del.Batch && cap(del.Body) > 0 {
+		b := del.Body[:0]
+		bodies.Put(&b)
+	}
 }

@@ -29,6 +29,7 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond // signalled when buffered shrinks or on stop
+	waiting  int        // goroutines in cond.Wait; with none, wake-ups are skipped
 	parts    map[tp]*partition
 	eps      map[string]*endpointState
 	buffered int64
@@ -189,7 +190,7 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 			for _, st := range d.eps {
 				d.seal(st)
 			}
-			d.cond.Wait()
+			d.wait()
 		}
 		d.mu.Unlock()
 		if ctx.Err() != nil {
@@ -205,10 +206,29 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 				d.log.Warn("fetch error", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			}
 		})
-		d.mu.Lock()
-		fetches.EachRecord(d.route)
-		d.mu.Unlock()
+		// Lock per record, so workers settling deliveries never wait for a
+		// whole poll to be routed.
+		fetches.EachRecord(func(r *kgo.Record) {
+			d.mu.Lock()
+			d.route(r)
+			d.mu.Unlock()
+		})
 		d.cl.AllowRebalance()
+	}
+}
+
+// wait waits on d.cond, counted so wake-ups are skipped when no one waits.
+// Called with d.mu held.
+func (d *Dispatcher) wait() {
+	d.waiting++
+	d.cond.Wait()
+	d.waiting--
+}
+
+// wake wakes the waiters, if any. Called with d.mu held.
+func (d *Dispatcher) wake() {
+	if d.waiting > 0 {
+		d.cond.Broadcast()
 	}
 }
 

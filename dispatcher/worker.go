@@ -22,13 +22,13 @@ func (d *Dispatcher) worker(st *endpointState) {
 			st.since = time.Now()
 		}
 		st.inflight++
-		d.cond.Broadcast() // the queue has room
+		d.wake() // the queue has room
 		d.mu.Unlock()
 		ok := d.deliver(b)
 		d.mu.Lock()
 		st.inflight--
 		st.failing = !ok
-		d.cond.Broadcast()
+		d.wake()
 		d.mu.Unlock()
 	}
 }
@@ -36,6 +36,8 @@ func (d *Dispatcher) worker(st *endpointState) {
 // deliver makes the first attempt and settles the batch by its outcome. It
 // reports whether the endpoint answered 2xx.
 func (d *Dispatcher) deliver(b *batch) bool {
+	// The body is not recycled here: net/http may read a request body
+	// after the response arrived, so only a path without HTTP recycles.
 	del := d.newDelivery(b)
 	del.Attempt = 1
 	a := d.sender.Send(d.workCtx, b.ep, del)
@@ -123,7 +125,7 @@ func (d *Dispatcher) settle(b *batch, delivered bool) bool {
 		n += int64(len(it.value))
 	}
 	d.buffered -= n
-	d.cond.Broadcast()
+	d.wake()
 	d.mu.Unlock()
 	return true
 }

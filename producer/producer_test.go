@@ -87,7 +87,7 @@ func TestPublishLandsWithKeyAndHeaders(t *testing.T) {
 				t.Fatal(err)
 			}
 			if meta.Type != "task.updated" || meta.TenantID != "t-abcdef0123" || meta.Origin != "revit-addin" ||
-				meta.ObjectID != "abc123" || strings.Join(meta.Changed, ",") != "status" {
+				meta.ObjectID != "abc123" || strings.Join(meta.ChangedFields(), ",") != "status" {
 				t.Errorf("headers = %+v", meta)
 			}
 			var env map[string]any

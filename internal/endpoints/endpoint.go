@@ -149,8 +149,8 @@ func (e *Endpoint) Wants(m *envelope.Meta) bool {
 	if m.Origin != "" && slices.Contains(e.IgnoreOrigins, m.Origin) {
 		return false
 	}
-	if len(e.IgnoreFields) > 0 && m.Changed != nil {
-		for _, f := range m.Changed {
+	if len(e.IgnoreFields) > 0 && m.ChangedFields() != nil {
+		for _, f := range m.ChangedFields() {
 			if !slices.Contains(e.IgnoreFields, f) {
 				return true
 			}

@@ -68,13 +68,15 @@ func TestFromRecordPrefersHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got.ChangedFields()
+	got.changedRaw, got.hasChanged = nil, false
 	if !reflect.DeepEqual(got, m) {
 		t.Fatalf("FromRecord = %+v, want %+v", got, m)
 	}
 	// An update whose changed set is empty keeps a non-nil empty slice.
 	m.Changed = []string{}
 	got, _ = FromRecord(m.Headers(), nil)
-	if got.Changed == nil || len(got.Changed) != 0 {
+	if got.ChangedFields() == nil || len(got.ChangedFields()) != 0 {
 		t.Fatalf("empty changed header: %#v", got.Changed)
 	}
 }

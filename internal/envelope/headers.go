@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -24,15 +25,38 @@ const (
 // ErrMalformed marks a record that is not a usable envelope.
 var ErrMalformed = errors.New("malformed event record")
 
-// Meta is what routing needs from an event.
+// Meta is what routing needs from an event. Read from headers, its strings
+// share the record's memory (no copies on the dispatcher's hot path), so a
+// Meta must not outlive its record.
 type Meta struct {
 	Type     string
 	TenantID string
 	EventID  string
 	ObjectID string
 	Origin   string
-	// Changed is non-nil on update events: the fields that changed.
-	Changed []string
+	// Changed is non-nil on update events: the fields that changed. From
+	// headers it is split on first use; call ChangedFields.
+	Changed    []string
+	changedRaw []byte
+	hasChanged bool
+}
+
+// ChangedFields returns the changed fields of an update event (nil when
+// unknown), splitting the header on first use.
+func (m *Meta) ChangedFields() []string {
+	if m.Changed == nil && m.hasChanged {
+		m.Changed = splitChanged(m.changedRaw)
+	}
+	return m.Changed
+}
+
+// view is a string over b without copying; b must not change afterwards
+// (record headers never do).
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // Key is the record key: tenantId/objectId, so one object's events stay in
@@ -71,28 +95,23 @@ func MetaOf(e *Envelope) Meta {
 // parsing the envelope in value. Errors wrap ErrMalformed.
 func FromRecord(headers []kgo.RecordHeader, value []byte) (Meta, error) {
 	var m Meta
-	var changed []byte
-	var hasChanged bool
 	for _, h := range headers {
 		switch h.Key {
 		case HeaderType:
-			m.Type = string(h.Value)
+			m.Type = view(h.Value)
 		case HeaderTenant:
-			m.TenantID = string(h.Value)
+			m.TenantID = view(h.Value)
 		case HeaderEventID:
-			m.EventID = string(h.Value)
+			m.EventID = view(h.Value)
 		case HeaderObject:
-			m.ObjectID = string(h.Value)
+			m.ObjectID = view(h.Value)
 		case HeaderOrigin:
-			m.Origin = string(h.Value)
+			m.Origin = view(h.Value)
 		case HeaderChanged:
-			changed, hasChanged = h.Value, true
+			m.changedRaw, m.hasChanged = h.Value, true
 		}
 	}
 	if m.Type != "" && m.TenantID != "" {
-		if hasChanged {
-			m.Changed = splitChanged(changed)
-		}
 		return m, nil
 	}
 	return parseMeta(value)
