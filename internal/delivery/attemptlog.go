@@ -1,8 +1,10 @@
 package delivery
 
 import (
-	"encoding/json"
+	"strconv"
 	"time"
+
+	"github.com/hookline/hookline/internal/envelope"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -36,6 +38,37 @@ func LogRecord(topic string, d *Delivery, a Attempt, o Outcome, reason string) *
 		due := d.Due.UTC()
 		e.NextDue = &due
 	}
-	v, _ := json.Marshal(e) // plain fields: cannot fail
-	return &kgo.Record{Topic: topic, Key: []byte(d.ID), Value: v}
+	return &kgo.Record{Topic: topic, Key: []byte(d.ID), Value: e.appendJSON(make([]byte, 0, 256+len(e.Response)+len(e.Error)))}
+}
+
+// appendJSON encodes e as encoding/json would, without reflection: one of
+// these is written per attempt, so per event in single-event mode.
+func (e *LogEntry) appendJSON(b []byte) []byte {
+	str := func(key, v string) {
+		b = append(b, key...)
+		b = envelope.AppendString(b, v)
+	}
+	num := func(key string, v int64) {
+		b = append(b, key...)
+		b = strconv.AppendInt(b, v, 10)
+	}
+	str(`{"deliveryId":`, e.DeliveryID)
+	str(`,"endpointId":`, e.EndpointID)
+	str(`,"tenantId":`, e.TenantID)
+	num(`,"attempt":`, int64(e.Attempt))
+	num(`,"items":`, int64(e.Items))
+	num(`,"status":`, int64(e.Status))
+	num(`,"latencyMs":`, e.LatencyMS)
+	str(`,"outcome":`, e.Outcome)
+	if e.Error != "" {
+		str(`,"error":`, e.Error)
+	}
+	if e.Response != "" {
+		str(`,"response":`, e.Response)
+	}
+	str(`,"at":`, e.At.Format(time.RFC3339Nano))
+	if e.NextDue != nil {
+		str(`,"nextDue":`, e.NextDue.Format(time.RFC3339Nano))
+	}
+	return append(b, '}')
 }

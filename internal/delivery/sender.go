@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -136,16 +135,13 @@ func (s *Sender) Send(ctx context.Context, ep *endpoints.Endpoint, d *Delivery) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	u, err := url.Parse(ep.URL)
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.URL, d.Body)
 	if err != nil {
 		return Attempt{Err: fmt.Errorf("%w: endpoint URL %q: %v", ErrBlocked, ep.URL, err)}
 	}
+	u := req.URL
 	if u.Scheme != "https" && !(u.Scheme == "http" && s.cfg.AllowHTTP) {
 		return Attempt{Err: fmt.Errorf("%w: %s is not https (plain http is allowed only when configured)", ErrBlocked, ep.URL)}
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.URL, d.Body)
-	if err != nil {
-		return Attempt{Err: fmt.Errorf("%w: %v", ErrBlocked, err)}
 	}
 	if err := s.sign(req.Header, ep, d, start); err != nil {
 		return Attempt{Err: err}

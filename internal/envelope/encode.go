@@ -150,6 +150,9 @@ func appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendString appends s as a JSON string literal.
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 // appendString writes s as a JSON string: quotes, backslashes and control
 // characters escaped, invalid UTF-8 replaced, U+2028/U+2029 escaped so the
 // body is also safe to embed in JavaScript.

@@ -1,0 +1,27 @@
+package delivery
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestLogEntryEncodesLikeEncodingJSON(t *testing.T) {
+	due := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
+	for _, e := range []LogEntry{
+		{DeliveryID: "0123456789abcdef01234567", EndpointID: "ep1", TenantID: "t-1", Attempt: 2, Items: 10000, Status: 503,
+			LatencyMS: 12, Outcome: "retry", Error: "HTTP 503", Response: "busy \"now\"\n\x01é", At: time.Unix(1795392510, 5).UTC(), NextDue: &due},
+		{DeliveryID: "x", Outcome: "delivered", Status: 204, At: time.Unix(0, 0).UTC()},
+	} {
+		var got, want LogEntry
+		if err := json.Unmarshal(e.appendJSON(nil), &got); err != nil {
+			t.Fatalf("invalid JSON %s: %v", e.appendJSON(nil), err)
+		}
+		std, _ := json.Marshal(e)
+		_ = json.Unmarshal(std, &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoded differently:\n got %+v\nwant %+v", got, want)
+		}
+	}
+}
