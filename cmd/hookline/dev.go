@@ -282,7 +282,7 @@ func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher, ret
 		// Deliveries in the retry tiers: handed in by the dispatcher, not
 		// yet delivered, dead-lettered or found done by the retrier.
 		retrying := max(ds.Retried+ds.Deferred-rs.Delivered-rs.Dead-rs.AlreadyDone, 0)
-		line := fmt.Sprintf("produced %d · delivered %d events in %d verified POSTs · retrying %d · dead %d · bad signatures %d",
+		line := fmt.Sprintf("produced %d · delivered %d events to endpoints in %d verified POSTs · retrying %d · dead %d · bad signatures %d",
 			d.produced.Load(), s.Events, s.Verified, retrying, ds.Dead+rs.Dead, s.Rejected)
 		if tty {
 			fmt.Printf("\r\033[K%s", line)
