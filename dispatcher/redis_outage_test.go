@@ -38,29 +38,39 @@ func TestRedisOutageHoldsCommitsAndLosesNothing(t *testing.T) {
 		}
 		f.publish(t, evs...)
 		s.Delivered(t, 10, 20*time.Second)
+		waitStats(t, f.d, func(st dispatcher.Stats) bool { return st.Buffered == 0 })
+		before, _ := s.Snapshot()
+		settled := f.d.Stats().Delivered
+		if settled != int64(len(before)) {
+			t.Fatalf("%d posts but %d settled deliveries", len(before), settled)
+		}
 
 		proxy.Cut()
 		f.publish(t, evs...)
 		// One more delivery goes out; its 2xx cannot be recorded, so the
 		// endpoint's worker waits (backing off) and nothing settles.
-		s.Delivered(t, 15, 20*time.Second)
-		time.Sleep(time.Second)
-		if posts, _ := s.Snapshot(); len(posts) != 3 {
-			t.Fatalf("%d posts while Redis was away, want 3", len(posts))
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if p, _ := s.Snapshot(); len(p) > len(before) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if st := f.d.Stats(); st.Delivered != 2 || st.Buffered == 0 {
-			t.Fatalf("with Redis away: %+v, want 2 settled deliveries and the rest held", st)
+		time.Sleep(time.Second)
+		during, _ := s.Snapshot()
+		if len(during) != len(before)+1 {
+			t.Fatalf("%d posts while Redis was away, want %d: one delivery, then the worker waits", len(during), len(before)+1)
+		}
+		if st := f.d.Stats(); st.Delivered != settled || st.Buffered == 0 {
+			t.Fatalf("with Redis away: %+v, want %d settled deliveries and the rest held", st, settled)
 		}
 		proxy.Restore()
 		s.Delivered(t, 20, 20*time.Second)
-		deadline := time.Now().Add(20 * time.Second)
-		for f.d.Stats().Delivered < 4 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if st := f.d.Stats(); st.Delivered != 4 || st.Buffered != 0 {
-			t.Fatalf("after Redis came back: %+v", st)
-		}
+		waitStats(t, f.d, func(st dispatcher.Stats) bool { return st.Buffered == 0 })
 		posts, _ := s.Snapshot()
+		if st := f.d.Stats(); st.Delivered != int64(len(posts)) {
+			t.Fatalf("after Redis came back: %d posts, %+v", len(posts), st)
+		}
 
 		// A successor must find everything settled: committed or recorded.
 		f.kill()
@@ -72,4 +82,15 @@ func TestRedisOutageHoldsCommitsAndLosesNothing(t *testing.T) {
 		}
 		t.Logf("successor stats: %+v", d2.Stats())
 	})
+}
+
+func waitStats(t *testing.T, d *dispatcher.Dispatcher, ok func(dispatcher.Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok(d.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats never reached the expected state: %+v", d.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
