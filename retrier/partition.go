@@ -24,6 +24,7 @@ type partition struct {
 	queue     []*entry // fetched records in offset order, settled prefix removed
 	started   int      // queue[:started] have been started
 	inflight  int
+	paused    bool  // fetching is paused while the queue holds records
 	next      int64 // offset after the settled prefix; -1 before any
 	committed int64
 
@@ -78,16 +79,16 @@ func (p *partition) run() {
 			p.queue = p.queue[1:]
 			p.started--
 		}
-		empty := len(p.queue) == 0
+		if len(p.queue) == 0 && p.paused {
+			p.paused = false
+			p.r.cl.ResumeFetchPartitions(map[string][]int32{p.topic: {p.part}})
+		}
 		var cand *entry
 		if p.started < len(p.queue) && p.inflight < limit {
 			cand = p.queue[p.started]
 		}
 		p.r.mu.Unlock()
 
-		if empty {
-			p.r.cl.ResumeFetchPartitions(map[string][]int32{p.topic: {p.part}})
-		}
 		if cand == nil {
 			select {
 			case <-p.wake:

@@ -143,25 +143,27 @@ func (r *Retrier) Run(ctx context.Context) error {
 				r.log.Warn("fetch error", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			}
 		})
+		// Hold the partitions that got records while those wait to be due;
+		// each worker resumes its partition once its queue is empty. Pause
+		// and resume both happen under r.mu, so a resume can never be
+		// overtaken by the pause of records already handled.
 		r.mu.Lock()
-		var pause map[string][]int32
+		pause := map[string][]int32{}
 		fetches.EachRecord(func(rec *kgo.Record) {
 			p := r.parts[tp{rec.Topic, rec.Partition}]
 			if p == nil {
 				return
 			}
 			p.push(rec)
-			if pause == nil {
-				pause = map[string][]int32{}
+			if !p.paused {
+				p.paused = true
+				pause[rec.Topic] = append(pause[rec.Topic], rec.Partition)
 			}
-			pause[rec.Topic] = append(pause[rec.Topic], rec.Partition)
 		})
-		r.mu.Unlock()
-		if pause != nil {
-			// Hold these partitions while their records wait to be due; each
-			// worker resumes its partition when it has emptied its queue.
+		if len(pause) > 0 {
 			r.cl.PauseFetchPartitions(pause)
 		}
+		r.mu.Unlock()
 		r.cl.AllowRebalance()
 	}
 	cancel()

@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/demo"
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/producer"
 	"github.com/hookline/hookline/retrier"
@@ -187,8 +188,9 @@ func devRedis(url string) (redis.UniversalClient, string, func(), error) {
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("in-process redis: %w", err)
 	}
+	stopClock := idempotency.KeepTime(m) // leases and done marks expire as in Redis
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return rdb, "redis://" + m.Addr() + " (in-process)", func() { _ = rdb.Close(); m.Close() }, nil
+	return rdb, "redis://" + m.Addr() + " (in-process)", func() { stopClock(); _ = rdb.Close(); m.Close() }, nil
 }
 
 // devDemo is the demo producer and receiver.

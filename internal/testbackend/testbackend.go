@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -140,7 +141,7 @@ func ForEachRedis(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient,
 // NewMiniredis starts an in-process Redis closed at test end.
 func NewMiniredis(t testing.TB) *redis.Client {
 	t.Helper()
-	m := miniredis.RunT(t)
+	m := startMiniredis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
@@ -174,7 +175,7 @@ type Backend struct {
 func ForEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 	t.Helper()
 	t.Run("kfake", func(t *testing.T) {
-		m := miniredis.RunT(t)
+		m := startMiniredis(t)
 		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
 		fn(t, Backend{Kafka: NewFake(t), Redis: rdb, RedisPrefix: UniqueName(t) + ":", RedisURL: "redis://" + m.Addr() + "/0"})
@@ -191,10 +192,17 @@ func ForEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 				t.Cleanup(func() { _ = rdb.Close() })
 				b.Redis, b.RedisURL = rdb, u
 			} else {
-				m := miniredis.RunT(t)
+				m := startMiniredis(t)
 				b.Redis, b.RedisURL = redis.NewClient(&redis.Options{Addr: m.Addr()}), "redis://"+m.Addr()+"/0"
 			}
 			fn(t, b)
 		})
 	}
+}
+
+// startMiniredis runs a miniredis whose keys expire in real time.
+func startMiniredis(t testing.TB) *miniredis.Miniredis {
+	m := miniredis.RunT(t)
+	t.Cleanup(idempotency.KeepTime(m))
+	return m
 }
