@@ -79,8 +79,7 @@ func (p *partition) run() {
 			p.queue = p.queue[1:]
 			p.started--
 		}
-		if len(p.queue) == 0 && p.paused {
-			p.paused = false
+		if len(p.queue) == 0 {
 			p.r.cl.ResumeFetchPartitions(map[string][]int32{p.topic: {p.part}})
 		}
 		var cand *entry

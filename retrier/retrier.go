@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -155,8 +156,7 @@ func (r *Retrier) Run(ctx context.Context) error {
 				return
 			}
 			p.push(rec)
-			if !p.paused {
-				p.paused = true
+			if !slices.Contains(pause[rec.Topic], rec.Partition) {
 				pause[rec.Topic] = append(pause[rec.Topic], rec.Partition)
 			}
 		})
@@ -285,6 +285,9 @@ func containsPart(s []int32, v int32) bool {
 func (r *Retrier) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// A pause outlives the assignment it was made in; start every newly
+	// assigned partition unpaused, in step with its empty queue.
+	r.cl.ResumeFetchPartitions(assigned)
 	for topic, parts := range assigned {
 		for _, part := range parts {
 			p := newPartition(r, topic, part, r.tiers[topic])

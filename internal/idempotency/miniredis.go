@@ -12,7 +12,9 @@ import (
 func KeepTime(m *miniredis.Miniredis) (stop func()) {
 	done := make(chan struct{})
 	go func() {
-		const step = 100 * time.Millisecond
+		// A second is fine-grained enough for leases of tens of seconds, and
+		// FastForward walks every key with a TTL, so it must not run often.
+		const step = time.Second
 		t := time.NewTicker(step)
 		defer t.Stop()
 		for {
