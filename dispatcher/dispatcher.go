@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -128,7 +129,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Unlock()
 
 	commitDone := make(chan struct{})
-	go func() { defer close(commitDone); d.commitLoop(pollCtx) }()
+	go func() {
+		defer close(commitDone)
+		kafka.Every(pollCtx, d.cfg.CommitInterval, func(ctx context.Context) { d.commit(ctx, nil) })
+	}()
 	go d.tick(d.workCtx)
 
 	err = d.pollLoop(pollCtx)
@@ -264,20 +268,6 @@ func (d *Dispatcher) tick(ctx context.Context) {
 	}
 }
 
-// commitLoop commits settled offsets every CommitInterval.
-func (d *Dispatcher) commitLoop(ctx context.Context) {
-	t := time.NewTicker(d.cfg.CommitInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.commit(ctx, nil)
-		}
-	}
-}
-
 // commit commits the settled point of every partition (or of only when
 // not nil) that advanced, then prunes Redis spans below it.
 func (d *Dispatcher) commit(ctx context.Context, only map[string][]int32) {
@@ -286,7 +276,7 @@ func (d *Dispatcher) commit(ctx context.Context, only map[string][]int32) {
 	var points []int64
 	d.mu.Lock()
 	for k, p := range d.parts {
-		if only != nil && !contains(only[k.topic], k.part) {
+		if only != nil && !slices.Contains(only[k.topic], k.part) {
 			continue
 		}
 		at := p.commitPoint()
@@ -320,13 +310,4 @@ func (d *Dispatcher) commit(ctx context.Context, only map[string][]int32) {
 			d.log.Debug("prune settled spans", zap.Error(err)) // harmless: retried at the next commit
 		}
 	}
-}
-
-func contains(s []int32, v int32) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -136,7 +136,7 @@ func (r *Retrier) Run(ctx context.Context) error {
 	if stopping {
 		cancel()
 	}
-	go r.commitLoop(pollCtx)
+	go kafka.Every(pollCtx, r.cfg.CommitInterval, func(ctx context.Context) { r.commit(ctx, nil) })
 	for pollCtx.Err() == nil {
 		fetches := r.cl.PollRecords(pollCtx, 1000)
 		fetches.EachError(func(t string, p int32, err error) {
@@ -220,19 +220,6 @@ func (r *Retrier) stopAll(graceful bool) {
 	}
 }
 
-func (r *Retrier) commitLoop(ctx context.Context) {
-	t := time.NewTicker(r.cfg.CommitInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.commit(ctx, nil)
-		}
-	}
-}
-
 // commit commits, per partition, the offset after the last settled record.
 func (r *Retrier) commit(ctx context.Context, only map[string][]int32) {
 	offsets := map[string]map[int32]kgo.EpochOffset{}
@@ -243,7 +230,7 @@ func (r *Retrier) commit(ctx context.Context, only map[string][]int32) {
 	}
 	var ups []upd
 	for k, p := range r.parts {
-		if only != nil && !containsPart(only[k.topic], k.part) {
+		if only != nil && !slices.Contains(only[k.topic], k.part) {
 			continue
 		}
 		at := p.settledNext()
@@ -271,15 +258,6 @@ func (r *Retrier) commit(ctx context.Context, only map[string][]int32) {
 		u.p.committed = max(u.p.committed, u.at)
 	}
 	r.mu.Unlock()
-}
-
-func containsPart(s []int32, v int32) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *Retrier) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {

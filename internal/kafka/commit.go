@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,4 +28,19 @@ func Commit(ctx context.Context, cl *kgo.Client, offsets map[string]map[int32]kg
 		}
 	})
 	return out
+}
+
+// Every calls fn each interval until ctx ends; the consumer groups commit
+// what settled this way.
+func Every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn(ctx)
+		}
+	}
 }
