@@ -272,14 +272,7 @@ func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher, ret
 	if !tty {
 		every = 5 * time.Second
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	kafka.Every(ctx, every, func(context.Context) {
 		s, ds, rs := d.recv.Stats(), disp.Stats(), ret.Stats()
 		// Deliveries in the retry tiers: handed in by the dispatcher, not
 		// yet delivered, dead-lettered or found done by the retrier.
@@ -291,7 +284,7 @@ func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher, ret
 		} else {
 			fmt.Println(line)
 		}
-	}
+	})
 }
 
 // stop ends the demo producer; the receiver keeps serving until the

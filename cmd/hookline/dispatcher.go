@@ -125,18 +125,10 @@ func runDispatcher(ctx context.Context, args []string) error {
 		return err
 	}
 	defer log.Sync()
-	if *epFile == "" {
-		return badFlag("endpoints", "required: a JSON file {\"endpoints\": [{\"id\", \"tenantId\", \"url\", \"secrets\"}]}")
-	}
-	eps, err := endpoints.LoadFile(*epFile)
+	eps, rdb, err := loadEndpointsAndRedis(*epFile, *redisURL)
 	if err != nil {
-		return badFlag("endpoints", "%v", err)
+		return err
 	}
-	opt, err := redis.ParseURL(*redisURL)
-	if err != nil {
-		return badFlag("redis-url", "%v", err)
-	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	cfg, err := df.config(splitList(*brokers), kafka.Topics{Events: *eventsTopic}, eps, rdb, log)
 	if err != nil {
@@ -186,4 +178,21 @@ func withPrefix(t kafka.Topics, prefix string) kafka.Topics {
 	def(&t.Dead, "dead")
 	def(&t.RetryPrefix, "retry.")
 	return t.WithDefaults()
+}
+
+// loadEndpointsAndRedis reads the endpoints file and connects to Redis, the
+// two dependencies the dispatcher and retrier commands share.
+func loadEndpointsAndRedis(epFile, redisURL string) (*endpoints.Set, *redis.Client, error) {
+	if epFile == "" {
+		return nil, nil, badFlag("endpoints", "required: a JSON file {\"endpoints\": [{\"id\", \"tenantId\", \"url\", \"secrets\"}]}")
+	}
+	eps, err := endpoints.LoadFile(epFile)
+	if err != nil {
+		return nil, nil, badFlag("endpoints", "%v", err)
+	}
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, nil, badFlag("redis-url", "%v", err)
+	}
+	return eps, redis.NewClient(opt), nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
-	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/retrier"
 	"github.com/redis/go-redis/v9"
@@ -48,18 +47,10 @@ func runRetrier(ctx context.Context, args []string) error {
 		return err
 	}
 	defer log.Sync()
-	if *epFile == "" {
-		return badFlag("endpoints", "required: a JSON file {\"endpoints\": [...]}")
-	}
-	eps, err := endpoints.LoadFile(*epFile)
+	eps, rdb, err := loadEndpointsAndRedis(*epFile, *redisURL)
 	if err != nil {
-		return badFlag("endpoints", "%v", err)
+		return err
 	}
-	opt, err := redis.ParseURL(*redisURL)
-	if err != nil {
-		return badFlag("redis-url", "%v", err)
-	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	cfg, err := df.retrierConfig(splitList(*brokers), kafka.Topics{}, eps, rdb, log)
 	if err != nil {
