@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/envelope"
@@ -51,6 +53,10 @@ func (e *TooLargeError) Error() string {
 
 func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
 
+// scratchPool holds encoding buffers, so an event costs one exact-size
+// allocation for its value instead of a series of growing ones.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 // record turns ev into a Kafka record: fill, strip, validate, encode.
 func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
 	if ev.TenantID == "" {
@@ -73,14 +79,23 @@ func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
 	if meta.ObjectID == "" {
 		return nil, ev.EventID, fmt.Errorf("%w: data.%s.id is required for the record key", ErrMissingObjectID, envelope.ObjectName(ev.Type))
 	}
-	val, err := envelope.AppendJSON(make([]byte, 0, 512), ev)
+	scratch := scratchPool.Get().(*[]byte)
+	enc, err := envelope.AppendJSON((*scratch)[:0], ev)
 	if err != nil {
+		scratchPool.Put(scratch)
 		return nil, ev.EventID, fmt.Errorf("%w: %v", ErrSchema, err)
+	}
+	// The record keeps an exact-size copy; the scratch buffer, grown to the
+	// largest events seen, goes back for the next event.
+	val := slices.Clone(enc)
+	if cap(enc) <= 1<<20 {
+		*scratch = enc
+		scratchPool.Put(scratch)
 	}
 	if len(val) > p.maxBytes {
 		return nil, ev.EventID, &TooLargeError{EventID: ev.EventID, Size: len(val), Max: p.maxBytes}
 	}
-	return &kgo.Record{Topic: p.topic, Key: []byte(meta.Key()), Value: val, Headers: meta.Headers()}, ev.EventID, nil
+	return &kgo.Record{Topic: p.topic, Key: recordKey(meta.TenantID, meta.ObjectID), Value: val, Headers: meta.Headers()}, ev.EventID, nil
 }
 
 func (p *Producer) validate(ev *Event) error {
@@ -113,3 +128,9 @@ func ParseEvent(raw []byte) (Event, error) {
 }
 
 func envelopeObject(typ string) string { return envelope.ObjectName(typ) }
+
+// recordKey is envelope.Meta.Key in one allocation.
+func recordKey(tenant, object string) []byte {
+	k := make([]byte, 0, len(tenant)+1+len(object))
+	return append(append(append(k, tenant...), '/'), object...)
+}

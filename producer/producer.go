@@ -171,7 +171,12 @@ func (p *Producer) Close(ctx context.Context) error {
 // a stable id per write ("task:abc123:<updatedUtc>") so retries of the write
 // dedupe at the receiver.
 func newEventID(typ string) string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return envelopeObject(typ) + ":" + hex.EncodeToString(b[:])
+	var r [12]byte
+	_, _ = rand.Read(r[:])
+	obj := envelopeObject(typ)
+	id := make([]byte, len(obj)+1+hex.EncodedLen(len(r)))
+	n := copy(id, obj)
+	id[n] = ':'
+	hex.Encode(id[n+1:], r[:])
+	return string(id)
 }

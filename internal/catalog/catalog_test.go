@@ -55,3 +55,34 @@ func TestCheckEnvelopeAgreesWithSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestIsTypeNameMatchesPattern compares the hand-written type check with the
+// schema's regexp on every string of up to five characters over an alphabet
+// that covers each character class the pattern distinguishes.
+func TestIsTypeNameMatchesPattern(t *testing.T) {
+	alphabet := []byte("az09_.A-")
+	var walk func(prefix []byte)
+	checked := 0
+	walk = func(prefix []byte) {
+		s := string(prefix)
+		if got, want := isTypeName(s), typePattern.MatchString(s); got != want {
+			t.Fatalf("isTypeName(%q) = %v, the pattern says %v", s, got, want)
+		}
+		checked++
+		if len(prefix) == 5 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(append(prefix, c))
+		}
+	}
+	walk(nil)
+	for _, s := range []string{"task.updated", "project.budget_threshold", "a.b.c", "a..b", ".a", "a.", "é.a"} {
+		if got, want := isTypeName(s), typePattern.MatchString(s); got != want {
+			t.Fatalf("isTypeName(%q) = %v, the pattern says %v", s, got, want)
+		}
+	}
+	if checked < 30000 {
+		t.Fatalf("checked only %d strings", checked)
+	}
+}

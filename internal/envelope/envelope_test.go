@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -111,6 +112,22 @@ func TestFromRecordMalformed(t *testing.T) {
 	} {
 		if _, err := FromRecord(nil, []byte(v)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+// TestNowUTCMatchesLayout holds the hand-written formatter to time.Format.
+func TestNowUTCMatchesLayout(t *testing.T) {
+	zone := time.FixedZone("x", -7*3600)
+	for _, tm := range []time.Time{
+		time.Date(2026, 4, 30, 14, 22, 1, 234_567_890, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_999_999, zone),
+		time.Date(2, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Now(),
+	} {
+		if got, want := NowUTC(tm), tm.UTC().Format(TimeLayout); got != want {
+			t.Errorf("NowUTC(%v) = %s, want %s", tm, got, want)
 		}
 	}
 }

@@ -63,20 +63,34 @@ func view(b []byte) string {
 // order on one partition.
 func (m Meta) Key() string { return m.TenantID + "/" + m.ObjectID }
 
-// Headers renders m as record headers.
+// Headers renders m as record headers. All values share one allocation:
+// the producer calls this for every event.
 func (m Meta) Headers() []kgo.RecordHeader {
+	n := len(m.Type) + len(m.TenantID) + len(m.EventID) + len(m.ObjectID) + len(m.Origin)
+	for _, c := range m.Changed {
+		n += len(c) + 1
+	}
+	buf := make([]byte, 0, n)
 	h := make([]kgo.RecordHeader, 0, 6)
-	h = append(h,
-		kgo.RecordHeader{Key: HeaderType, Value: []byte(m.Type)},
-		kgo.RecordHeader{Key: HeaderTenant, Value: []byte(m.TenantID)},
-		kgo.RecordHeader{Key: HeaderEventID, Value: []byte(m.EventID)},
-		kgo.RecordHeader{Key: HeaderObject, Value: []byte(m.ObjectID)},
-	)
+	add := func(key string, parts ...string) {
+		start := len(buf)
+		for i, p := range parts {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, p...)
+		}
+		h = append(h, kgo.RecordHeader{Key: key, Value: buf[start:len(buf):len(buf)]})
+	}
+	add(HeaderType, m.Type)
+	add(HeaderTenant, m.TenantID)
+	add(HeaderEventID, m.EventID)
+	add(HeaderObject, m.ObjectID)
 	if m.Origin != "" {
-		h = append(h, kgo.RecordHeader{Key: HeaderOrigin, Value: []byte(m.Origin)})
+		add(HeaderOrigin, m.Origin)
 	}
 	if m.Changed != nil {
-		h = append(h, kgo.RecordHeader{Key: HeaderChanged, Value: []byte(strings.Join(m.Changed, ","))})
+		add(HeaderChanged, m.Changed...)
 	}
 	return h
 }
