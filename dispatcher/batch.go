@@ -59,11 +59,7 @@ func (st *endpointState) closeQueue() {
 
 // route matches one record to endpoints and adds it to their batches.
 // Called with d.mu held.
-func (d *Dispatcher) route(r *kgo.Record) {
-	p := d.parts[tp{r.Topic, r.Partition}]
-	if p == nil {
-		return // not ours (revoked under us): the owner reads it again
-	}
+func (d *Dispatcher) route(p *partition, r *kgo.Record) {
 	d.stats.Consumed++
 	d.consumedBytes += int64(len(r.Value))
 	meta, err := envelope.FromRecord(r.Headers, r.Value)
@@ -91,6 +87,10 @@ func (d *Dispatcher) route(r *kgo.Record) {
 }
 
 func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
+	// Consecutive records mostly go to the same endpoint: skip the map.
+	if d.lastEp == ep {
+		return d.lastSt
+	}
 	st := d.eps[ep.ID]
 	if st == nil {
 		st = &endpointState{queue: make(chan *batch, d.cfg.MaxQueuedPerEndpoint)}
@@ -100,6 +100,7 @@ func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
 			go d.worker(st)
 		}
 	}
+	d.lastEp, d.lastSt = ep, st
 	return st
 }
 

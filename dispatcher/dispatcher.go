@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -28,11 +29,14 @@ type Dispatcher struct {
 	workCtx    context.Context
 	workCancel context.CancelFunc
 
-	mu       sync.Mutex
-	cond     *sync.Cond // signalled when buffered shrinks or on stop
-	waiting  int        // goroutines in cond.Wait; with none, wake-ups are skipped
-	parts    map[tp]*partition
-	eps      map[string]*endpointState
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when buffered shrinks or on stop
+	waiting int        // goroutines in cond.Wait; with none, wake-ups are skipped
+	parts   map[tp]*partition
+	eps     map[string]*endpointState
+	// lastEp and lastSt memoise the last eps lookup (entries never leave eps).
+	lastEp   *endpoints.Endpoint
+	lastSt   *endpointState
 	buffered int64
 	stopping bool
 	abandon  bool // Run's ctx ended: crash-like stop, nothing more is committed
@@ -211,11 +215,23 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 			}
 		})
 		// Lock per record, so workers settling deliveries never wait for a
-		// whole poll to be routed.
-		fetches.EachRecord(func(r *kgo.Record) {
+		// whole poll to be routed. The partition is looked up once; a
+		// partition dropped meanwhile (lost) skips the rest: its next owner
+		// reads them again.
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			d.mu.Lock()
-			d.route(r)
+			p := d.parts[tp{fp.Topic, fp.Partition}]
 			d.mu.Unlock()
+			if p == nil {
+				return // not ours (revoked under us)
+			}
+			for _, r := range fp.Records {
+				d.mu.Lock()
+				if !p.dropped {
+					d.route(p, r)
+				}
+				d.mu.Unlock()
+			}
 		})
 		d.cl.AllowRebalance()
 	}

@@ -76,6 +76,9 @@ func (p *partition) idle() bool { return p.commitPoint() == p.next }
 // alreadySettled reports whether endpoint settled offset before this
 // assignment.
 func (p *partition) alreadySettled(endpoint string, offset int64) bool {
+	if len(p.settled) == 0 {
+		return false // the common case: nothing settled above the commit
+	}
 	for _, s := range p.settled[endpoint] {
 		if offset >= s[0] && offset <= s[1] {
 			return true

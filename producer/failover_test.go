@@ -2,6 +2,7 @@ package producer_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/demo"
-	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -307,15 +307,13 @@ func readEventIDs(t *testing.T, k testbackend.Kafka, adm *kadm.Client, topic str
 		}
 		fs.EachError(func(_ string, p int32, err error) { t.Logf("fetch partition %d: %v", p, err) })
 		fs.EachRecord(func(r *kgo.Record) {
-			id := ""
-			for _, h := range r.Headers {
-				if h.Key == envelope.HeaderEventID {
-					id = string(h.Value)
-				}
+			var env struct {
+				EventID string `json:"eventId"`
 			}
-			if id == "" {
-				t.Errorf("record %d/%d has no %s header", r.Partition, r.Offset, envelope.HeaderEventID)
+			if err := json.Unmarshal(r.Value, &env); err != nil || env.EventID == "" {
+				t.Errorf("record %d/%d has no eventId: %v", r.Partition, r.Offset, err)
 			}
+			id := env.EventID
 			if seen[id] > 0 {
 				dups++
 			}

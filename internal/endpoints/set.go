@@ -3,31 +3,43 @@ package endpoints
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Set is an in-memory endpoint set indexed by tenant, loaded from a JSON
 // file ({"endpoints": [...]}) or built in code. Safe for concurrent use.
+// Readers load one immutable snapshot without locking (the dispatcher looks
+// up every record's tenant); writers, which are rare, copy and swap it.
 type Set struct {
-	mu       sync.RWMutex
+	mu  sync.Mutex // serialises writers
+	cur atomic.Pointer[setIndex]
+}
+
+// setIndex is one immutable version of the set.
+type setIndex struct {
 	byTenant map[string][]*Endpoint
 	byID     map[string]*Endpoint
 }
 
 // NewSet validates eps and indexes them. Duplicate ids are an error.
 func NewSet(eps ...*Endpoint) (*Set, error) {
-	s := &Set{byTenant: map[string][]*Endpoint{}, byID: map[string]*Endpoint{}}
+	idx := &setIndex{byTenant: map[string][]*Endpoint{}, byID: map[string]*Endpoint{}}
 	for _, e := range eps {
 		if err := e.Validate(); err != nil {
 			return nil, err
 		}
-		if _, dup := s.byID[e.ID]; dup {
+		if _, dup := idx.byID[e.ID]; dup {
 			return nil, fmt.Errorf("%w: duplicate id %q", ErrInvalid, e.ID)
 		}
-		s.byID[e.ID] = e
-		s.byTenant[e.TenantID] = append(s.byTenant[e.TenantID], e)
+		idx.byID[e.ID] = e
+		idx.byTenant[e.TenantID] = append(idx.byTenant[e.TenantID], e)
 	}
+	s := &Set{}
+	s.cur.Store(idx)
 	return s, nil
 }
 
@@ -51,50 +63,42 @@ func LoadFile(path string) (*Set, error) {
 }
 
 // ForTenant returns the tenant's endpoints. The slice must not be modified.
-func (s *Set) ForTenant(tenant string) []*Endpoint {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.byTenant[tenant]
-}
+func (s *Set) ForTenant(tenant string) []*Endpoint { return s.cur.Load().byTenant[tenant] }
 
 // All returns every endpoint, in no particular order.
 func (s *Set) All() []*Endpoint {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Endpoint, 0, len(s.byID))
-	for _, e := range s.byID {
+	idx := s.cur.Load()
+	out := make([]*Endpoint, 0, len(idx.byID))
+	for _, e := range idx.byID {
 		out = append(out, e)
 	}
 	return out
 }
 
 // Get returns the endpoint with id, or nil.
-func (s *Set) Get(id string) *Endpoint {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.byID[id]
-}
+func (s *Set) Get(id string) *Endpoint { return s.cur.Load().byID[id] }
 
 // Disable marks an endpoint disabled (after a 410 Gone). Endpoints are
 // replaced, not mutated, so readers holding the old value stay consistent.
 func (s *Set) Disable(id, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.byID[id]
+	old := s.cur.Load()
+	prev, ok := old.byID[id]
 	if !ok {
 		return fmt.Errorf("endpoint %q not found", id)
 	}
-	cp := *old
+	cp := *prev
 	cp.Disabled = true
-	s.byID[id] = &cp
-	list := s.byTenant[old.TenantID]
-	next := make([]*Endpoint, len(list))
+	next := &setIndex{byTenant: maps.Clone(old.byTenant), byID: maps.Clone(old.byID)}
+	next.byID[id] = &cp
+	list := slices.Clone(old.byTenant[prev.TenantID])
 	for i, e := range list {
-		next[i] = e
 		if e.ID == id {
-			next[i] = &cp
+			list[i] = &cp
 		}
 	}
-	s.byTenant[old.TenantID] = next
+	next.byTenant[prev.TenantID] = list
+	s.cur.Store(next)
 	return nil
 }

@@ -63,9 +63,14 @@ func TestChangedFields(t *testing.T) {
 }
 
 func TestFromRecordPrefersHeaders(t *testing.T) {
-	m := Meta{Type: "task.updated", TenantID: "t-1", EventID: "e1", ObjectID: "task_1", Origin: "api", Changed: []string{"status", "title"}}
+	m := Meta{Type: "task.updated", TenantID: "t-1", Origin: "api", Changed: []string{"status", "title"}}
 	// The value disagrees with the headers: routing must not read it.
-	got, err := FromRecord(m.Headers(), []byte(`not json at all`))
+	withIDs := m
+	withIDs.EventID, withIDs.ObjectID = "e1", "task_1" // not routing fields: not in headers
+	if n := len(withIDs.Headers()); n != 4 {
+		t.Fatalf("%d headers, want type, tenant, origin and changed", n)
+	}
+	got, err := FromRecord(withIDs.Headers(), []byte(`not json at all`))
 	if err != nil {
 		t.Fatal(err)
 	}

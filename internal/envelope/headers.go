@@ -12,12 +12,13 @@ import (
 )
 
 // Record header names. The producer sets them so the dispatcher routes
-// without parsing JSON; records from other clients may lack them.
+// without parsing JSON; records from other clients may lack them. They are
+// only what routing reads: every header costs the dispatcher an allocation
+// per record to decode, so the event id and object id stay in the value
+// (and the object id in the key).
 const (
 	HeaderType    = "hl-type"
 	HeaderTenant  = "hl-tenant"
-	HeaderEventID = "hl-event-id"
-	HeaderObject  = "hl-object" // data.<object>.id
 	HeaderOrigin  = "hl-origin"
 	HeaderChanged = "hl-changed" // comma-separated, update events only
 )
@@ -66,12 +67,12 @@ func (m Meta) Key() string { return m.TenantID + "/" + m.ObjectID }
 // Headers renders m as record headers. All values share one allocation:
 // the producer calls this for every event.
 func (m Meta) Headers() []kgo.RecordHeader {
-	n := len(m.Type) + len(m.TenantID) + len(m.EventID) + len(m.ObjectID) + len(m.Origin)
+	n := len(m.Type) + len(m.TenantID) + len(m.Origin)
 	for _, c := range m.Changed {
 		n += len(c) + 1
 	}
 	buf := make([]byte, 0, n)
-	h := make([]kgo.RecordHeader, 0, 6)
+	h := make([]kgo.RecordHeader, 0, 4)
 	add := func(key string, parts ...string) {
 		start := len(buf)
 		for i, p := range parts {
@@ -84,8 +85,6 @@ func (m Meta) Headers() []kgo.RecordHeader {
 	}
 	add(HeaderType, m.Type)
 	add(HeaderTenant, m.TenantID)
-	add(HeaderEventID, m.EventID)
-	add(HeaderObject, m.ObjectID)
 	if m.Origin != "" {
 		add(HeaderOrigin, m.Origin)
 	}
@@ -115,10 +114,6 @@ func FromRecord(headers []kgo.RecordHeader, value []byte) (Meta, error) {
 			m.Type = view(h.Value)
 		case HeaderTenant:
 			m.TenantID = view(h.Value)
-		case HeaderEventID:
-			m.EventID = view(h.Value)
-		case HeaderObject:
-			m.ObjectID = view(h.Value)
 		case HeaderOrigin:
 			m.Origin = view(h.Value)
 		case HeaderChanged:
