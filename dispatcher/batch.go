@@ -59,7 +59,7 @@ func (st *endpointState) closeQueue() {
 
 // route matches one record to endpoints and adds it to their batches.
 // Called with d.mu held.
-func (d *Dispatcher) route(p *partition, r *kgo.Record) {
+func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) {
 	d.stats.Consumed++
 	d.consumedBytes += int64(len(r.Value))
 	meta, err := envelope.FromRecord(r.Headers, r.Value)
@@ -69,7 +69,7 @@ func (d *Dispatcher) route(p *partition, r *kgo.Record) {
 	}
 	var matchBuf [8]*endpoints.Endpoint
 	matched := matchBuf[:0]
-	for _, ep := range d.cfg.Endpoints.ForTenant(meta.TenantID) {
+	for _, ep := range tenants.forTenant(d.cfg.Endpoints, meta.TenantID) {
 		if !ep.Wants(&meta) {
 			continue
 		}
@@ -86,6 +86,21 @@ func (d *Dispatcher) route(p *partition, r *kgo.Record) {
 	}
 }
 
+// tenantMemo asks the lookup once per run of one tenant's records within a
+// poll; an endpoint change shows from the next poll on.
+type tenantMemo struct {
+	tenant string // a view of the last record's header: valid for one poll
+	eps    []*endpoints.Endpoint
+	ok     bool
+}
+
+func (m *tenantMemo) forTenant(l Lookup, tenant string) []*endpoints.Endpoint {
+	if !m.ok || m.tenant != tenant {
+		m.tenant, m.eps, m.ok = tenant, l.ForTenant(tenant), true
+	}
+	return m.eps
+}
+
 func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
 	// Consecutive records mostly go to the same endpoint: skip the map.
 	if d.lastEp == ep {
@@ -95,9 +110,11 @@ func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
 	if st == nil {
 		st = &endpointState{queue: make(chan *batch, d.cfg.MaxQueuedPerEndpoint)}
 		d.eps[ep.ID] = st
+		prep := make(chan prepared)
+		d.workers.Add(1 + d.cfg.Concurrency)
+		go d.preparer(st, prep)
 		for i := 0; i < d.cfg.Concurrency; i++ {
-			d.workers.Add(1)
-			go d.worker(st)
+			go d.worker(st, prep)
 		}
 	}
 	d.lastEp, d.lastSt = ep, st
@@ -173,7 +190,7 @@ func (d *Dispatcher) seal(st *endpointState) {
 	go func() {
 		defer d.workers.Done()
 		del := d.newDelivery(b)
-		defer putBody(del)
+		defer releaseBody(del)
 		del.Attempt = 0
 		del.Reason = "deferred: earlier deliveries to this endpoint are still in flight"
 		d.handOff(b, del, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]), d.cfg.Topics.Retry[0])
@@ -201,6 +218,7 @@ func (d *Dispatcher) newDelivery(b *batch) *delivery.Delivery {
 		body = append(body, it.value...)
 	}
 	del.Body = append(body, ']')
+	del.Shared = delivery.NewSharedBody(del.Body, putBody)
 	return del
 }
 
@@ -223,15 +241,16 @@ func (d *Dispatcher) invalid(r *kgo.Record, p *partition, reason error) {
 			return
 		}
 		d.mu.Lock()
-		p.settle(offset)
+		p.settle(offset, -1)
 		d.buffered -= n
 		d.wake()
 		d.mu.Unlock()
 	})
 }
 
-// bodies recycles batch bodies (megabytes each at full batches); a body
-// goes back once its delivery settled or was abandoned.
+// bodies recycles batch bodies (megabytes each at full batches). A body
+// comes back once its delivery settled and net/http closed every reader of
+// it (delivery.SharedBody).
 var bodies sync.Pool
 
 func getBody(n int) []byte {
@@ -241,9 +260,14 @@ func getBody(n int) []byte {
 	return make([]byte, 0, n)
 }
 
-func putBody(del *delivery.Delivery) {
-	if del.Batch && cap(del.Body) > 0 {
-		b := del.Body[:0]
-		bodies.Put(&b)
+func putBody(b []byte) {
+	b = b[:0]
+	bodies.Put(&b)
+}
+
+// releaseBody drops the dispatcher's hold on a batch body.
+func releaseBody(del *delivery.Delivery) {
+	if del.Shared != nil {
+		del.Shared.Release()
 	}
 }

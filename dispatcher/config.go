@@ -54,8 +54,16 @@ type Config struct {
 	// address rules). Zero value: production defaults.
 	Sender delivery.SenderConfig
 	// MaxBufferedBytes caps event bytes held in batches and in flight; past
-	// it, open batches are sealed and fetching waits. Default 256 MiB.
+	// it, open batches are sealed and fetching waits. Default 64 MiB
+	// (DefaultMaxBufferedBytes): with the Go heap's headroom that keeps the
+	// process under 256 MB whatever the endpoints do.
 	MaxBufferedBytes int64
+	// FetchMaxPartitionBytes is how much one fetch takes from one partition.
+	// Default 256 KiB (DefaultFetchMaxPartitionBytes), a quarter of Kafka's
+	// usual: a smaller fetch is decoded while the previous one is routed
+	// and sent, where a large one holds the pipeline up while it decodes,
+	// and buffers less.
+	FetchMaxPartitionBytes int32
 	// MaxQueuedPerEndpoint is how many sealed batches may wait behind an
 	// endpoint's delivery in flight; more go straight to the first retry
 	// tier, so a slow endpoint cannot hold memory or other endpoints up.
@@ -74,6 +82,12 @@ type Config struct {
 	KafkaOpts []kgo.Opt
 }
 
+// Defaults of the memory and fetch settings.
+const (
+	DefaultMaxBufferedBytes       = 64 << 20
+	DefaultFetchMaxPartitionBytes = 256 << 10
+)
+
 // ErrConfig marks a configuration error.
 var ErrConfig = errors.New("dispatcher config")
 
@@ -85,7 +99,7 @@ func (c *Config) withDefaults() error {
 		return fmt.Errorf("%w: Endpoints is nil", ErrConfig)
 	case c.Redis == nil:
 		return fmt.Errorf("%w: Redis is nil", ErrConfig)
-	case c.MaxBufferedBytes < 0 || c.MaxQueuedPerEndpoint < 0 || c.Concurrency < 0:
+	case c.MaxBufferedBytes < 0 || c.MaxQueuedPerEndpoint < 0 || c.Concurrency < 0 || c.FetchMaxPartitionBytes < 0:
 		return fmt.Errorf("%w: limits must not be negative", ErrConfig)
 	}
 	if c.Group == "" {
@@ -93,7 +107,10 @@ func (c *Config) withDefaults() error {
 	}
 	c.Topics = c.Topics.WithDefaults()
 	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = 256 << 20
+		c.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if c.FetchMaxPartitionBytes == 0 {
+		c.FetchMaxPartitionBytes = DefaultFetchMaxPartitionBytes
 	}
 	if c.MaxQueuedPerEndpoint == 0 {
 		c.MaxQueuedPerEndpoint = 4

@@ -90,6 +90,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		kgo.OnPartitionsRevoked(d.revoked),
 		kgo.OnPartitionsLost(d.lost),
 		kgo.FetchMaxBytes(32 << 20),
+		kgo.FetchMaxPartitionBytes(cfg.FetchMaxPartitionBytes),
 		kgo.ProducerLinger(time.Millisecond),
 		kgo.ProducerBatchMaxBytes(16 << 20),
 		kgo.MaxBufferedBytes(int(cfg.MaxBufferedBytes)),
@@ -218,6 +219,7 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 		// whole poll to be routed. The partition is looked up once; a
 		// partition dropped meanwhile (lost) skips the rest: its next owner
 		// reads them again.
+		var tenants tenantMemo
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			d.mu.Lock()
 			p := d.parts[tp{fp.Topic, fp.Partition}]
@@ -228,7 +230,7 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 			for _, r := range fp.Records {
 				d.mu.Lock()
 				if !p.dropped {
-					d.route(p, r)
+					d.route(p, r, &tenants)
 				}
 				d.mu.Unlock()
 			}
@@ -261,7 +263,7 @@ func (d *Dispatcher) pollSize() int {
 	if d.stats.Consumed > 0 && d.consumedBytes > 0 {
 		avg = max(d.consumedBytes/d.stats.Consumed, 1)
 	}
-	return int(min(max((d.cfg.MaxBufferedBytes-d.buffered)/avg, 1), 10_000))
+	return int(min(max((d.cfg.MaxBufferedBytes-d.buffered)/avg, 1), 1_000_000))
 }
 
 // tick wakes waiters on d.cond so time-based conditions (an endpoint

@@ -10,11 +10,39 @@ import (
 	"go.uber.org/zap"
 )
 
-// worker sends an endpoint's sealed batches one after another.
-func (d *Dispatcher) worker(st *endpointState) {
+// prepared is a sealed batch with its delivery built and signed.
+type prepared struct {
+	b      *batch
+	del    *delivery.Delivery
+	signed *delivery.Signed
+}
+
+// preparer builds and signs an endpoint's next delivery while a worker
+// sends the previous one, so splicing and hashing megabytes of body overlap
+// the request in flight instead of adding to it. out is unbuffered: at most
+// one delivery waits prepared per endpoint.
+func (d *Dispatcher) preparer(st *endpointState, out chan<- prepared) {
 	defer d.workers.Done()
+	defer close(out)
 	for b := range st.queue {
+		d.mu.Lock()
+		d.wake() // the queue has room
+		d.mu.Unlock()
 		if d.workCtx.Err() != nil {
+			continue // abandoned: uncommitted, re-consumed by the next owner
+		}
+		del := d.newDelivery(b)
+		del.Attempt = 1
+		out <- prepared{b: b, del: del, signed: d.sender.Sign(b.ep, del, time.Now())}
+	}
+}
+
+// worker sends an endpoint's prepared deliveries one after another.
+func (d *Dispatcher) worker(st *endpointState, in <-chan prepared) {
+	defer d.workers.Done()
+	for p := range in {
+		if d.workCtx.Err() != nil {
+			releaseBody(p.del)
 			continue // abandoned: uncommitted, re-consumed by the next owner
 		}
 		d.mu.Lock()
@@ -22,9 +50,9 @@ func (d *Dispatcher) worker(st *endpointState) {
 			st.since = time.Now()
 		}
 		st.inflight++
-		d.wake() // the queue has room
 		d.mu.Unlock()
-		ok := d.deliver(b)
+		ok := d.deliver(p)
+		releaseBody(p.del)
 		d.mu.Lock()
 		st.inflight--
 		st.failing = !ok
@@ -35,12 +63,9 @@ func (d *Dispatcher) worker(st *endpointState) {
 
 // deliver makes the first attempt and settles the batch by its outcome. It
 // reports whether the endpoint answered 2xx.
-func (d *Dispatcher) deliver(b *batch) bool {
-	// The body is not recycled here: net/http may read a request body
-	// after the response arrived, so only a path without HTTP recycles.
-	del := d.newDelivery(b)
-	del.Attempt = 1
-	a := d.sender.Send(d.workCtx, b.ep, del)
+func (d *Dispatcher) deliver(p prepared) bool {
+	b, del := p.b, p.del
+	a := d.sender.Post(d.workCtx, p.signed)
 	if d.workCtx.Err() != nil {
 		return true // stopping mid-request: leave it unsettled
 	}
@@ -120,8 +145,13 @@ func (d *Dispatcher) settle(b *batch, delivered bool) bool {
 	}
 	d.mu.Lock()
 	var n int64
+	var last *partition
+	hint := -1
 	for _, it := range b.items {
-		it.p.settle(it.offset)
+		if it.p != last {
+			last, hint = it.p, -1
+		}
+		hint = it.p.settle(it.offset, hint)
 		n += int64(len(it.value))
 	}
 	d.buffered -= n

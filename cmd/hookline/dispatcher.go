@@ -41,7 +41,7 @@ func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
 		def = "127.0.0.0/8,::1/128"
 	}
 	fs.StringVar(&f.allowNetworks, "allow-networks", def, "private/loopback CIDRs endpoints may resolve to, comma-separated (none by default outside dev)")
-	fs.Int64Var(&f.maxBuffered, "max-buffered-bytes", 256<<20, "event bytes held in batches and in flight before fetching waits")
+	fs.Int64Var(&f.maxBuffered, "max-buffered-bytes", dispatcher.DefaultMaxBufferedBytes, "event bytes held in batches and in flight before fetching waits")
 	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")

@@ -28,6 +28,9 @@ type Delivery struct {
 	Items int
 	Batch bool
 	Body  []byte
+	// Shared, when set, owns Body's buffer: the sender hands net/http
+	// readers of it, so the buffer is reused only once net/http is done.
+	Shared *SharedBody
 	// Attempt is the number of attempts made so far.
 	Attempt      int
 	FirstAttempt time.Time

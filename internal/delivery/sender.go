@@ -131,11 +131,47 @@ type Attempt struct {
 
 // Send signs d for ep and POSTs it once (plus connect retries).
 func (s *Sender) Send(ctx context.Context, ep *endpoints.Endpoint, d *Delivery) Attempt {
+	return s.Post(ctx, s.Sign(ep, d, time.Now()))
+}
+
+// Signed is a delivery signed for one endpoint, ready to POST. Signing
+// ahead lets a caller hash the next body while the previous request is in
+// flight.
+type Signed struct {
+	ep     *endpoints.Endpoint
+	d      *Delivery
+	header http.Header
+	at     time.Time
+	err    error
+}
+
+// MaxSignatureAge is how old a signature Post still sends; an older one
+// (it waited behind a slow request) is made afresh, so receivers checking
+// the timestamp see the time of sending to within a second.
+const MaxSignatureAge = time.Second
+
+// Sign computes the headers of d for ep, signed at now.
+func (s *Sender) Sign(ep *endpoints.Endpoint, d *Delivery, now time.Time) *Signed {
+	sg := &Signed{ep: ep, d: d, header: make(http.Header, 8), at: now}
+	sg.err = s.sign(sg.header, ep, d, now)
+	return sg
+}
+
+// Post sends a signed delivery once (plus connect retries).
+func (s *Sender) Post(ctx context.Context, sg *Signed) Attempt {
+	ep, d := sg.ep, sg.d
 	_, _, _, timeout := ep.Limits()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.URL, d.Body)
+	if start.Sub(sg.at) > MaxSignatureAge {
+		sg = s.Sign(ep, d, start)
+	}
+	var body any = d.Body
+	if d.Shared != nil {
+		body = retryablehttp.ReaderFunc(d.Shared.Reader)
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.URL, body)
 	if err != nil {
 		return Attempt{Err: fmt.Errorf("%w: endpoint URL %q: %v", ErrBlocked, ep.URL, err)}
 	}
@@ -143,9 +179,10 @@ func (s *Sender) Send(ctx context.Context, ep *endpoints.Endpoint, d *Delivery) 
 	if u.Scheme != "https" && !(u.Scheme == "http" && s.cfg.AllowHTTP) {
 		return Attempt{Err: fmt.Errorf("%w: %s is not https (plain http is allowed only when configured)", ErrBlocked, ep.URL)}
 	}
-	if err := s.sign(req.Header, ep, d, start); err != nil {
-		return Attempt{Err: err}
+	if sg.err != nil {
+		return Attempt{Err: sg.err}
 	}
+	req.Header = sg.header
 	resp, err := s.client.Do(req)
 	a := Attempt{Latency: time.Since(start)}
 	if err != nil {
