@@ -178,7 +178,7 @@ func (r *benchResult) add(o benchResult) {
 
 func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 	set := benchPreload(b, m.events)
-	rdb := testbackend.NewMiniredis(b)
+	redisAddr, redisName := benchRedis(b)
 	recv := newBenchReceiver([]byte(benchSecret), benchHeaderPfx)
 	srv := httptest.NewServer(recv)
 	b.Cleanup(srv.Close)
@@ -198,9 +198,9 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if bins.dispatcher != nil {
-			disp.add(benchRunProcess(b, bins.dispatcher, set, rdb.Options().Addr, ep, recv, m))
+			disp.add(benchRunProcess(b, bins.dispatcher, set, redisAddr, ep, recv, m))
 		} else {
-			disp.add(benchRunInProcess(b, set, rdb.Options().Addr, ep, recv, m))
+			disp.add(benchRunInProcess(b, set, redisAddr, ep, recv, m))
 		}
 		b.StopTimer()
 		ceil.add(benchRunCeiling(b, bins.rig, set, ep, recv, m.maxItems))
@@ -225,11 +225,27 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 		b.ReportMetric(per(disp.cpu), "dispatcher-cpu-s")
 		rss = fmt.Sprintf("%.0f MB", float64(disp.peakRSSKB)/1024)
 	}
-	fmt.Printf("dispatch %s: hookline=%.0f ev/s ceiling=%.0f ev/s ratio=%.2f peakRSS=%s\n", m.name, dispRate, ceilRate, ratio, rss)
+	fmt.Printf("dispatch %s: hookline=%.0f ev/s ceiling=%.0f ev/s ratio=%.2f peakRSS=%s (Redis: %s)\n", m.name, dispRate, ceilRate, ratio, rss, redisName)
 	fmt.Printf("  %s detail: events=%d posts=%d/%d wall=%.2fs/%.2fs first-post=%.2fs max-gap=%s/%s cpu: dispatcher=%.2fs broker+redis+receiver=%.2fs | ceiling signer=%.2fs receiver=%.2fs\n",
 		m.name, m.events, disp.posts/int64(b.N), ceil.posts/int64(b.N), per(disp.elapsed), per(ceil.elapsed), per(disp.firstPost),
 		disp.maxGap.Round(time.Millisecond), ceil.maxGap.Round(time.Millisecond),
 		per(disp.cpu), per(disp.rigCPU), per(ceil.cpu), per(ceil.rigCPU))
+}
+
+// benchRedis is the Redis the dispatcher records settled spans in: the
+// real one named by HOOKLINE_TEST_REDIS when set (its database is taken
+// from the URL; keys are namespaced by each run's fresh consumer group),
+// else an in-process miniredis, which costs several times a real Redis's
+// CPU per command and so weighs on single-event mode.
+func benchRedis(b *testing.B) (addr, name string) {
+	if url := os.Getenv(testbackend.EnvRedis); url != "" {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			b.Fatalf("%s=%q: %v", testbackend.EnvRedis, url, err)
+		}
+		return opts.Addr, "redis"
+	}
+	return testbackend.NewMiniredis(b).Options().Addr, "miniredis"
 }
 
 // benchEvents is the preloaded topic, and the same record values in a file

@@ -177,7 +177,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 // devRedis connects to url, or starts an in-process Redis when url is empty.
 func devRedis(url string) (redis.UniversalClient, string, func(), error) {
 	if url != "" {
-		opt, err := redis.ParseURL(url)
+		opt, err := idempotency.ParseURL(url)
 		if err != nil {
 			return nil, "", nil, badFlag("redis-url", "%v", err)
 		}
@@ -189,7 +189,7 @@ func devRedis(url string) (redis.UniversalClient, string, func(), error) {
 		return nil, "", nil, fmt.Errorf("in-process redis: %w", err)
 	}
 	stopClock := idempotency.KeepTime(m) // leases and done marks expire as in Redis
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), Protocol: 2})
 	return rdb, "redis://" + m.Addr() + " (in-process)", func() { stopClock(); _ = rdb.Close(); m.Close() }, nil
 }
 

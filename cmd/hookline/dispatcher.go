@@ -12,6 +12,7 @@ import (
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -190,7 +191,7 @@ func loadEndpointsAndRedis(epFile, redisURL string) (*endpoints.Set, *redis.Clie
 	if err != nil {
 		return nil, nil, badFlag("endpoints", "%v", err)
 	}
-	opt, err := redis.ParseURL(redisURL)
+	opt, err := idempotency.ParseURL(redisURL)
 	if err != nil {
 		return nil, nil, badFlag("redis-url", "%v", err)
 	}

@@ -30,6 +30,10 @@ type Span struct {
 	First, Last int64 // inclusive offsets
 }
 
+func (s Span) member() string {
+	return s.EndpointID + "|" + strconv.FormatInt(s.First, 10) + "|" + strconv.FormatInt(s.Last, 10)
+}
+
 // Ranges stores settled spans. The zero value is not usable; use NewRanges.
 type Ranges struct {
 	rdb    redis.Cmdable
@@ -51,16 +55,21 @@ func (r *Ranges) key(topic string, part int32) string {
 
 // Record stores spans in one pipeline.
 func (r *Ranges) Record(ctx context.Context, spans []Span) error {
-	if len(spans) == 0 {
+	var err error
+	switch len(spans) {
+	case 0:
 		return nil
+	case 1: // single-event mode: spare the pipeline's overhead
+		s := spans[0]
+		err = r.rdb.ZAdd(ctx, r.key(s.Topic, s.Partition), redis.Z{Score: float64(s.Last), Member: s.member()}).Err()
+	default:
+		_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, s := range spans {
+				p.ZAdd(ctx, r.key(s.Topic, s.Partition), redis.Z{Score: float64(s.Last), Member: s.member()})
+			}
+			return nil
+		})
 	}
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, s := range spans {
-			member := s.EndpointID + "|" + strconv.FormatInt(s.First, 10) + "|" + strconv.FormatInt(s.Last, 10)
-			p.ZAdd(ctx, r.key(s.Topic, s.Partition), redis.Z{Score: float64(s.Last), Member: member})
-		}
-		return nil
-	})
 	if err != nil {
 		return fmt.Errorf("record settled spans: %w", err)
 	}

@@ -47,6 +47,7 @@ import (
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/signing"
 	"github.com/redis/go-redis/v9"
@@ -217,7 +218,7 @@ func runDispatcher(args []string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := redis.ParseURL(*redisURL)
+	opt, err := idempotency.ParseURL(*redisURL)
 	if err != nil {
 		return fmt.Errorf("--redis-url: %w", err)
 	}
