@@ -25,6 +25,7 @@ type dispatcherFlags struct {
 	allowHTTP                bool
 	allowNetworks            string
 	maxBuffered              int64
+	fetchPartitionBytes      int
 	maxQueued, concurrency   int
 	retrySchedule            string
 	sessionTimeout           time.Duration
@@ -43,6 +44,7 @@ func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
 	}
 	fs.StringVar(&f.allowNetworks, "allow-networks", def, "private/loopback CIDRs endpoints may resolve to, comma-separated (none by default outside dev)")
 	fs.Int64Var(&f.maxBuffered, "max-buffered-bytes", dispatcher.DefaultMaxBufferedBytes, "event bytes held in batches and in flight before fetching waits")
+	fs.IntVar(&f.fetchPartitionBytes, "fetch-partition-bytes", dispatcher.DefaultFetchMaxPartitionBytes, "bytes one fetch takes from one partition; smaller keeps decoding in step with sending")
 	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
@@ -69,6 +71,8 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 	switch {
 	case f.maxBuffered < 1<<20:
 		return dispatcher.Config{}, badFlag("max-buffered-bytes", "want at least 1 MiB, got %d", f.maxBuffered)
+	case f.fetchPartitionBytes < 16<<10 || f.fetchPartitionBytes > 64<<20:
+		return dispatcher.Config{}, badFlag("fetch-partition-bytes", "want 16 KiB to 64 MiB, got %d", f.fetchPartitionBytes)
 	case f.maxQueued < 1:
 		return dispatcher.Config{}, badFlag("max-queued", "want at least 1, got %d", f.maxQueued)
 	case f.concurrency < 1 || f.concurrency > 64:
@@ -88,6 +92,7 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 		Brokers:   brokers, Group: f.group, Topics: topics, Endpoints: eps, Redis: rdb, Logger: log,
 		Sender:           delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets},
 		MaxBufferedBytes: f.maxBuffered, MaxQueuedPerEndpoint: f.maxQueued, Concurrency: f.concurrency,
+		FetchMaxPartitionBytes: int32(f.fetchPartitionBytes),
 	}, nil
 }
 
@@ -135,6 +140,7 @@ func runDispatcher(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(cfg.MaxBufferedBytes, log)
 	d, err := dispatcher.New(cfg)
 	if err != nil {
 		return err
