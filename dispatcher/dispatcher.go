@@ -92,7 +92,6 @@ func New(cfg Config) (*Dispatcher, error) {
 		kgo.FetchMaxBytes(32 << 20),
 		kgo.FetchMaxPartitionBytes(cfg.FetchMaxPartitionBytes),
 		kgo.ProducerLinger(time.Millisecond),
-		kgo.ProducerBatchMaxBytes(16 << 20),
 		kgo.MaxBufferedBytes(int(cfg.MaxBufferedBytes)),
 	}, kafka.ProducerOpts()...)
 	cl, err := kgo.NewClient(append(opts, cfg.KafkaOpts...)...)

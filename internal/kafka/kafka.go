@@ -77,23 +77,84 @@ func (t Topics) All() []string {
 	return append([]string{t.Events, t.Invalid, t.Attempts, t.Dead}, t.RetryTopics()...)
 }
 
+// MaxMessageBytes is the max.message.bytes hookline gives the topics it
+// creates, and the largest produce batch its writers build: a sealed
+// delivery (up to MaxDeliveryBytes of body plus its headers) always fits a
+// retry tier or the dead letters. Brokers default to 1 MiB, less than an
+// endpoint's default batch of 5 MiB.
+const MaxMessageBytes = 8 << 20
+
+// MaxDeliveryBytes is the largest delivery body the topics accept, leaving
+// MaxMessageBytes room for the record's headers and the batch framing. An
+// endpoint's maxBytes may not exceed it.
+const MaxDeliveryBytes = MaxMessageBytes - 64<<10
+
 // ProducerOpts are the options every hookline writer uses: all in-sync
-// replicas acknowledge, and the idempotent producer (franz-go's default)
-// keeps retries from duplicating records.
+// replicas acknowledge, the idempotent producer (franz-go's default) keeps
+// retries from duplicating records, and a batch may be as large as a topic
+// accepts.
 func ProducerOpts() []kgo.Opt {
-	return []kgo.Opt{kgo.RequiredAcks(kgo.AllISRAcks())}
+	return []kgo.Opt{kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchMaxBytes(MaxMessageBytes)}
 }
 
 // EnsureTopics creates the topics that do not exist yet, with partitions and
-// replication factor rf (-1: the broker's default).
+// replication factor rf (-1: the broker's default) and max.message.bytes of
+// MaxMessageBytes, and raises max.message.bytes on existing ones that accept
+// less, so that no delivery hookline builds is refused as too large.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, partitions int32, rf int16, topics ...string) error {
-	resp, err := adm.CreateTopics(ctx, partitions, rf, nil, topics...)
+	limit := strconv.Itoa(MaxMessageBytes)
+	resp, err := adm.CreateTopics(ctx, partitions, rf, map[string]*string{"max.message.bytes": &limit}, topics...)
 	if err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
+	var existing []string
 	for _, r := range resp.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+		switch {
+		case errors.Is(r.Err, kerr.TopicAlreadyExists):
+			existing = append(existing, r.Topic)
+		case r.Err != nil:
 			return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+		}
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	return raiseMessageLimit(ctx, adm, existing)
+}
+
+// raiseMessageLimit sets max.message.bytes to MaxMessageBytes on the topics
+// whose limit is lower.
+func raiseMessageLimit(ctx context.Context, adm *kadm.Client, topics []string) error {
+	cfgs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("describe topic configs: %w", err)
+	}
+	limit := strconv.Itoa(MaxMessageBytes)
+	var low []string
+	for _, rc := range cfgs {
+		if rc.Err != nil {
+			return fmt.Errorf("describe topic %s: %w", rc.Name, rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key != "max.message.bytes" || c.Value == nil {
+				continue
+			}
+			if n, err := strconv.Atoi(*c.Value); err == nil && n < MaxMessageBytes {
+				low = append(low, rc.Name)
+			}
+		}
+	}
+	if len(low) == 0 {
+		return nil
+	}
+	alter := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &limit}}
+	out, err := adm.AlterTopicConfigs(ctx, alter, low...)
+	if err != nil {
+		return fmt.Errorf("raise max.message.bytes of %v: %w", low, err)
+	}
+	for _, r := range out {
+		if r.Err != nil {
+			return fmt.Errorf("raise max.message.bytes of %s to %s: %w (grant AlterConfigs, or set it yourself)", r.Name, limit, r.Err)
 		}
 	}
 	return nil
