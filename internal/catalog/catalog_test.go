@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hookline/hookline/internal/envelope"
 )
 
 // TestCheckEnvelopeAgreesWithSchema runs the producer's envelope check and
@@ -56,17 +58,18 @@ func TestCheckEnvelopeAgreesWithSchema(t *testing.T) {
 	}
 }
 
-// TestIsTypeNameMatchesPattern compares the hand-written type check with the
-// schema's regexp on every string of up to five characters over an alphabet
-// that covers each character class the pattern distinguishes.
+// TestIsTypeNameMatchesPattern compares envelope.IsTypeName, the check the
+// producer and the dispatcher share, with the schema's regexp on every
+// string of up to five characters over an alphabet that covers each
+// character class the pattern distinguishes.
 func TestIsTypeNameMatchesPattern(t *testing.T) {
 	alphabet := []byte("az09_.A-")
 	var walk func(prefix []byte)
 	checked := 0
 	walk = func(prefix []byte) {
 		s := string(prefix)
-		if got, want := isTypeName(s), typePattern.MatchString(s); got != want {
-			t.Fatalf("isTypeName(%q) = %v, the pattern says %v", s, got, want)
+		if got, want := envelope.IsTypeName(s), typePattern.MatchString(s); got != want {
+			t.Fatalf("IsTypeName(%q) = %v, the pattern says %v", s, got, want)
 		}
 		checked++
 		if len(prefix) == 5 {
@@ -78,8 +81,8 @@ func TestIsTypeNameMatchesPattern(t *testing.T) {
 	}
 	walk(nil)
 	for _, s := range []string{"task.updated", "project.budget_threshold", "a.b.c", "a..b", ".a", "a.", "é.a"} {
-		if got, want := isTypeName(s), typePattern.MatchString(s); got != want {
-			t.Fatalf("isTypeName(%q) = %v, the pattern says %v", s, got, want)
+		if got, want := envelope.IsTypeName(s), typePattern.MatchString(s); got != want {
+			t.Fatalf("IsTypeName(%q) = %v, the pattern says %v", s, got, want)
 		}
 	}
 	if checked < 30000 {
