@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"code.dny.dev/ssrf"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/signing"
+	"go.uber.org/zap"
 )
 
 // DefaultUserAgent is sent when SenderConfig.UserAgent is empty.
@@ -38,13 +40,26 @@ type SenderConfig struct {
 	MaxResponseBytes int64
 	// MaxConnsPerHost bounds connections to one endpoint host. Default 64.
 	MaxConnsPerHost int
+	// MaxRetryAfter caps an endpoint's Retry-After: a longer wait is
+	// treated as this one (and logged once per endpoint by Logger), so no
+	// endpoint can park a delivery for days. Default 1 h
+	// (DefaultMaxRetryAfter).
+	MaxRetryAfter time.Duration
+	// Logger reports capped Retry-After values. Default nil: silent.
+	Logger *zap.Logger
 }
+
+// DefaultMaxRetryAfter is SenderConfig.MaxRetryAfter's default.
+const DefaultMaxRetryAfter = time.Hour
 
 // Sender POSTs deliveries. Safe for concurrent use.
 type Sender struct {
 	cfg     SenderConfig
 	headers signing.Headers
 	client  *retryablehttp.Client
+	// capped holds the endpoints whose Retry-After was capped, so the
+	// log says it once per endpoint, not once per attempt.
+	capped sync.Map
 }
 
 // ErrBlocked marks an endpoint URL the sender refuses to reach.
@@ -63,6 +78,12 @@ func NewSender(cfg SenderConfig) *Sender {
 	}
 	if cfg.MaxConnsPerHost == 0 {
 		cfg.MaxConnsPerHost = 64
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
 	}
 	var v4, v6 []netip.Prefix
 	for _, p := range cfg.AllowNetworks {
@@ -202,7 +223,7 @@ func (s *Sender) Post(ctx context.Context, sg *Signed) Attempt {
 	// Drain a little more so the connection can be reused; never all of it.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, s.cfg.MaxResponseBytes))
 	if a.Status == http.StatusTooManyRequests || a.Status == http.StatusServiceUnavailable {
-		a.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		a.RetryAfter = s.capRetryAfter(ep.ID, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	}
 	return a
 }
@@ -233,6 +254,18 @@ func (s *Sender) sign(h http.Header, ep *endpoints.Endpoint, d *Delivery, now ti
 		h.Set(s.headers.BatchSize, strconv.Itoa(d.Items))
 	}
 	return nil
+}
+
+// capRetryAfter bounds an endpoint's Retry-After by MaxRetryAfter.
+func (s *Sender) capRetryAfter(endpoint string, d time.Duration) time.Duration {
+	if d <= s.cfg.MaxRetryAfter {
+		return d
+	}
+	if _, seen := s.capped.LoadOrStore(endpoint, true); !seen {
+		s.cfg.Logger.Warn("endpoint asked for a Retry-After beyond the cap; waiting the cap instead",
+			zap.String("endpoint", endpoint), zap.Duration("asked", d), zap.Duration("cap", s.cfg.MaxRetryAfter))
+	}
+	return s.cfg.MaxRetryAfter
 }
 
 func parseRetryAfter(v string, now time.Time) time.Duration {

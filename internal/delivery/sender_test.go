@@ -57,3 +57,28 @@ func TestPostResignsStaleSignature(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterIsCapped: an endpoint answering 503 with a Retry-After of
+// two days gets the cap, and one within the cap gets what it asked.
+func TestRetryAfterIsCapped(t *testing.T) {
+	ask := "172800"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", ask)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	s := NewSender(SenderConfig{AllowHTTP: true, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		MaxRetryAfter: 10 * time.Minute})
+	ep := &endpoints.Endpoint{ID: "e", TenantID: "t", URL: srv.URL, Secrets: []string{"whsec-test"}}
+	d := &Delivery{ID: NewID(), EndpointID: "e", EventType: "task.updated", Items: 1, Body: []byte(`{}`)}
+	if a := s.Send(context.Background(), ep, d); a.RetryAfter != 10*time.Minute {
+		t.Fatalf("Retry-After %s of 2 days gave %s, want the 10m cap", ask, a.RetryAfter)
+	}
+	ask = "120"
+	if a := s.Send(context.Background(), ep, d); a.RetryAfter != 2*time.Minute {
+		t.Fatalf("Retry-After 120 gave %s, want 2m", a.RetryAfter)
+	}
+	if got := NewSender(SenderConfig{}).cfg.MaxRetryAfter; got != time.Hour {
+		t.Fatalf("default cap %s, want 1h", got)
+	}
+}

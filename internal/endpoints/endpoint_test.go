@@ -65,3 +65,46 @@ func TestWants(t *testing.T) {
 		t.Error("disabled endpoint wants events")
 	}
 }
+
+// TestNonCanonicalIPHostsRefused: hosts that C resolvers read as IPv4
+// addresses in other forms are refused at load with the form named, and
+// canonical addresses and names still pass.
+func TestNonCanonicalIPHostsRefused(t *testing.T) {
+	refused := map[string]string{
+		"2130706433":        "decimal",
+		"0x7f000001":        "hexadecimal",
+		"0177.0.0.1":        "octal",
+		"127.1":             "shortened",
+		"127.0.1":           "shortened",
+		"0x7f.1":            "hexadecimal",
+		"2130706433:8080":   "decimal",
+		"0177.0.0.01:443":   "octal",
+		"10.0.0.010":        "octal",
+		"3232235777.":       "decimal",
+		"0X7F.0X0.0X0.0X01": "hexadecimal",
+	}
+	for host, form := range refused {
+		e := Endpoint{ID: "e", TenantID: "t", URL: "https://" + host + "/hook", Secrets: []string{"s"}}
+		err := e.Validate()
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), form+" form") || !strings.Contains(err.Error(), "url") {
+			t.Errorf("%s: got %v, want a url error naming the %s form", host, err, form)
+		}
+	}
+	for _, host := range []string{"127.0.0.1", "203.0.113.7:8443", "[::1]", "example.com", "1.example.com", "0x.example.com", "10.0.0.1"} {
+		e := Endpoint{ID: "e", TenantID: "t", URL: "https://" + host + "/hook", Secrets: []string{"s"}}
+		if err := e.Validate(); err != nil {
+			t.Errorf("%s refused: %v", host, err)
+		}
+	}
+}
+
+func TestMaxBytesCappedToTheRetryTopics(t *testing.T) {
+	e := Endpoint{ID: "e", TenantID: "t", URL: "https://example.com/hook", Secrets: []string{"s"}, MaxBytes: 64 << 20}
+	if err := e.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "maxBytes") {
+		t.Fatalf("64 MiB maxBytes: %v, want a maxBytes error", err)
+	}
+	e.MaxBytes = DefaultMaxBytes
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
