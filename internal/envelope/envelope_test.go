@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,29 +63,80 @@ func TestChangedFields(t *testing.T) {
 	}
 }
 
-func TestFromRecordPrefersHeaders(t *testing.T) {
-	m := Meta{Type: "task.updated", TenantID: "t-1", Origin: "api", Changed: []string{"status", "title"}}
-	// The value disagrees with the headers: routing must not read it.
-	withIDs := m
-	withIDs.EventID, withIDs.ObjectID = "e1", "task_1" // not routing fields: not in headers
-	if n := len(withIDs.Headers()); n != 4 {
-		t.Fatalf("%d headers, want type, tenant, origin and changed", n)
-	}
-	got, err := FromRecord(withIDs.Headers(), []byte(`not json at all`))
+// routing is the part of a Meta a test compares: what routing reads, with
+// the changed fields worked out.
+func routing(m Meta) Meta {
+	return Meta{Type: m.Type, TenantID: m.TenantID, EventID: m.EventID, ObjectID: m.ObjectID, Origin: m.Origin, Changed: m.ChangedFields()}
+}
+
+func TestFromRecordChecksHeadersAgainstTheBody(t *testing.T) {
+	e := Envelope{Type: "task.updated", EventID: "e1", TenantID: "t-1", CreatedUTC: "2026-04-30T14:22:01.456Z", Origin: "api",
+		Data: map[string]any{"task": map[string]any{"id": "task_1", "status": "Done"}, "before": map[string]any{"id": "task_1", "status": "Todo"}}}
+	value, err := AppendJSON(nil, &e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got.ChangedFields()
-	got.changedRaw, got.hasChanged = nil, false
-	if !reflect.DeepEqual(got, m) {
-		t.Fatalf("FromRecord = %+v, want %+v", got, m)
+	m := MetaOf(&e)
+	if n := len(m.Headers()); n != 4 {
+		t.Fatalf("%d headers, want type, tenant, origin and changed", n)
+	}
+	got, err := FromRecord(m.Headers(), value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Meta{Type: "task.updated", TenantID: "t-1", EventID: "e1", ObjectID: "task_1", Origin: "api", Changed: []string{"status"}}); !reflect.DeepEqual(routing(got), want) {
+		t.Fatalf("FromRecord = %+v, want %+v", routing(got), want)
+	}
+
+	// hl-changed is a hint the record's own tenant gives: taken as it is.
+	hinted := m
+	hinted.Changed = []string{"status", "title"}
+	got, _ = FromRecord(hinted.Headers(), value)
+	if !reflect.DeepEqual(got.ChangedFields(), hinted.Changed) {
+		t.Fatalf("changed = %v, want the header's %v", got.ChangedFields(), hinted.Changed)
 	}
 	// An update whose changed set is empty keeps a non-nil empty slice.
-	m.Changed = []string{}
-	got, _ = FromRecord(m.Headers(), nil)
+	hinted.Changed = []string{}
+	got, _ = FromRecord(hinted.Headers(), value)
 	if got.ChangedFields() == nil || len(got.ChangedFields()) != 0 {
 		t.Fatalf("empty changed header: %#v", got.Changed)
 	}
+
+	for name, c := range map[string]struct {
+		headers []kgo.RecordHeader
+		value   string
+		want    string
+	}{
+		"tenant": {with(m.Headers(), HeaderTenant, "t-2"), string(value), `header hl-tenant "t-2" disagrees with body tenantId "t-1"`},
+		"type":   {with(m.Headers(), HeaderType, "task.created"), string(value), `header hl-type "task.created" disagrees with body type "task.updated"`},
+		"origin": {with(m.Headers(), HeaderOrigin, "zapier"), string(value), `header hl-origin "zapier" disagrees with body origin "api"`},
+		"origin the body lacks": {m.Headers(), strings.Replace(string(value), `"origin":"api",`, "", 1),
+			`header hl-origin "api" disagrees with body origin ""`},
+		"not JSON":  {m.Headers(), `not json at all`, "value is not a JSON object (byte 0 is 'n')"},
+		"empty":     {m.Headers(), ``, "value is empty"},
+		"null":      {m.Headers(), `null`, "value is not a JSON object"},
+		"type CRLF": {with(m.Headers(), HeaderType, "task.updated\r\n"), strings.Replace(string(value), `task.updated`, `task.updated\r\n`, 1), "does not match"},
+	} {
+		_, err := FromRecord(c.headers, []byte(c.value))
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want ErrMalformed saying %s", name, err, c.want)
+		}
+	}
+	// A repeated header must agree too, every time.
+	twice := append(m.Headers(), kgo.RecordHeader{Key: HeaderTenant, Value: []byte("t-2")})
+	if _, err := FromRecord(twice, value); !errors.Is(err, ErrMalformed) {
+		t.Errorf("second hl-tenant header: err = %v", err)
+	}
+}
+
+// with returns headers with key's value set to v.
+func with(headers []kgo.RecordHeader, key, v string) []kgo.RecordHeader {
+	for i := range headers {
+		if headers[i].Key == key {
+			headers[i].Value = []byte(v)
+		}
+	}
+	return headers
 }
 
 func TestFromRecordHeaderless(t *testing.T) {
@@ -99,8 +151,8 @@ func TestFromRecordHeaderless(t *testing.T) {
 		}
 		want := Meta{Type: "task.updated", TenantID: "t-abcdef0123", EventID: "task:abc123:2026-04-30T14:22:01.234Z",
 			ObjectID: "abc123", Origin: "revit-addin", Changed: []string{"seenUtc", "status"}}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("FromRecord = %+v, want %+v", got, want)
+		if !reflect.DeepEqual(routing(got), want) {
+			t.Fatalf("FromRecord = %+v, want %+v", routing(got), want)
 		}
 		if got.Key() != "t-abcdef0123/abc123" {
 			t.Fatalf("Key = %q", got.Key())
@@ -113,7 +165,10 @@ func TestFromRecordMalformed(t *testing.T) {
 		"not json":       `{"type":`,
 		"missing type":   `{"eventId":"e","tenantId":"t","data":{}}`,
 		"missing tenant": `{"type":"task.created","eventId":"e","data":{}}`,
+		"missing event":  `{"type":"task.created","tenantId":"t","data":{}}`,
 		"missing data":   `{"type":"task.created","eventId":"e","tenantId":"t"}`,
+		"trailing data":  `{"type":"task.created","eventId":"e","tenantId":"t","data":{}},{"type":"task.created","eventId":"e","tenantId":"u","data":{}}`,
+		"case variant":   `{"type":"task.created","eventId":"e","tenantId":"t","TenantID":"u","data":{}}`,
 	} {
 		if _, err := FromRecord(nil, []byte(v)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: err = %v, want ErrMalformed", name, err)

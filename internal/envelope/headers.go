@@ -11,11 +11,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Record header names. The producer sets them so the dispatcher routes
-// without parsing JSON; records from other clients may lack them. They are
-// only what routing reads: every header costs the dispatcher an allocation
-// per record to decode, so the event id and object id stay in the value
-// (and the object id in the key).
+// Record header names. The producer sets them, and records from other
+// clients may lack them. The body decides routing: where these are present
+// they must agree with it, so a record cannot claim one tenant in a header
+// and carry another's event. hl-changed is the exception, trusted as it is:
+// it only decides whether an endpoint that ignores some fields wants an
+// update of a tenant the body already named, and it spares the dispatcher
+// decoding data for those endpoints.
 const (
 	HeaderType    = "hl-type"
 	HeaderTenant  = "hl-tenant"
@@ -26,7 +28,7 @@ const (
 // ErrMalformed marks a record that is not a usable envelope.
 var ErrMalformed = errors.New("malformed event record")
 
-// Meta is what routing needs from an event. Read from headers, its strings
+// Meta is what routing needs from an event. Read from a record, its strings
 // share the record's memory (no copies on the dispatcher's hot path), so a
 // Meta must not outlive its record.
 type Meta struct {
@@ -35,18 +37,31 @@ type Meta struct {
 	EventID  string
 	ObjectID string
 	Origin   string
-	// Changed is non-nil on update events: the fields that changed. From
-	// headers it is split on first use; call ChangedFields.
+	// Changed is non-nil on update events whose changed fields are known.
+	// From a record it is worked out on first use; call ChangedFields.
 	Changed    []string
 	changedRaw []byte
 	hasChanged bool
+	// data is the record's data object, kept until ChangedFields has used
+	// it when no hl-changed header came with the record.
+	data []byte
 }
 
 // ChangedFields returns the changed fields of an update event (nil when
-// unknown), splitting the header on first use.
+// unknown). On first use it splits the hl-changed header or, without one,
+// compares data.<object> with data.before; only endpoints that ignore
+// fields ask, so other records never pay for decoding data.
 func (m *Meta) ChangedFields() []string {
-	if m.Changed == nil && m.hasChanged {
-		m.Changed = splitChanged(m.changedRaw)
+	if m.Changed == nil {
+		switch {
+		case m.hasChanged:
+			m.Changed = splitChanged(m.changedRaw)
+		case m.data != nil:
+			if IsUpdate(m.Type) {
+				m.Changed = changedFromData(m.Type, m.data)
+			}
+			m.data = nil
+		}
 	}
 	return m.Changed
 }
@@ -103,27 +118,35 @@ func MetaOf(e *Envelope) Meta {
 	return m
 }
 
-// FromRecord reads routing fields from the record's headers when the
-// producer set them (type and tenant present), and otherwise falls back to
-// parsing the envelope in value. Errors wrap ErrMalformed.
+// FromRecord reads an event's routing fields from the record's value, which
+// must be exactly one JSON envelope (see scan), and checks that the routing
+// headers present agree with it. Errors wrap ErrMalformed and say what is
+// wrong.
 func FromRecord(headers []kgo.RecordHeader, value []byte) (Meta, error) {
-	var m Meta
+	m, err := scan(value)
+	if err != nil {
+		return Meta{}, err
+	}
 	for _, h := range headers {
+		var field, body string
 		switch h.Key {
 		case HeaderType:
-			m.Type = view(h.Value)
+			field, body = "type", m.Type
 		case HeaderTenant:
-			m.TenantID = view(h.Value)
+			field, body = "tenantId", m.TenantID
 		case HeaderOrigin:
-			m.Origin = view(h.Value)
+			field, body = "origin", m.Origin
 		case HeaderChanged:
 			m.changedRaw, m.hasChanged = h.Value, true
+			continue
+		default:
+			continue
+		}
+		if string(h.Value) != body {
+			return Meta{}, malformed("header %s %s disagrees with body %s %s", h.Key, quote(string(h.Value)), field, quote(body))
 		}
 	}
-	if m.Type != "" && m.TenantID != "" {
-		return m, nil
-	}
-	return parseMeta(value)
+	return m, nil
 }
 
 func splitChanged(v []byte) []string {
@@ -131,27 +154,6 @@ func splitChanged(v []byte) []string {
 		return []string{}
 	}
 	return strings.Split(string(v), ",")
-}
-
-// parseMeta decodes the envelope for records written without headers.
-func parseMeta(value []byte) (Meta, error) {
-	var e Envelope
-	dec := json.NewDecoder(strings.NewReader(string(value)))
-	dec.UseNumber()
-	if err := dec.Decode(&e); err != nil {
-		return Meta{}, fmt.Errorf("%w: not a JSON envelope: %v", ErrMalformed, err)
-	}
-	switch {
-	case e.Type == "":
-		return Meta{}, fmt.Errorf("%w: missing type", ErrMalformed)
-	case e.TenantID == "":
-		return Meta{}, fmt.Errorf("%w: missing tenantId", ErrMalformed)
-	case e.EventID == "":
-		return Meta{}, fmt.Errorf("%w: missing eventId", ErrMalformed)
-	case e.Data == nil:
-		return Meta{}, fmt.Errorf("%w: missing data", ErrMalformed)
-	}
-	return MetaOf(&e), nil
 }
 
 func number(v any) (float64, bool) {
