@@ -67,7 +67,7 @@ func (m *Meta) ChangedFields() []string {
 }
 
 // view is a string over b without copying; b must not change afterwards
-// (record headers never do).
+// (record headers and values never do).
 func view(b []byte) string {
 	if len(b) == 0 {
 		return ""
