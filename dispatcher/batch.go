@@ -1,14 +1,15 @@
 package dispatcher
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap"
 )
 
 // item is one record in one endpoint's batch.
@@ -62,6 +63,11 @@ func (st *endpointState) closeQueue() {
 func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) {
 	d.stats.Consumed++
 	d.consumedBytes += int64(len(r.Value))
+	if len(r.Value)+2 > kafka.MaxDeliveryBytes {
+		// It could be sent, but never retried nor dead-lettered.
+		d.invalid(r, p, fmt.Errorf("%w: event of %d bytes exceeds the largest delivery (%d bytes)", envelope.ErrMalformed, len(r.Value), kafka.MaxDeliveryBytes-2))
+		return
+	}
 	meta, err := envelope.FromRecord(r.Headers, r.Value)
 	if err != nil {
 		d.invalid(r, p, err)
@@ -220,32 +226,6 @@ func (d *Dispatcher) newDelivery(b *batch) *delivery.Delivery {
 	del.Body = append(body, ']')
 	del.Shared = delivery.NewSharedBody(del.Body, putBody)
 	return del
-}
-
-// invalid sends a malformed record to the invalid-records topic with its
-// reason; the record settles once that write is acknowledged.
-func (d *Dispatcher) invalid(r *kgo.Record, p *partition, reason error) {
-	d.stats.Invalid++
-	p.consumed(r.Offset, 1)
-	d.buffered += int64(len(r.Value))
-	headers := append(append([]kgo.RecordHeader(nil), r.Headers...),
-		kgo.RecordHeader{Key: "hl-invalid-reason", Value: []byte(reason.Error())},
-		kgo.RecordHeader{Key: "hl-source", Value: []byte(r.Topic + "/" + itoa(int64(r.Partition)) + "@" + itoa(r.Offset))},
-	)
-	out := &kgo.Record{Topic: d.cfg.Topics.Invalid, Key: r.Key, Value: r.Value, Headers: headers}
-	offset, n := r.Offset, int64(len(r.Value))
-	d.cl.Produce(d.workCtx, out, func(_ *kgo.Record, err error) {
-		if err != nil {
-			// The record stays pending, so its offset is never committed.
-			d.log.Error("cannot write to the invalid-records topic; partition commits are held", zap.String("topic", d.cfg.Topics.Invalid), zap.Error(err))
-			return
-		}
-		d.mu.Lock()
-		p.settle(offset, -1)
-		d.buffered -= n
-		d.wake()
-		d.mu.Unlock()
-	})
 }
 
 // bodies recycles batch bodies (megabytes each at full batches). A body

@@ -120,10 +120,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer close(d.done)
 	defer d.cl.Close()
 	defer d.workCancel()
-	ectx, ecancel := context.WithTimeout(ctx, 30*time.Second)
-	err := kafka.EnsureTopics(ectx, kadm.NewClient(d.cl), -1, -1,
-		d.cfg.Topics.Invalid, d.cfg.Topics.Attempts, d.cfg.Topics.Dead, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]))
-	ecancel()
+	err := d.ensureTopics(d.cfg.Topics.Invalid, d.cfg.Topics.Attempts, d.cfg.Topics.Dead, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]))
 	if err != nil {
 		return fmt.Errorf("dispatcher: %w", err)
 	}
@@ -151,6 +148,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// Graceful: Shutdown asked for a drain.
 	d.drain()
 	return err
+}
+
+// ensureTopics creates the topics the dispatcher writes to, or raises their
+// message size limit to what a delivery needs.
+func (d *Dispatcher) ensureTopics(topics ...string) error {
+	ctx, cancel := context.WithTimeout(d.workCtx, 30*time.Second)
+	defer cancel()
+	return kafka.EnsureTopics(ctx, kadm.NewClient(d.cl), -1, -1, topics...)
 }
 
 // Shutdown stops fetching, seals open batches, waits for every delivery in

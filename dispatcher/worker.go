@@ -104,31 +104,6 @@ func (d *Dispatcher) deliver(p prepared) bool {
 	return outcome == delivery.Delivered
 }
 
-// handOff writes del to topic with acks=all, then settles. A delivery
-// without a due time is due after delay.
-func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration) {
-	if del.Due.IsZero() {
-		del.Due = time.Now().Add(delay)
-	}
-	if err := d.cl.ProduceSync(d.workCtx, del.Record(topic)).FirstErr(); err != nil {
-		if d.workCtx.Err() == nil {
-			d.log.Error("hand-off failed; the batch stays uncommitted and will be re-read", zap.String("topic", topic),
-				zap.String("delivery", del.ID), zap.Error(err))
-		}
-		return
-	}
-	if !d.settle(b, false) {
-		return
-	}
-	d.mu.Lock()
-	if topic == d.cfg.Topics.Dead {
-		d.stats.Dead++
-	} else if del.Attempt > 0 {
-		d.stats.Retried++
-	}
-	d.mu.Unlock()
-}
-
 // settle records the batch's spans in Redis (waiting out Redis outages),
 // then releases its records for commit. It reports false when stopping
 // first: the records stay uncommitted.

@@ -25,6 +25,27 @@ type LogEntry struct {
 	At         time.Time `json:"at"`
 	// NextDue is when the next attempt is due, on retries.
 	NextDue *time.Time `json:"nextDue,omitempty"`
+	// SplitFrom names the delivery this one was split from; SplitInto,
+	// on an entry with outcome "split", the deliveries it became.
+	SplitFrom string   `json:"splitFrom,omitempty"`
+	SplitInto []string `json:"splitInto,omitempty"`
+}
+
+// OutcomeSplit is the outcome of a log entry recording that a delivery too
+// large for a topic was split into smaller ones (each with its own id).
+const OutcomeSplit = "split"
+
+// SplitRecord builds the attempt-log entry saying d became parts because of
+// reason. It is not an attempt: nothing was sent.
+func SplitRecord(topic string, d *Delivery, parts []*Delivery, reason string) *kgo.Record {
+	e := LogEntry{
+		DeliveryID: d.ID, EndpointID: d.EndpointID, TenantID: d.TenantID, Attempt: d.Attempt, Items: d.Items,
+		Status: d.LastStatus, Outcome: OutcomeSplit, Error: reason, At: time.Now().UTC(), SplitFrom: d.SplitFrom,
+	}
+	for _, p := range parts {
+		e.SplitInto = append(e.SplitInto, p.ID)
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(d.ID), Value: e.appendJSON(make([]byte, 0, 320+len(e.Error)))}
 }
 
 // LogRecord builds the attempt-log record of attempt a of d.
@@ -32,7 +53,7 @@ func LogRecord(topic string, d *Delivery, a Attempt, o Outcome, reason string) *
 	e := LogEntry{
 		DeliveryID: d.ID, EndpointID: d.EndpointID, TenantID: d.TenantID, Attempt: d.Attempt, Items: d.Items,
 		Status: a.Status, LatencyMS: a.Latency.Milliseconds(), Outcome: o.String(), Error: reason,
-		Response: string(a.Excerpt), At: time.Now().UTC(),
+		Response: string(a.Excerpt), At: time.Now().UTC(), SplitFrom: d.SplitFrom,
 	}
 	if o == Retry && !d.Due.IsZero() {
 		due := d.Due.UTC()
@@ -69,6 +90,19 @@ func (e *LogEntry) appendJSON(b []byte) []byte {
 	str(`,"at":`, e.At.Format(time.RFC3339Nano))
 	if e.NextDue != nil {
 		str(`,"nextDue":`, e.NextDue.Format(time.RFC3339Nano))
+	}
+	if e.SplitFrom != "" {
+		str(`,"splitFrom":`, e.SplitFrom)
+	}
+	if len(e.SplitInto) > 0 {
+		b = append(b, `,"splitInto":[`...)
+		for i, id := range e.SplitInto {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = envelope.AppendString(b, id)
+		}
+		b = append(b, ']')
 	}
 	return append(b, '}')
 }

@@ -13,6 +13,7 @@ func TestLogEntryEncodesLikeEncodingJSON(t *testing.T) {
 		{DeliveryID: "0123456789abcdef01234567", EndpointID: "ep1", TenantID: "t-1", Attempt: 2, Items: 10000, Status: 503,
 			LatencyMS: 12, Outcome: "retry", Error: "HTTP 503", Response: "busy \"now\"\n\x01é", At: time.Unix(1795392510, 5).UTC(), NextDue: &due},
 		{DeliveryID: "x", Outcome: "delivered", Status: 204, At: time.Unix(0, 0).UTC()},
+		{DeliveryID: "y", Outcome: OutcomeSplit, At: time.Unix(0, 0).UTC(), SplitFrom: "w", SplitInto: []string{"a", "b\"c"}},
 	} {
 		var got, want LogEntry
 		if err := json.Unmarshal(e.appendJSON(nil), &got); err != nil {

@@ -38,6 +38,9 @@ type Delivery struct {
 	Reason       string
 	// Due is when the next attempt may start (retry tiers).
 	Due time.Time
+	// SplitFrom is the id of the delivery this one was split from, when
+	// that one was too large for a topic; empty otherwise.
+	SplitFrom string
 }
 
 // NewID returns a random 12-byte id in hex.
@@ -60,6 +63,7 @@ const (
 	hLastStatus   = "hl-last-status"
 	hReason       = "hl-reason"
 	hDue          = "hl-due"
+	hSplitFrom    = "hl-split-from"
 )
 
 // ErrBadRecord marks a record that is not a delivery.
@@ -80,6 +84,9 @@ func (d *Delivery) Record(topic string) *kgo.Record {
 		{Key: hLastStatus, Value: strconv.AppendInt(nil, int64(d.LastStatus), 10)},
 		{Key: hReason, Value: []byte(d.Reason)},
 		{Key: hDue, Value: []byte(d.Due.UTC().Format(time.RFC3339Nano))},
+	}
+	if d.SplitFrom != "" {
+		h = append(h, kgo.RecordHeader{Key: hSplitFrom, Value: []byte(d.SplitFrom)})
 	}
 	return &kgo.Record{Topic: topic, Key: []byte(d.EndpointID), Value: d.Body, Headers: h}
 }
@@ -113,6 +120,8 @@ func FromRecord(r *kgo.Record) (*Delivery, error) {
 			d.Reason = v
 		case hDue:
 			d.Due, err = time.Parse(time.RFC3339Nano, v)
+		case hSplitFrom:
+			d.SplitFrom = v
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: header %s=%q: %v", ErrBadRecord, h.Key, v, err)
