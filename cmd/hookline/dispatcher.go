@@ -15,7 +15,6 @@ import (
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
@@ -28,8 +27,7 @@ type dispatcherFlags struct {
 	fetchPartitionBytes      int
 	maxQueued, concurrency   int
 	retrySchedule            string
-	sessionTimeout           time.Duration
-	instanceID               string
+	member                   kafka.Group
 	topicPrefix              string
 }
 
@@ -49,8 +47,25 @@ func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
 	fs.StringVar(&f.topicPrefix, "topic-prefix", "hookline.", "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>")
-	fs.DurationVar(&f.sessionTimeout, "session-timeout", 45*time.Second, "consumer-group session timeout: how soon a dead member's partitions move")
-	fs.StringVar(&f.instanceID, "instance-id", "", "static group membership id (e.g. the pod name): a restart keeps its partitions without a rebalance")
+	fs.DurationVar(&f.member.SessionTimeout, "session-timeout", kafka.DefaultSessionTimeout, "consumer-group session timeout: how soon a dead member's partitions move (classic protocol)")
+	fs.DurationVar(&f.member.RebalanceTimeout, "rebalance-timeout", 0, "how long a rebalance waits for members to rejoin before it goes on without them (0: half the session timeout)")
+	fs.StringVar(&f.member.InstanceID, "instance-id", "", "static group membership id (e.g. the pod name): a restart keeps its partitions without a rebalance")
+	fs.StringVar(&f.member.Protocol, "group-protocol", kafka.ProtocolClassic, "consumer-group protocol: classic, or consumer (KIP-848, Kafka 4+; the broker's group.consumer.session.timeout.ms then replaces --session-timeout)")
+}
+
+// groupFlags checks the membership flags and names the one at fault.
+func (f *dispatcherFlags) groupFlags() error {
+	g := f.member.WithDefaults()
+	switch {
+	case g.SessionTimeout < time.Second:
+		return badFlag("session-timeout", "want at least 1s, got %s", g.SessionTimeout)
+	case g.RebalanceTimeout < time.Second:
+		return badFlag("rebalance-timeout", "want at least 1s (or 0 for half the session timeout), got %s", g.RebalanceTimeout)
+	}
+	if err := g.Validate(); err != nil {
+		return badFlag("group-protocol", "%v", err)
+	}
+	return nil
 }
 
 func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps dispatcher.Lookup, rdb redis.Cmdable, log *zap.Logger) (dispatcher.Config, error) {
@@ -80,16 +95,15 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 	case !strings.HasPrefix(strings.ToLower(f.prefix), "x-") && f.prefix != "":
 		return dispatcher.Config{}, badFlag("header-prefix", "want a header prefix like X-Acme, got %q", f.prefix)
 	}
-	if f.sessionTimeout < time.Second {
-		return dispatcher.Config{}, badFlag("session-timeout", "want at least 1s, got %s", f.sessionTimeout)
-	}
-	kopts := []kgo.Opt{kgo.SessionTimeout(f.sessionTimeout)}
-	if f.instanceID != "" {
-		kopts = append(kopts, kgo.InstanceID(f.instanceID))
+	if err := f.groupFlags(); err != nil {
+		return dispatcher.Config{}, err
 	}
 	return dispatcher.Config{
-		KafkaOpts: kopts,
-		Brokers:   brokers, Group: f.group, Topics: topics, Endpoints: eps, Redis: rdb, Logger: log,
+		KafkaOpts: f.member.Opts(),
+		// Work on revoked partitions must end in time to rejoin, or the
+		// group waits for this member and then drops it.
+		RevokeTimeout: min(f.member.RevokeTimeout(), 30*time.Second),
+		Brokers:       brokers, Group: f.group, Topics: topics, Endpoints: eps, Redis: rdb, Logger: log,
 		Sender:           delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets},
 		MaxBufferedBytes: f.maxBuffered, MaxQueuedPerEndpoint: f.maxQueued, Concurrency: f.concurrency,
 		FetchMaxPartitionBytes: int32(f.fetchPartitionBytes),
