@@ -82,7 +82,7 @@ func TestPublishLandsWithKeyAndHeaders(t *testing.T) {
 			if string(r.Key) != "t-abcdef0123/abc123" {
 				t.Errorf("key = %q, want tenantId/objectId", r.Key)
 			}
-			meta, err := envelope.FromRecord(r.Headers, nil) // headers alone must route
+			meta, err := envelope.FromRecord(r.Headers, r.Value) // headers agree with the body
 			if err != nil {
 				t.Fatal(err)
 			}
