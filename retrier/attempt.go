@@ -2,21 +2,52 @@ package retrier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 )
 
 // maxLateness bounds the lateness samples kept.
 const maxLateness = 200_000
 
-// attempt makes one due attempt of d, read from tier, and writes its
-// outcome durably. It reports false when stopping before the outcome was
-// settled.
-func (r *Retrier) attempt(d *delivery.Delivery, tier int) bool {
+// noSendLease is the lease of a dead letter written without an attempt
+// when there is no endpoint timeout to size it by.
+const noSendLease = 15 * time.Second
+
+// markGrace is how long a stopping retrier still tries to record an
+// outcome that is already in Kafka or at the receiver.
+const markGrace = 10 * time.Second
+
+// msgCut is logged when a stop cuts a POST before its answer: the
+// receiver may have it, and the next owner makes that attempt again.
+const msgCut = "attempt cut by a stop before its answer; it will be made again"
+
+// Skipped counts records the delivery marks turned away.
+type Skipped struct {
+	// AlreadyHanded: the record's successor was already written to the
+	// next tier (a copy re-read after a crash, or one a replay superseded).
+	AlreadyHanded int64
+	// AlreadyDead: the delivery was already dead-lettered in the record's
+	// epoch or a later one.
+	AlreadyDead int64
+}
+
+// Skipped returns a snapshot of the skip counters.
+func (r *Retrier) Skipped() Skipped {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return *r.cfg.skips
+}
+
+// attempt makes one due attempt of d, read from tier in replay epoch
+// epoch, and writes its outcome durably. It reports false when stopping
+// before the outcome was settled.
+func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	ctx := r.workCtx
 	now := r.cfg.Now()
 	r.mu.Lock()
@@ -27,53 +58,43 @@ func (r *Retrier) attempt(d *delivery.Delivery, tier int) bool {
 	r.mu.Unlock()
 
 	ep := r.cfg.Endpoints.Get(d.EndpointID)
+	var dead string
 	switch {
 	case ep == nil:
-		d.Reason = "endpoint deleted"
-		return r.handOff(ctx, d, r.cfg.Topics.Dead)
+		dead = "endpoint deleted"
 	case ep.Disabled:
-		d.Reason = "endpoint inactive (replay after enabling it)"
-		return r.handOff(ctx, d, r.cfg.Topics.Dead)
+		dead = "endpoint inactive (replay after enabling it)"
 	case ep.MaxAge > 0 && now.Sub(d.FirstAttempt) > time.Duration(ep.MaxAge):
-		d.Reason = fmt.Sprintf("max age %s exceeded after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason)
-		return r.handOff(ctx, d, r.cfg.Topics.Dead)
+		dead = fmt.Sprintf("max age %s exceeded after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason)
 	}
-
-	_, _, _, timeout := ep.Limits()
-	leaseFor := 2*timeout + 5*time.Second
-	var lease idempotency.Lease
-	for {
-		var state string
-		err := idempotency.Until(ctx, r.log, "acquire delivery lease", func(ctx context.Context) error {
-			var err error
-			lease, state, err = r.marks.Acquire(ctx, d.ID, leaseFor)
-			return err
-		})
-		if err != nil {
-			return false
-		}
-		if state == idempotency.Done {
-			r.count(func(s *Stats) { s.AlreadyDone++ })
-			return true
-		}
-		if state == idempotency.Acquired {
-			break
-		}
-		// Another worker (a member that lost this partition but not yet
-		// its attempt) is sending it: wait for its outcome.
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(time.Second):
-		}
+	leaseFor := noSendLease
+	if ep != nil {
+		_, _, _, timeout := ep.Limits()
+		leaseFor = 2*timeout + 5*time.Second
+	}
+	// Dead letters without an attempt take the lease too: a copy of the
+	// record re-read after a crash must find the dead mark, not write a
+	// second dead letter.
+	lease, ok, settled := r.lease(ctx, d, epoch, leaseFor)
+	if !ok {
+		return settled
+	}
+	if dead != "" {
+		d.Reason = dead
+		return r.handOff(ctx, lease, d, epoch, r.cfg.Topics.Dead)
 	}
 
 	d.Attempt++
 	a := r.sender.Send(ctx, ep, d)
-	if ctx.Err() != nil {
-		_ = r.marks.Release(context.Background(), lease)
+	if ctx.Err() != nil && a.Status == 0 {
+		r.log.Info(msgCut, zap.String("delivery", d.ID), zap.Int("attempt", d.Attempt))
+		_ = r.marks.Release(context.Background(), lease, r.cfg.doneTTL())
 		return false
 	}
+	// An answer is recorded even when stopping: dropping it would make the
+	// next owner send this attempt again.
+	ctx, cancel := outlive(ctx)
+	defer cancel()
 	outcome, reason := delivery.Classify(a, ep.RetryPolicy)
 	d.LastStatus, d.Reason = a.Status, reason
 	r.count(func(s *Stats) { s.Attempts++ })
@@ -98,7 +119,8 @@ func (r *Retrier) attempt(d *delivery.Delivery, tier int) bool {
 			}
 		}
 	}
-	r.cl.Produce(ctx, delivery.LogRecord(r.cfg.Topics.Attempts, d, a, outcome, d.Reason), nil)
+	// Buffered, not awaited: ctx ends with this call.
+	r.cl.Produce(context.WithoutCancel(ctx), delivery.LogRecord(r.cfg.Topics.Attempts, d, a, outcome, d.Reason), nil)
 
 	if outcome == delivery.Delivered {
 		err := idempotency.Until(ctx, r.log, "mark delivery done", func(ctx context.Context) error {
@@ -110,22 +132,107 @@ func (r *Retrier) attempt(d *delivery.Delivery, tier int) bool {
 		r.count(func(s *Stats) { s.Delivered++ })
 		return true
 	}
-	if !r.handOff(ctx, d, next) {
-		return false
-	}
-	_ = idempotency.Until(ctx, r.log, "release delivery lease", func(ctx context.Context) error {
-		return r.marks.Release(ctx, lease)
-	})
-	return true
+	return r.handOff(ctx, lease, d, epoch, next)
 }
 
-// handOff writes d to topic with acks=all, retrying until it lands.
-func (r *Retrier) handOff(ctx context.Context, d *delivery.Delivery, topic string) bool {
-	err := idempotency.Until(ctx, r.log, "write to "+topic, func(ctx context.Context) error {
-		return r.cl.ProduceSync(ctx, d.Record(topic)).FirstErr()
+// lease takes the delivery's lease for this record. When not ok, the
+// record is not attempted, and settled tells whether a mark refused it (it
+// may commit) or the retrier is stopping (it may not).
+func (r *Retrier) lease(ctx context.Context, d *delivery.Delivery, epoch int64, leaseFor time.Duration) (lease idempotency.Lease, ok, settled bool) {
+	for {
+		var state string
+		err := idempotency.Until(ctx, r.log, "acquire delivery lease", func(ctx context.Context) error {
+			var err error
+			lease, state, err = r.marks.Acquire(ctx, d.ID, epoch, d.Attempt, leaseFor, r.cfg.doneTTL())
+			return err
+		})
+		if err != nil {
+			return lease, false, false
+		}
+		switch state {
+		case idempotency.Acquired:
+			return lease, true, false
+		case idempotency.Reclaimed:
+			// The one place an attempt can be made twice: its holder died
+			// after sending, or after writing the next record but before
+			// marking it handed.
+			r.log.Warn("attempting a delivery whose previous holder stopped without recording an outcome",
+				zap.String("delivery", d.ID), zap.Int("attempt", d.Attempt+1))
+			return lease, true, false
+		case idempotency.Done:
+			r.count(func(s *Stats) { s.AlreadyDone++ })
+			return lease, false, true
+		case idempotency.Handed:
+			r.mu.Lock()
+			r.cfg.skips.AlreadyHanded++
+			r.mu.Unlock()
+			return lease, false, true
+		case idempotency.Dead:
+			r.mu.Lock()
+			r.cfg.skips.AlreadyDead++
+			r.mu.Unlock()
+			return lease, false, true
+		}
+		// Another worker (a member that lost this partition but not yet
+		// its attempt) is sending it: wait for its outcome.
+		select {
+		case <-ctx.Done():
+			return lease, false, false
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// handOff writes d to topic with acks=all, then replaces the lease with
+// the handed (or dead) mark; only then may the source record settle and,
+// later, commit. The mark cannot come first: a mark for a write that then
+// never lands (a kill, or a stop while Kafka is away) would make the
+// source record skip itself and lose the delivery. So the remaining window
+// is a kill between the broker's acknowledgement and the mark, one Redis
+// round trip (longer only while Redis is away): the lease is then left to
+// run out, after which the source record is attempted again and a second
+// record reaches topic. A kill anywhere else is covered: before the write
+// nothing was handed off, after the mark every copy is skipped.
+func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string) bool {
+	err := r.write(ctx, d, epoch, topic)
+	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+		r.log.Error("delivery too large for its next tier; dead-lettering it", zap.String("delivery", d.ID),
+			zap.String("topic", topic), zap.Int("bytes", len(d.Body)), zap.Error(err))
+		d.Reason = fmt.Sprintf("too large for %s after %d attempts (last: %s)", topic, d.Attempt, d.Reason)
+		topic = r.cfg.Topics.Dead
+		err = r.write(ctx, d, epoch, topic)
+	}
+	if err != nil {
+		// A failed write did not land (the idempotent producer fails no
+		// record it has sent without knowing its fate), so the record may
+		// be taken again at once.
+		_ = r.marks.Release(context.Background(), lease, r.cfg.doneTTL())
+		return false
+	}
+	// The write landed: record it even when stopping, so the copy re-read
+	// by the next owner is skipped rather than waiting out the lease and
+	// attempted again.
+	mctx, cancel := outlive(ctx)
+	defer cancel()
+	var held bool
+	err = idempotency.Until(mctx, r.log, "mark delivery handed off", func(ctx context.Context) error {
+		var err error
+		if topic == r.cfg.Topics.Dead {
+			held, err = r.marks.Dead(ctx, lease, d.Attempt, r.cfg.doneTTL())
+		} else {
+			held, err = r.marks.Handed(ctx, lease, d.Attempt, r.cfg.doneTTL())
+		}
+		return err
 	})
 	if err != nil {
 		return false
+	}
+	if !held {
+		r.log.Warn("lease ran out before the hand-off was recorded; the delivery may be attempted twice",
+			zap.String("delivery", d.ID), zap.Int("attempt", d.Attempt))
+	}
+	if r.cfg.afterHandOff != nil {
+		r.cfg.afterHandOff(r.workCtx, d, topic)
 	}
 	if topic == r.cfg.Topics.Dead {
 		r.log.Warn("dead-lettered", zap.String("delivery", d.ID), zap.String("endpoint", d.EndpointID), zap.String("reason", d.Reason))
@@ -134,6 +241,58 @@ func (r *Retrier) handOff(ctx context.Context, d *delivery.Delivery, topic strin
 		r.count(func(s *Stats) { s.Retried++ })
 	}
 	return true
+}
+
+// write produces d to topic until it lands or ctx ends. A record too
+// large for a retry tier is returned at once for the caller to
+// dead-letter; every other refusal is retried with back-off, because
+// dropping it would lose the delivery; a permanent one is logged as an
+// error, since the partition waits until someone fixes it.
+func (r *Retrier) write(ctx context.Context, d *delivery.Delivery, epoch int64, topic string) error {
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		err := r.cl.ProduceSync(ctx, deliveryRecord(d, epoch, topic)).FirstErr()
+		if err == nil {
+			if try > 1 {
+				r.log.Info("write recovered", zap.String("topic", topic), zap.Int("tries", try))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		tooLarge := errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
+		if tooLarge && topic != r.cfg.Topics.Dead {
+			return err
+		}
+		fields := []zap.Field{zap.String("topic", topic), zap.String("delivery", d.ID), zap.Int("try", try),
+			zap.Duration("wait", wait), zap.Error(err)}
+		if permanent(err) {
+			r.log.Error("write refused; retrying until the cause is fixed, the partition waits", fields...)
+		} else {
+			r.log.Warn("write failed; backing off", fields...)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// permanent tells a refusal no retry of the same write overcomes. An
+// unknown topic comes back only after the client's own retries.
+func permanent(err error) bool {
+	var ke *kerr.Error
+	return errors.As(err, &ke) && (!ke.Retriable || errors.Is(err, kerr.UnknownTopicOrPartition))
+}
+
+// outlive is a context that ends markGrace after parent does.
+func outlive(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() { time.AfterFunc(markGrace, cancel) })
+	return ctx, func() { stop(); cancel() }
 }
 
 func (r *Retrier) count(f func(*Stats)) {

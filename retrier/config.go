@@ -8,6 +8,7 @@
 package retrier
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -64,6 +65,14 @@ type Config struct {
 	KafkaOpts []kgo.Opt
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+
+	// afterHandOff, set by tests only, runs once a failed attempt's record
+	// is in the next tier or the dead letters and the delivery's mark says
+	// so, before the source record settles: the point where a kill used to
+	// fork the retry chain.
+	afterHandOff func(ctx context.Context, d *delivery.Delivery, topic string)
+	// skips counts records the marks refused; allocated per Retrier.
+	skips *Skipped
 }
 
 // ErrConfig marks a configuration error.
@@ -97,6 +106,7 @@ func (c *Config) withDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.skips = &Skipped{}
 	return nil
 }
 

@@ -126,7 +126,7 @@ func (p *partition) run() {
 		p.attempts.Add(1)
 		go func() {
 			defer p.attempts.Done()
-			ok := p.r.attempt(d, p.tier)
+			ok := p.r.attempt(d, replayEpoch(cand.rec), p.tier)
 			p.r.mu.Lock()
 			p.inflight--
 			cand.done = ok // not ok: stopping, left unsettled for the next owner

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
@@ -69,9 +70,36 @@ func Scan(ctx context.Context, brokers []string, topics []string, fn func(d *del
 	return nil
 }
 
+// replayHeader carries a replayed chain's epoch (the replay's Unix time in
+// milliseconds) on its records, from tier to tier. A record of a higher
+// epoch passes the delivery's dead and handed marks of lower epochs, so a
+// replay works without a Redis connection here, and a second replay of a
+// chain still running supersedes the first instead of forking it.
+const replayHeader = "hl-replay"
+
+// replayEpoch is rec's replay epoch; 0 for a chain never replayed.
+func replayEpoch(rec *kgo.Record) int64 {
+	for _, h := range rec.Headers {
+		if h.Key == replayHeader {
+			e, _ := strconv.ParseInt(string(h.Value), 10, 64)
+			return e
+		}
+	}
+	return 0
+}
+
+// deliveryRecord is d's record for topic, carrying epoch forward.
+func deliveryRecord(d *delivery.Delivery, epoch int64, topic string) *kgo.Record {
+	rec := d.Record(topic)
+	if epoch != 0 {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: replayHeader, Value: strconv.AppendInt(nil, epoch, 10)})
+	}
+	return rec
+}
+
 // Replayer re-enqueues deliveries into the first retry tier, due at once,
-// with their ids and bodies unchanged. The retrier's done marks make a
-// replay of something already delivered a no-op.
+// with their ids and bodies unchanged, in a new epoch. The retrier's done
+// marks make a replay of something already delivered a no-op.
 type Replayer struct {
 	Brokers []string
 	Topics  kafka.Topics
@@ -83,7 +111,7 @@ func (p *Replayer) enqueue(ctx context.Context, cl *kgo.Client, d *delivery.Deli
 	t := p.topics()
 	d.Due = time.Now()
 	d.Reason = "replayed: " + d.Reason
-	return cl.ProduceSync(ctx, d.Record(t.RetryTopic(t.Retry[0]))).FirstErr()
+	return cl.ProduceSync(ctx, deliveryRecord(d, d.Due.UnixMilli(), t.RetryTopic(t.Retry[0]))).FirstErr()
 }
 
 func (p *Replayer) client() (*kgo.Client, error) {
