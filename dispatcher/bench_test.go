@@ -45,6 +45,9 @@ package dispatcher_test
 //	                               `benchrig dispatcher` (the dispatcher
 //	                               command's wiring plus a profile) in place
 //	                               of hookline
+//	HOOKLINE_BENCH_COMPARE=BIN     also run BIN (another build of the hookline
+//	                               command, e.g. of an earlier commit) in each
+//	                               iteration, and report it beside this build
 //	HOOKLINE_BENCH_VERBOSE=1       copy the dispatcher process's stderr (e.g.
 //	                               with GODEBUG=gctrace=1) to the test's
 //
@@ -169,7 +172,8 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 		b.Fatalf("a batch of %d events needs %d bytes, over MaxBytes %d", m.maxItems, set.maxBatchBytes(m.maxItems), maxBytes)
 	}
 
-	var disp, ceil benchResult
+	var disp, ceil, cmp benchResult
+	cmpBin := os.Getenv("HOOKLINE_BENCH_COMPARE")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if bins.dispatcher != nil {
@@ -179,6 +183,9 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 		}
 		b.StopTimer()
 		ceil.add(benchRunCeiling(b, bins.rig, set, ep, recv, m.maxItems))
+		if cmpBin != "" {
+			cmp.add(benchRunProcess(b, []string{cmpBin, "dispatcher"}, set, redisAddr, ep, recv, m))
+		}
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -201,6 +208,12 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 		rss = fmt.Sprintf("%.0f MB", float64(disp.peakRSSKB)/1024)
 	}
 	fmt.Printf("dispatch %s: hookline=%.0f ev/s ceiling=%.0f ev/s ratio=%.2f peakRSS=%s (Redis: %s)\n", m.name, dispRate, ceilRate, ratio, rss, redisName)
+	if cmpBin != "" {
+		cmpRate := total / cmp.elapsed.Seconds()
+		b.ReportMetric(cmpRate, "compare-events/s")
+		fmt.Printf("  %s compare: %s=%.0f ev/s ratio=%.2f peakRSS=%.0f MB cpu=%.2fs; this build / compared = %.2f\n",
+			m.name, filepath.Base(cmpBin), cmpRate, cmpRate/ceilRate, float64(cmp.peakRSSKB)/1024, per(cmp.cpu), dispRate/cmpRate)
+	}
 	fmt.Printf("  %s detail: events=%d posts=%d/%d wall=%.2fs/%.2fs first-post=%.2fs max-gap=%s/%s cpu: dispatcher=%.2fs broker+redis+receiver=%.2fs | ceiling signer=%.2fs receiver=%.2fs\n",
 		m.name, m.events, disp.posts/int64(b.N), ceil.posts/int64(b.N), per(disp.elapsed), per(ceil.elapsed), per(disp.firstPost),
 		disp.maxGap.Round(time.Millisecond), ceil.maxGap.Round(time.Millisecond),
