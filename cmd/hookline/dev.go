@@ -36,10 +36,28 @@ type devConfig struct {
 	demo       bool
 	demoRate   float64
 	topics     kafka.Topics
+	// ready, when set, is told the embedded broker's address once the
+	// pipeline runs.
+	ready func(addr string)
 }
 
 func runDev(ctx context.Context, args []string) error {
 	fs := newFlagSet("dev", "[--demo]")
+	c, err := parseDev(fs, args)
+	if err != nil {
+		return err
+	}
+	log, err := fs.logger()
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	return devStack(ctx, c, log)
+}
+
+// parseDev reads the dev flags into a config whose topics all follow
+// --topic-prefix and --retry-schedule.
+func parseDev(fs *flagSet, args []string) (devConfig, error) {
 	var c devConfig
 	fs.StringVar(&c.dataDir, "data-dir", ".hookline/dev", "where the embedded Kafka keeps topics and offsets across restarts")
 	fs.IntVar(&c.kafkaPort, "kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1 (0: any free port)")
@@ -47,28 +65,33 @@ func runDev(ctx context.Context, args []string) error {
 	fs.IntVar(&c.partitions, "partitions", 6, "partitions of each topic created")
 	fs.BoolVar(&c.demo, "demo", false, "also run a demo producer and a demo receiver that verifies every signature")
 	fs.Float64Var(&c.demoRate, "demo-rate", 20, "demo events per second")
-	fs.StringVar(&c.topics.Events, "events-topic", "hookline.events", "events topic")
+	fs.StringVar(&c.topics.Events, "events-topic", "", "events topic (default <topic-prefix>events)")
 	fs.StringVar(&c.epFile, "endpoints", "", "JSON file of endpoints ({\"endpoints\": [...]}); --demo adds its own")
 	fs.DurationVar(&c.drain, "shutdown-timeout", 15*time.Second, "on Ctrl-C, how long to wait for deliveries in flight")
 	c.disp.register(fs, true)
 	if err := fs.parse(args); err != nil {
-		return err
+		return c, err
 	}
 	switch {
 	case c.kafkaPort < 0 || c.kafkaPort > 65535:
-		return badFlag("kafka-port", "want 0-65535, got %d", c.kafkaPort)
+		return c, badFlag("kafka-port", "want 0-65535, got %d", c.kafkaPort)
 	case c.partitions < 1 || c.partitions > 1000:
-		return badFlag("partitions", "want 1-1000, got %d", c.partitions)
+		return c, badFlag("partitions", "want 1-1000, got %d", c.partitions)
 	case c.demoRate <= 0 || c.demoRate > 100000:
-		return badFlag("demo-rate", "want (0, 100000], got %v", c.demoRate)
+		return c, badFlag("demo-rate", "want (0, 100000], got %v", c.demoRate)
 	}
-	c.topics = c.topics.WithDefaults()
-	log, err := fs.logger()
+	// Topics.WithDefaults would name everything hookline.*, so the prefix
+	// has to come first, and the tiers created must be the ones retried.
+	sched, err := parseSchedule(c.disp.retrySchedule)
 	if err != nil {
-		return err
+		return c, err
 	}
-	defer log.Sync()
-	return devStack(ctx, c, log)
+	if c.topics.Events == "" {
+		c.topics.Events = c.disp.topicPrefix + "events"
+	}
+	c.topics.Retry = sched
+	c.topics = withPrefix(c.topics, c.disp.topicPrefix)
+	return c, nil
 }
 
 func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
@@ -142,7 +165,10 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	go func() { dispErr <- disp.Run(context.Background()) }()
 	go func() { retErr <- ret.Run(context.Background()) }()
 	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, len(eps), rcfg.Group, rcfg.Topics.RetryTopics())
-	fmt.Printf("ready: publish with `hookline produce --brokers %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, emb.Addr)
+	fmt.Printf("ready: publish with `hookline produce --brokers %s --topic %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, c.topics.Events, emb.Addr)
+	if c.ready != nil {
+		c.ready(emb.Addr)
+	}
 
 	if d == nil {
 		select {
