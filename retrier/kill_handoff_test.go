@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +55,17 @@ func (s *killReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.posts[id] = append(s.posts[id], status)
 	s.mu.Unlock()
 	w.WriteHeader(status)
+}
+
+func (s *killReceiver) got2xx(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.posts[id] {
+		if st/100 == 2 {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *killReceiver) count(id string) int {
@@ -109,14 +119,22 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 			t.Fatal(err)
 		}
 	}
-	// Done when every delivery's mark is final: done or dead.
+	// Done when every delivery got its 2xx or its dead letter (judged
+	// from the receiver and the dead letters, not from the marks under test).
 	finished := func() bool {
-		for id := range want {
-			v, err := rdb.Get(ctx, prefix+"delivery:"+id).Result()
-			if err != nil && err != redis.Nil {
-				t.Fatal(err)
+		for id, n := range want {
+			if recv.count(id) < n || !dies[id] && !recv.got2xx(id) {
+				return false
 			}
-			if dies[id] && !strings.HasPrefix(v, "dead:") || !dies[id] && v != "done" {
+		}
+		dead := map[string]bool{}
+		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+		defer scancel()
+		if err := Scan(sctx, k.Brokers, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) { dead[d.ID] = true }); err != nil {
+			t.Fatal(err)
+		}
+		for id := range dies {
+			if !dead[id] {
 				return false
 			}
 		}
