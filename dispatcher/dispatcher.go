@@ -238,6 +238,11 @@ func (d *Dispatcher) pollLoop(ctx context.Context) error {
 				}
 				d.mu.Unlock()
 			}
+			// Routing may wait on busy endpoints; a rebalance waiting
+			// for a whole poll could outlast the rebalance timeout and
+			// drop this member. Partitions revoked meanwhile are
+			// dropped and their remaining records skipped.
+			d.cl.AllowRebalance()
 		})
 		d.cl.AllowRebalance()
 	}

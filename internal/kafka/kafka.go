@@ -125,16 +125,34 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, partitions int32, rf in
 // raiseMessageLimit sets max.message.bytes to MaxMessageBytes on the topics
 // whose limit is lower.
 func raiseMessageLimit(ctx context.Context, adm *kadm.Client, topics []string) error {
-	cfgs, err := adm.DescribeTopicConfigs(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("describe topic configs: %w", err)
+	var cfgs kadm.ResourceConfigs
+	// A topic another member has just created may not be described yet.
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		var err error
+		cfgs, err = adm.DescribeTopicConfigs(ctx, topics...)
+		if err == nil {
+			for _, rc := range cfgs {
+				if rc.Err != nil {
+					err = fmt.Errorf("describe topic %s: %w", rc.Name, rc.Err)
+					break
+				}
+			}
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) || wait > 5*time.Second {
+			return fmt.Errorf("describe topic configs: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("describe topic configs: %w", err)
+		case <-time.After(wait):
+		}
 	}
 	limit := strconv.Itoa(MaxMessageBytes)
 	var low []string
 	for _, rc := range cfgs {
-		if rc.Err != nil {
-			return fmt.Errorf("describe topic %s: %w", rc.Name, rc.Err)
-		}
 		for _, c := range rc.Configs {
 			if c.Key != "max.message.bytes" || c.Value == nil {
 				continue
