@@ -29,6 +29,7 @@ type dispatcherFlags struct {
 	retrySchedule            string
 	member                   kafka.Group
 	topicPrefix              string
+	maxRetryAfter            time.Duration
 }
 
 func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
@@ -46,6 +47,7 @@ func (f *dispatcherFlags) register(fs *flagSet, dev bool) {
 	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
+	fs.DurationVar(&f.maxRetryAfter, "max-retry-after", delivery.DefaultMaxRetryAfter, "longest Retry-After an endpoint may ask for; a longer one waits this long (logged once per endpoint)")
 	fs.StringVar(&f.topicPrefix, "topic-prefix", "hookline.", "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>")
 	fs.DurationVar(&f.member.SessionTimeout, "session-timeout", kafka.DefaultSessionTimeout, "consumer-group session timeout: how soon a dead member's partitions move (classic protocol)")
 	fs.DurationVar(&f.member.RebalanceTimeout, "rebalance-timeout", 0, "how long a rebalance waits for members to rejoin before it goes on without them (0: half the session timeout)")
@@ -88,6 +90,8 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 		return dispatcher.Config{}, badFlag("max-buffered-bytes", "want at least 1 MiB, got %d", f.maxBuffered)
 	case f.fetchPartitionBytes < 16<<10 || f.fetchPartitionBytes > 64<<20:
 		return dispatcher.Config{}, badFlag("fetch-partition-bytes", "want 16 KiB to 64 MiB, got %d", f.fetchPartitionBytes)
+	case f.maxRetryAfter < time.Second:
+		return dispatcher.Config{}, badFlag("max-retry-after", "want at least 1s, got %s", f.maxRetryAfter)
 	case f.maxQueued < 1:
 		return dispatcher.Config{}, badFlag("max-queued", "want at least 1, got %d", f.maxQueued)
 	case f.concurrency < 1 || f.concurrency > 64:
@@ -104,7 +108,8 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 		// group waits for this member and then drops it.
 		RevokeTimeout: min(f.member.RevokeTimeout(), 30*time.Second),
 		Brokers:       brokers, Group: f.group, Topics: topics, Endpoints: eps, Redis: rdb, Logger: log,
-		Sender:           delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets},
+		Sender: delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets,
+			MaxRetryAfter: f.maxRetryAfter, Logger: log},
 		MaxBufferedBytes: f.maxBuffered, MaxQueuedPerEndpoint: f.maxQueued, Concurrency: f.concurrency,
 		FetchMaxPartitionBytes: int32(f.fetchPartitionBytes),
 	}, nil
