@@ -1,0 +1,131 @@
+// Package retry is hookline's retry policy, in one place for the
+// dispatcher, the retrier, replay and the command line: the schedule of
+// delayed tiers, their topic names, where a failed delivery goes next and
+// when it is due, how an endpoint's maxAge ends the chain, and how long a
+// delivery's done mark must outlive it.
+//
+// Each tier is a Kafka topic with one fixed delay, so due times rise with
+// offset within a tier and a consumer can wait on a partition's head.
+package retry
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Policy is a retry schedule and its topics. The zero value is the default
+// schedule under the default prefix.
+type Policy struct {
+	// Delays of the tiers, in order. Default 1m, 5m, 30m, 2h, 12h (seed
+	// 001's schedule).
+	Delays []time.Duration
+	// Prefix names the tier topics: <Prefix><delay>, e.g.
+	// hookline.retry.1m0s. Default "hookline.retry.".
+	Prefix string
+	// ReplayWindow is how long after the retry horizon a delivery's done
+	// mark is kept, so a replay within it never sends a delivered
+	// delivery again. Default 7 days.
+	ReplayWindow time.Duration
+}
+
+// Defaults of a Policy.
+const (
+	DefaultPrefix       = "hookline.retry."
+	DefaultReplayWindow = 7 * 24 * time.Hour
+)
+
+// DefaultDelays returns the default schedule (a fresh slice each call, so
+// no caller can change another's).
+func DefaultDelays() []time.Duration {
+	return []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 12 * time.Hour}
+}
+
+// ErrSchedule marks a schedule that cannot work.
+var ErrSchedule = errors.New("retry schedule")
+
+// ParseDelays reads a comma-separated schedule such as "1m,5m,30m".
+// Delays must be positive, distinct and rising: a tier's partitions are
+// waited on in offset order, and a shorter tier after a longer one would
+// only reorder the chain.
+func ParseDelays(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		d, err := time.ParseDuration(part)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%w: %q is not a positive duration such as 1m", ErrSchedule, part)
+		}
+		if len(out) > 0 && d <= out[len(out)-1] {
+			return nil, fmt.Errorf("%w: %s after %s: delays must rise", ErrSchedule, d, out[len(out)-1])
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: empty; give at least one delay, e.g. 1m,5m,30m,2h,12h", ErrSchedule)
+	}
+	return out, nil
+}
+
+// WithDefaults fills what is unset.
+func (p Policy) WithDefaults() Policy {
+	if len(p.Delays) == 0 {
+		p.Delays = DefaultDelays()
+	}
+	if p.Prefix == "" {
+		p.Prefix = DefaultPrefix
+	}
+	if p.ReplayWindow == 0 {
+		p.ReplayWindow = DefaultReplayWindow
+	}
+	return p
+}
+
+// Tiers is the number of tiers.
+func (p Policy) Tiers() int { return len(p.WithDefaults().Delays) }
+
+// Topic names tier i (0-based).
+func (p Policy) Topic(i int) string {
+	p = p.WithDefaults()
+	return p.Prefix + p.Delays[i].String()
+}
+
+// Topics names every tier, in schedule order.
+func (p Policy) Topics() []string {
+	p = p.WithDefaults()
+	out := make([]string, len(p.Delays))
+	for i := range p.Delays {
+		out[i] = p.Topic(i)
+	}
+	return out
+}
+
+// Tier returns the index of the tier named topic.
+func (p Policy) Tier(topic string) (int, bool) {
+	for i, t := range p.Topics() {
+		if t == topic {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Delay is tier i's delay.
+func (p Policy) Delay(i int) time.Duration { return p.WithDefaults().Delays[i] }
+
+// Horizon is the sum of the delays: the longest a chain can run.
+func (p Policy) Horizon() time.Duration {
+	var h time.Duration
+	for _, d := range p.WithDefaults().Delays {
+		h += d
+	}
+	return h
+}
+
+// DoneTTL is how long a delivery's done (and handed) mark is kept: the
+// whole retry horizon plus the replay window.
+func (p Policy) DoneTTL() time.Duration { return p.Horizon() + p.WithDefaults().ReplayWindow }
