@@ -100,7 +100,7 @@ type tenantMemo struct {
 	ok     bool
 }
 
-func (m *tenantMemo) forTenant(l Lookup, tenant string) []*endpoints.Endpoint {
+func (m *tenantMemo) forTenant(l endpoints.Registry, tenant string) []*endpoints.Endpoint {
 	if !m.ok || m.tenant != tenant {
 		m.tenant, m.eps, m.ok = tenant, l.ForTenant(tenant), true
 	}
@@ -199,7 +199,9 @@ func (d *Dispatcher) seal(st *endpointState) {
 		defer releaseBody(del)
 		del.Attempt = 0
 		del.Reason = "deferred: earlier deliveries to this endpoint are still in flight"
-		d.handOff(b, del, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]), d.cfg.Topics.Retry[0])
+		step := d.cfg.Retry.First(time.Now())
+		del.Due, del.Tier = step.Due, step.Tier
+		d.handOff(b, del, step.Topic, 0)
 	}()
 }
 

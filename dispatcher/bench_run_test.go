@@ -24,6 +24,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
@@ -117,8 +118,8 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	defer rdb.Close()
 	d, err := dispatcher.New(dispatcher.Config{
 		Brokers: set.k.Brokers, Group: name,
-		Topics: kafka.Topics{Events: set.topic, Invalid: name + ".invalid", Attempts: name + ".attempts", Dead: name + ".dead",
-			RetryPrefix: name + ".retry.", Retry: []time.Duration{time.Minute}},
+		Topics:    kafka.Topics{Events: set.topic, Invalid: name + ".invalid", Attempts: name + ".attempts", Dead: name + ".dead"},
+		Retry:     retry.Policy{Prefix: name + ".retry.", Delays: []time.Duration{time.Minute}},
 		Endpoints: eps, Redis: rdb,
 		Sender: delivery.SenderConfig{AllowHTTP: true, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 	})

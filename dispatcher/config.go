@@ -16,22 +16,11 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
-
-// Lookup finds a tenant's endpoints. The returned slice is read-only.
-type Lookup interface {
-	ForTenant(tenant string) []*endpoints.Endpoint
-}
-
-// Disabler turns off an endpoint that answered 410 Gone. A Lookup that also
-// implements Disabler is told; otherwise the endpoint stays as it is and
-// only the delivery is dead-lettered.
-type Disabler interface {
-	Disable(id, reason string) error
-}
 
 // Config configures a Dispatcher.
 type Config struct {
@@ -42,10 +31,14 @@ type Config struct {
 	// Topics names the events topic (consumed) and the topics written.
 	// Zero value: the defaults of kafka.Topics.
 	Topics kafka.Topics
+	// Retry is the retry schedule and its tier topics; the dispatcher
+	// writes to the first tier. Zero value: retry.Policy's defaults.
+	Retry retry.Policy
 	// ExtraEventTopics are consumed besides Topics.Events.
 	ExtraEventTopics []string
-	// Endpoints is the lookup. Required.
-	Endpoints Lookup
+	// Endpoints is the registry: looked up per record, told of 410s.
+	// Required.
+	Endpoints endpoints.Registry
 	// Redis holds settle state. Required.
 	Redis redis.Cmdable
 	// RedisPrefix namespaces keys. Default "hookline:".
@@ -106,6 +99,7 @@ func (c *Config) withDefaults() error {
 		c.Group = "hookline-dispatcher"
 	}
 	c.Topics = c.Topics.WithDefaults()
+	c.Retry = c.Retry.WithDefaults()
 	if c.MaxBufferedBytes == 0 {
 		c.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}

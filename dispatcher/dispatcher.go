@@ -120,7 +120,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer close(d.done)
 	defer d.cl.Close()
 	defer d.workCancel()
-	err := d.ensureTopics(d.cfg.Topics.Invalid, d.cfg.Topics.Attempts, d.cfg.Topics.Dead, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]))
+	err := d.ensureTopics(d.cfg.Topics.Invalid, d.cfg.Topics.Attempts, d.cfg.Topics.Dead, d.cfg.Retry.Topic(0))
 	if err != nil {
 		return fmt.Errorf("dispatcher: %w", err)
 	}

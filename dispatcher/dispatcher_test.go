@@ -156,7 +156,7 @@ func TestFailedDeliveryGoesToFirstRetryTierWithItsIDAndBody(t *testing.T) {
 			e.MaxItems, e.MaxWait = 3, endpoints.Duration(time.Hour)
 		})}, nil)
 		f.publish(t, taskEvent("t-1", "a", "x"), taskEvent("t-1", "a", "y"), taskEvent("t-1", "a", "z"))
-		recs := f.read(t, f.topics.RetryTopic(time.Minute), 1)
+		recs := f.read(t, f.retry.Topic(0), 1)
 		del, err := delivery.FromRecord(recs[0])
 		if err != nil {
 			t.Fatal(err)

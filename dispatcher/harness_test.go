@@ -10,6 +10,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/producer"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,6 +28,7 @@ func events(t *testing.T, body []byte) []map[string]any { return testbackend.Eve
 type fixture struct {
 	b      testbackend.Backend
 	topics kafka.Topics
+	retry  retry.Policy
 	prod   *producer.Producer
 	set    *endpoints.Set
 	d      *dispatcher.Dispatcher
@@ -48,8 +50,8 @@ func newFixture(t *testing.T, b testbackend.Backend, eps []*endpoints.Endpoint, 
 	f := &fixture{b: b}
 	f.topics = kafka.Topics{
 		Events: b.Topic(t, 3), Invalid: name + ".invalid", Attempts: name + ".attempts", Dead: name + ".dead",
-		RetryPrefix: name + ".retry.", Retry: []time.Duration{time.Minute},
 	}
+	f.retry = retry.Policy{Prefix: name + ".retry.", Delays: []time.Duration{time.Minute}}
 	var err error
 	if f.set, err = endpoints.NewSet(eps...); err != nil {
 		t.Fatal(err)
@@ -59,7 +61,7 @@ func newFixture(t *testing.T, b testbackend.Backend, eps []*endpoints.Endpoint, 
 	}
 	t.Cleanup(func() { _ = f.prod.Close(context.Background()) })
 	f.cfg = dispatcher.Config{
-		Brokers: b.Brokers, Group: name, Topics: f.topics, Endpoints: f.set, Redis: b.Redis, RedisPrefix: b.RedisPrefix,
+		Brokers: b.Brokers, Group: name, Topics: f.topics, Retry: f.retry, Endpoints: f.set, Redis: b.Redis, RedisPrefix: b.RedisPrefix,
 		Sender:         delivery.SenderConfig{AllowHTTP: true, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 		CommitInterval: 100 * time.Millisecond,
 	}

@@ -79,7 +79,7 @@ func TestSlowEndpointDoesNotHoldUpAFastOne(t *testing.T) {
 		inRetry := map[string]bool{}
 		deadline := time.Now().Add(30 * time.Second)
 		for len(inRetry) < len(stalled) && time.Now().Before(deadline) {
-			for _, r := range f.b.ReadAll(t, f.topics.RetryTopic(time.Minute), 1<<20, 2*time.Second) {
+			for _, r := range f.b.ReadAll(t, f.retry.Topic(0), 1<<20, 2*time.Second) {
 				del, err := delivery.FromRecord(r)
 				if err != nil {
 					t.Fatal(err)

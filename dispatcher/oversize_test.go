@@ -88,7 +88,7 @@ func TestDeliveriesLargerThanTheBrokerDefaultAreHandedOff(t *testing.T) {
 			evs = append(evs, bigTask("t-1", "task"+strconv.Itoa(i), 15_000))
 		}
 		f.publish(t, evs...)
-		tier := f.topics.RetryTopic(f.topics.Retry[0])
+		tier := f.retry.Topic(0)
 		recs := f.read(t, tier, 3)
 		items := 0
 		for _, r := range recs {
@@ -120,7 +120,7 @@ func TestTooLargeDeliveriesAreSplit(t *testing.T) {
 			e.MaxItems, e.MaxWait = 100, endpoints.Duration(time.Hour)
 		})
 		f := newFixture(t, b, []*endpoints.Endpoint{ep}, nil)
-		tier := f.topics.RetryTopic(f.topics.Retry[0])
+		tier := f.retry.Topic(0)
 		const limit = 300 << 10
 		waitTopic(t, b.Admin(t), tier)
 		setTopicLimit(t, b.Admin(t), tier, limit)

@@ -89,12 +89,11 @@ func runKillScenario(t *testing.T, b testbackend.Backend, bin string, sc rebalan
 	// Both members would create the written topics at once, and a topic
 	// just created may not be describable yet; neither race is what this
 	// test is about, so the topics are made ready first.
-	written := kafka.Topics{Events: topic, Invalid: group + ".invalid", Attempts: group + ".attempts", Dead: group + ".dead",
-		RetryPrefix: group + ".retry.", Retry: []time.Duration{time.Minute}}
+	written := kafka.Topics{Events: topic, Invalid: group + ".invalid", Attempts: group + ".attempts", Dead: group + ".dead"}
 	adm := b.Admin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := kafka.EnsureTopics(ctx, adm, 1, -1, written.All()[1:]...); err != nil {
+	if err := kafka.EnsureTopics(ctx, adm, 1, -1, append(written.All()[1:], group+".retry.1m0s")...); err != nil {
 		t.Fatal(err)
 	}
 	for {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/retry"
 	"go.uber.org/zap"
 )
 
@@ -71,14 +72,17 @@ func (d *Dispatcher) deliver(p prepared) bool {
 	}
 	outcome, reason := delivery.Classify(a, b.ep.RetryPolicy)
 	del.LastStatus, del.Reason = a.Status, reason
+	next := d.cfg.Topics.Dead
 	if outcome == delivery.Retry {
-		delay := d.cfg.Topics.Retry[0]
-		if a.RetryAfter > delay {
-			delay = a.RetryAfter // not sent again before the endpoint asked
+		step := d.cfg.Retry.Next(retry.Failure{Tier: -1, Attempts: del.Attempt, RetryAfter: a.RetryAfter,
+			FirstAttempt: del.FirstAttempt, MaxAge: time.Duration(b.ep.MaxAge), Reason: reason}, time.Now())
+		if step.Dead {
+			outcome, del.Reason = delivery.Dead, step.Reason
+		} else {
+			next, del.Due, del.Tier = step.Topic, step.Due, step.Tier
 		}
-		del.Due = time.Now().Add(delay)
 	}
-	d.cl.Produce(d.workCtx, delivery.LogRecord(d.cfg.Topics.Attempts, del, a, outcome, reason), nil)
+	d.cl.Produce(d.workCtx, delivery.LogRecord(d.cfg.Topics.Attempts, del, a, outcome, del.Reason), nil)
 	switch outcome {
 	case delivery.Delivered:
 		if d.settle(b, true) {
@@ -88,17 +92,15 @@ func (d *Dispatcher) deliver(p prepared) bool {
 			d.mu.Unlock()
 		}
 	case delivery.Retry:
-		d.handOff(b, del, d.cfg.Topics.RetryTopic(d.cfg.Topics.Retry[0]), 0)
+		d.handOff(b, del, next, 0)
 	case delivery.Gone:
-		if dis, ok := d.cfg.Endpoints.(Disabler); ok {
-			if err := dis.Disable(b.ep.ID, reason); err != nil {
-				d.log.Warn("disable endpoint", zap.String("endpoint", b.ep.ID), zap.Error(err))
-			}
+		if err := d.cfg.Endpoints.Disable(d.workCtx, b.ep.ID, reason); err != nil {
+			d.log.Warn("disable endpoint", zap.String("endpoint", b.ep.ID), zap.Error(err))
 		}
 		d.log.Warn("endpoint answered 410 Gone: disabled", zap.String("endpoint", b.ep.ID))
 		d.handOff(b, del, d.cfg.Topics.Dead, 0)
 	case delivery.Dead:
-		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", reason))
+		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", del.Reason))
 		d.handOff(b, del, d.cfg.Topics.Dead, 0)
 	}
 	return outcome == delivery.Delivered

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 )
@@ -64,8 +65,8 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 		dead = "endpoint deleted"
 	case ep.Disabled:
 		dead = "endpoint inactive (replay after enabling it)"
-	case ep.MaxAge > 0 && now.Sub(d.FirstAttempt) > time.Duration(ep.MaxAge):
-		dead = fmt.Sprintf("max age %s exceeded after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason)
+	case retry.Expired(d.FirstAttempt, time.Duration(ep.MaxAge), now):
+		dead = fmt.Sprintf("max age %s reached after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason)
 	}
 	leaseFor := noSendLease
 	if ep != nil {
@@ -101,22 +102,16 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	next := r.cfg.Topics.Dead
 	switch outcome {
 	case delivery.Retry:
-		if tier+1 < len(r.cfg.Topics.Retry) {
-			delay := r.cfg.Topics.Retry[tier+1]
-			if a.RetryAfter > delay {
-				delay = a.RetryAfter
-			}
-			d.Due = r.cfg.Now().Add(delay)
-			next = r.cfg.Topics.RetryTopic(r.cfg.Topics.Retry[tier+1])
+		step := r.cfg.Retry.Next(retry.Failure{Tier: tier, Attempts: d.Attempt, RetryAfter: a.RetryAfter,
+			FirstAttempt: d.FirstAttempt, MaxAge: time.Duration(ep.MaxAge), Reason: reason}, r.cfg.Now())
+		if step.Dead {
+			d.Reason, outcome = step.Reason, delivery.Dead
 		} else {
-			d.Reason = fmt.Sprintf("failed permanently after %d attempts: %s", d.Attempt, reason)
-			outcome = delivery.Dead
+			next, d.Due, d.Tier = step.Topic, step.Due, step.Tier
 		}
 	case delivery.Gone:
-		if dis, ok := r.cfg.Endpoints.(Disabler); ok {
-			if err := dis.Disable(ep.ID, reason); err != nil {
-				r.log.Warn("disable endpoint", zap.String("endpoint", ep.ID), zap.Error(err))
-			}
+		if err := r.cfg.Endpoints.Disable(ctx, ep.ID, reason); err != nil {
+			r.log.Warn("disable endpoint", zap.String("endpoint", ep.ID), zap.Error(err))
 		}
 	}
 	// Buffered, not awaited: ctx ends with this call.

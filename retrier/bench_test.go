@@ -24,6 +24,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/retrier"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -45,6 +46,7 @@ func countingServer(b *testing.B) (*httptest.Server, *atomic.Int64, *atomic.Int6
 type benchEnv struct {
 	k      testbackend.Kafka
 	topics kafka.Topics
+	tiers  retry.Policy
 	set    *endpoints.Set
 	sender delivery.SenderConfig
 }
@@ -52,13 +54,14 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, url string, maxItems int) *benchEnv {
 	e := &benchEnv{k: testbackend.NewFake(b), sender: delivery.SenderConfig{AllowHTTP: true,
 		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
-	e.topics = kafka.Topics{Events: "bench.events", Retry: []time.Duration{time.Minute, 5 * time.Minute}}.WithDefaults()
+	e.topics = kafka.Topics{Events: "bench.events"}.WithDefaults()
+	e.tiers = retry.Policy{Delays: []time.Duration{time.Minute, 5 * time.Minute}}.WithDefaults()
 	var err error
 	e.set, err = endpoints.NewSet(&endpoints.Endpoint{ID: "ep1", TenantID: "t-1", URL: url, Secrets: []string{secret}, MaxItems: maxItems})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := kafka.EnsureTopics(context.Background(), e.k.Admin(b), 6, -1, e.topics.All()...); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), e.k.Admin(b), 6, -1, append(e.topics.All(), e.tiers.Topics()...)...); err != nil {
 		b.Fatal(err)
 	}
 	return e
@@ -77,7 +80,7 @@ func (e *benchEnv) preload(b *testing.B, n, items int, due func(i int) time.Time
 		}
 		body = append(body, ']')
 	}
-	topic := e.topics.RetryTopic(e.topics.Retry[0])
+	topic := e.tiers.Topic(0)
 	for i := 0; i < n; i++ {
 		d := &delivery.Delivery{ID: delivery.NewID(), EndpointID: "ep1", TenantID: "t-1", EventType: "task.updated",
 			Items: items, Batch: items > 1, Body: body, Attempt: 1, FirstAttempt: time.Now(), LastStatus: 503, Due: due(i)}
@@ -95,7 +98,7 @@ func (e *benchEnv) preload(b *testing.B, n, items int, due func(i int) time.Time
 }
 
 func (e *benchEnv) retrier(b *testing.B) *retrier.Retrier {
-	r, err := retrier.New(retrier.Config{Brokers: e.k.Brokers, Group: "bench.r", Topics: e.topics, Endpoints: e.set,
+	r, err := retrier.New(retrier.Config{Brokers: e.k.Brokers, Group: "bench.r", Topics: e.topics, Retry: e.tiers, Endpoints: e.set,
 		Redis: testbackend.NewMiniredis(b), Sender: e.sender})
 	if err != nil {
 		b.Fatal(err)
@@ -164,7 +167,7 @@ func BenchmarkDrain(b *testing.B) {
 		if err := cl.Flush(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		d, err := dispatcher.New(dispatcher.Config{Brokers: e2.k.Brokers, Group: "bench.d", Topics: e2.topics, Endpoints: e2.set,
+		d, err := dispatcher.New(dispatcher.Config{Brokers: e2.k.Brokers, Group: "bench.d", Topics: e2.topics, Retry: e2.tiers, Endpoints: e2.set,
 			Redis: testbackend.NewMiniredis(b), Sender: e2.sender})
 		if err != nil {
 			b.Fatal(err)

@@ -16,24 +16,11 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
-
-// Endpoints finds an endpoint's current configuration; nil means deleted.
-type Endpoints interface {
-	Get(id string) *endpoints.Endpoint
-}
-
-// Disabler turns off an endpoint that answered 410 Gone.
-type Disabler interface {
-	Disable(id, reason string) error
-}
-
-// DefaultReplayWindow is how long after the retry horizon a done mark is
-// kept, so replays within it never send a delivered delivery again.
-const DefaultReplayWindow = 7 * 24 * time.Hour
 
 // Config configures a Retrier.
 type Config struct {
@@ -44,17 +31,19 @@ type Config struct {
 	// Topics names the retry tiers (Topics.Retry is the schedule), dead
 	// letters and the attempt log. Zero value: the defaults.
 	Topics kafka.Topics
-	// Endpoints is the lookup. Required.
-	Endpoints Endpoints
+	// Endpoints is the registry, read before every attempt (nil: deleted)
+	// and told of 410s. Required.
+	Endpoints endpoints.Registry
+	// Retry is the schedule and the tier topics consumed; its
+	// ReplayWindow sizes the done marks. Zero value: retry.Policy's
+	// defaults.
+	Retry retry.Policy
 	// Redis holds leases and done marks. Required.
 	Redis redis.Cmdable
 	// RedisPrefix namespaces keys. Default "hookline:".
 	RedisPrefix string
 	// Sender configures HTTP delivery. Zero value: production defaults.
 	Sender delivery.SenderConfig
-	// ReplayWindow is added to the retry horizon for the done marks' TTL.
-	// Default 7 days.
-	ReplayWindow time.Duration
 	// Concurrency is attempts in flight per tier partition. Default 16.
 	Concurrency int
 	// CommitInterval between offset commits. Default 1 s.
@@ -91,9 +80,7 @@ func (c *Config) withDefaults() error {
 		c.Group = "hookline-retrier"
 	}
 	c.Topics = c.Topics.WithDefaults()
-	if c.ReplayWindow == 0 {
-		c.ReplayWindow = DefaultReplayWindow
-	}
+	c.Retry = c.Retry.WithDefaults()
 	if c.Concurrency <= 0 {
 		c.Concurrency = 16
 	}
@@ -111,10 +98,4 @@ func (c *Config) withDefaults() error {
 }
 
 // doneTTL covers the whole retry horizon plus the replay window.
-func (c *Config) doneTTL() time.Duration {
-	ttl := c.ReplayWindow
-	for _, d := range c.Topics.Retry {
-		ttl += d
-	}
-	return ttl
-}
+func (c *Config) doneTTL() time.Duration { return c.Retry.DoneTTL() }

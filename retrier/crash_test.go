@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 )
@@ -43,10 +44,9 @@ func TestSIGKILLAndRedisOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := testbackend.UniqueName(t)
-		topics := kafka.Topics{RetryPrefix: name + ".retry.", Dead: name + ".dead", Attempts: name + ".attempts",
-			Retry: []time.Duration{time.Second, 2 * time.Second}}.WithDefaults()
+		tiers := retry.Policy{Prefix: name + ".retry.", Delays: []time.Duration{time.Second, 2 * time.Second}}.WithDefaults()
 		adm := b.Admin(t)
-		if err := kafka.EnsureTopics(context.Background(), adm, 3, -1, topics.RetryTopics()...); err != nil {
+		if err := kafka.EnsureTopics(context.Background(), adm, 3, -1, tiers.Topics()...); err != nil {
 			t.Fatal(err)
 		}
 
@@ -59,7 +59,7 @@ func TestSIGKILLAndRedisOutage(t *testing.T) {
 				Body:    []byte(fmt.Sprintf(`{"type":"task.created","eventId":"e%d","tenantId":"t-1","createdUtc":"2026-11-22T10:00:00.000Z","data":{"task":{"id":"x"}}}`, i)),
 				Attempt: 1, FirstAttempt: start, LastStatus: 500, Reason: "HTTP 500", Due: start.Add(time.Duration(i) * 8 * time.Second / total)}
 			ids[i] = d.ID
-			rec := d.Record(topics.RetryTopic(time.Second))
+			rec := d.Record(tiers.Topic(0))
 			rec.Partition = int32(i % 3)
 			if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -78,9 +79,10 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 	const perEndpoint, maxKills = 12, 20
 	schedule := []time.Duration{100 * time.Millisecond, 150 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}
 	name := testbackend.UniqueName(t)
-	topics := kafka.Topics{RetryPrefix: name + ".retry.", Dead: name + ".dead", Attempts: name + ".attempts", Retry: schedule}.WithDefaults()
+	topics := kafka.Topics{Dead: name + ".dead", Attempts: name + ".attempts"}.WithDefaults()
+	tiers := retry.Policy{Prefix: name + ".retry.", Delays: schedule}.WithDefaults()
 	ctx := context.Background()
-	if err := kafka.EnsureTopics(ctx, k.Admin(t), 2, -1, append(topics.RetryTopics(), topics.Dead)...); err != nil {
+	if err := kafka.EnsureTopics(ctx, k.Admin(t), 2, -1, append(tiers.Topics(), topics.Dead)...); err != nil {
 		t.Fatal(err)
 	}
 
@@ -115,7 +117,7 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 			recv.pass[d.ID] = (i / 2) % len(schedule)
 			want[d.ID] = recv.pass[d.ID] + 1
 		}
-		if err := cl.ProduceSync(ctx, d.Record(topics.RetryTopic(schedule[0]))).FirstErr(); err != nil {
+		if err := cl.ProduceSync(ctx, d.Record(tiers.Topic(0))).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,7 +158,7 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 		runs++
 		kill := kills < maxKills && !finished()
 		rctx, cancel := context.WithCancel(ctx)
-		cfg := Config{Brokers: k.Brokers, Group: name + ".r", Topics: topics, Endpoints: set, Redis: rdb, RedisPrefix: prefix,
+		cfg := Config{Brokers: k.Brokers, Group: name + ".r", Topics: topics, Retry: tiers, Endpoints: set, Redis: rdb, RedisPrefix: prefix,
 			Sender: sender, CommitInterval: 200 * time.Millisecond, Logger: logger}
 		var once sync.Once
 		killed := make(chan struct{})
@@ -225,7 +227,7 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 	deadOf := map[string]int{}
 	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
 	defer scancel()
-	if err := Scan(sctx, k.Brokers, topics.RetryTopics(), func(d *delivery.Delivery, _ time.Time) {
+	if err := Scan(sctx, k.Brokers, tiers.Topics(), func(d *delivery.Delivery, _ time.Time) {
 		inTiers[key{d.ID, d.Attempt}]++
 	}); err != nil {
 		t.Fatal(err)

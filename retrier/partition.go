@@ -126,7 +126,11 @@ func (p *partition) run() {
 		p.attempts.Add(1)
 		go func() {
 			defer p.attempts.Done()
-			ok := p.r.attempt(d, replayEpoch(cand.rec), p.tier)
+			tier := p.tier
+			if d.Tier >= 0 {
+				tier = d.Tier // its position, when written to a shorter tier
+			}
+			ok := p.r.attempt(d, replayEpoch(cand.rec), tier)
 			p.r.mu.Lock()
 			p.inflight--
 			cand.done = ok // not ok: stopping, left unsettled for the next owner

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -102,16 +103,19 @@ func deliveryRecord(d *delivery.Delivery, epoch int64, topic string) *kgo.Record
 // marks make a replay of something already delivered a no-op.
 type Replayer struct {
 	Brokers []string
-	Topics  kafka.Topics
+	// Topics names the dead letters. Zero value: the defaults.
+	Topics kafka.Topics
+	// Retry names the tiers. Zero value: the defaults.
+	Retry retry.Policy
 }
 
 func (p *Replayer) topics() kafka.Topics { return p.Topics.WithDefaults() }
 
 func (p *Replayer) enqueue(ctx context.Context, cl *kgo.Client, d *delivery.Delivery) error {
-	t := p.topics()
 	d.Due = time.Now()
 	d.Reason = "replayed: " + d.Reason
-	return cl.ProduceSync(ctx, deliveryRecord(d, d.Due.UnixMilli(), t.RetryTopic(t.Retry[0]))).FirstErr()
+	d.Tier = 0
+	return cl.ProduceSync(ctx, deliveryRecord(d, d.Due.UnixMilli(), p.Retry.Topic(0))).FirstErr()
 }
 
 func (p *Replayer) client() (*kgo.Client, error) {
@@ -123,7 +127,7 @@ func (p *Replayer) client() (*kgo.Client, error) {
 func (p *Replayer) One(ctx context.Context, id string) (*delivery.Delivery, error) {
 	t := p.topics()
 	var found *delivery.Delivery
-	err := Scan(ctx, p.Brokers, append([]string{t.Dead}, t.RetryTopics()...), func(d *delivery.Delivery, _ time.Time) {
+	err := Scan(ctx, p.Brokers, append([]string{t.Dead}, p.Retry.Topics()...), func(d *delivery.Delivery, _ time.Time) {
 		if d.ID == id {
 			found = d
 		}

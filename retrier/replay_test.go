@@ -25,7 +25,7 @@ func TestReplayDeliversDeadLettersOnceEvenWhenRunTwice(t *testing.T) {
 			t.Fatalf("%d failed attempts, want 4 per delivery", len(failed))
 		}
 
-		rp := &retrier.Replayer{Brokers: b.Brokers, Topics: r.topics}
+		rp := &retrier.Replayer{Brokers: b.Brokers, Topics: r.topics, Retry: r.tiers}
 		ctx := context.Background()
 		one, err := rp.One(ctx, dead[0].ID)
 		if err != nil || one.ID != dead[0].ID {

@@ -60,14 +60,14 @@ func New(cfg Config) (*Retrier, error) {
 		marks: idempotency.NewMarks(cfg.Redis, cfg.RedisPrefix),
 		tiers: map[string]int{}, parts: map[tp]*partition{}, done: make(chan struct{}),
 	}
-	for i, t := range cfg.Topics.RetryTopics() {
+	for i, t := range cfg.Retry.Topics() {
 		r.tiers[t] = i
 	}
 	r.workCtx, r.workCancel = context.WithCancel(context.Background())
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topics.RetryTopics()...),
+		kgo.ConsumeTopics(cfg.Retry.Topics()...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -84,7 +84,11 @@ func New(cfg Config) (*Retrier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retrier: kafka client: %w", err)
 	}
-	r.cl = cl
+	r.mu.Lock()
+	if r.cl == nil {
+		r.cl = cl
+	}
+	r.mu.Unlock()
 	return r, nil
 }
 
@@ -122,7 +126,7 @@ func (r *Retrier) Run(ctx context.Context) error {
 	defer r.cl.Close()
 	defer r.workCancel()
 	ectx, ecancel := context.WithTimeout(ctx, 30*time.Second)
-	topics := append(r.cfg.Topics.RetryTopics(), r.cfg.Topics.Dead, r.cfg.Topics.Attempts)
+	topics := append(r.cfg.Retry.Topics(), r.cfg.Topics.Dead, r.cfg.Topics.Attempts)
 	err := kafka.EnsureTopics(ectx, kadm.NewClient(r.cl), -1, -1, topics...)
 	ecancel()
 	if err != nil {
@@ -260,9 +264,13 @@ func (r *Retrier) commit(ctx context.Context, only map[string][]int32) {
 	r.mu.Unlock()
 }
 
-func (r *Retrier) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (r *Retrier) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The group can assign before New has stored the client it built.
+	if r.cl == nil {
+		r.cl = cl
+	}
 	// A pause outlives the assignment it was made in; start every newly
 	// assigned partition unpaused, in step with its empty queue.
 	r.cl.ResumeFetchPartitions(assigned)

@@ -13,6 +13,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/producer"
 	"github.com/hookline/hookline/retrier"
@@ -27,6 +28,7 @@ var schedule = []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 8
 type rig struct {
 	b      testbackend.Backend
 	topics kafka.Topics
+	tiers  retry.Policy
 	set    *endpoints.Set
 	prod   *producer.Producer
 	ret    *retrier.Retrier
@@ -38,8 +40,7 @@ func newRig(t *testing.T, b testbackend.Backend, eps ...*endpoints.Endpoint) *ri
 	name := testbackend.UniqueName(t)
 	r := &rig{b: b, topics: kafka.Topics{
 		Events: b.Topic(t, 2), Invalid: name + ".invalid", Attempts: name + ".attempts", Dead: name + ".dead",
-		RetryPrefix: name + ".retry.", Retry: schedule,
-	}.WithDefaults()}
+	}.WithDefaults(), tiers: retry.Policy{Prefix: name + ".retry.", Delays: schedule}.WithDefaults()}
 	var err error
 	if r.set, err = endpoints.NewSet(eps...); err != nil {
 		t.Fatal(err)
@@ -49,13 +50,13 @@ func newRig(t *testing.T, b testbackend.Backend, eps ...*endpoints.Endpoint) *ri
 	}
 	t.Cleanup(func() { _ = r.prod.Close(context.Background()) })
 	sender := delivery.SenderConfig{AllowHTTP: true, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
-	d, err := dispatcher.New(dispatcher.Config{Brokers: b.Brokers, Group: name + ".d", Topics: r.topics, Endpoints: r.set,
+	d, err := dispatcher.New(dispatcher.Config{Brokers: b.Brokers, Group: name + ".d", Topics: r.topics, Retry: r.tiers, Endpoints: r.set,
 		Redis: b.Redis, RedisPrefix: b.RedisPrefix, Sender: sender, CommitInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	runUntilCleanup(t, d)
-	r.retCfg = retrier.Config{Brokers: b.Brokers, Group: name + ".r", Topics: r.topics, Endpoints: r.set,
+	r.retCfg = retrier.Config{Brokers: b.Brokers, Group: name + ".r", Topics: r.topics, Retry: r.tiers, Endpoints: r.set,
 		Redis: b.Redis, RedisPrefix: b.RedisPrefix, Sender: sender, CommitInterval: 100 * time.Millisecond}
 	r.ret = r.startRetrier(t)
 	return r
@@ -257,7 +258,7 @@ func TestDisabledEndpointIsDeadLetteredAsInactive(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		if err := r.set.Disable("ep1", "paused by the customer"); err != nil {
+		if err := r.set.Disable(context.Background(), "ep1", "paused by the customer"); err != nil {
 			t.Fatal(err)
 		}
 		d := r.dead(t, 1)[0]

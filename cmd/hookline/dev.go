@@ -17,6 +17,7 @@ import (
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/producer"
 	"github.com/hookline/hookline/retrier"
 	"github.com/redis/go-redis/v9"
@@ -36,6 +37,7 @@ type devConfig struct {
 	demo       bool
 	demoRate   float64
 	topics     kafka.Topics
+	retry      retry.Policy
 	// ready, when set, is told the embedded broker's address once the
 	// pipeline runs.
 	ready func(addr string)
@@ -82,14 +84,14 @@ func parseDev(fs *flagSet, args []string) (devConfig, error) {
 	}
 	// Topics.WithDefaults would name everything hookline.*, so the prefix
 	// has to come first, and the tiers created must be the ones retried.
-	sched, err := parseSchedule(c.disp.retrySchedule)
+	policy, err := retryPolicy(c.disp.retrySchedule, c.disp.topicPrefix)
 	if err != nil {
 		return c, err
 	}
+	c.retry = policy
 	if c.topics.Events == "" {
 		c.topics.Events = c.disp.topicPrefix + "events"
 	}
-	c.topics.Retry = sched
 	c.topics = withPrefix(c.topics, c.disp.topicPrefix)
 	return c, nil
 }
@@ -121,7 +123,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		return err
 	}
 	defer admCl.Close()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(admCl), int32(c.partitions), 1, c.topics.All()...); err != nil {
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(admCl), int32(c.partitions), 1, append(c.topics.All(), c.retry.Topics()...)...); err != nil {
 		return err
 	}
 
@@ -164,7 +166,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	dispErr, retErr := make(chan error, 1), make(chan error, 1)
 	go func() { dispErr <- disp.Run(context.Background()) }()
 	go func() { retErr <- ret.Run(context.Background()) }()
-	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, len(eps), rcfg.Group, rcfg.Topics.RetryTopics())
+	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, len(eps), rcfg.Group, rcfg.Retry.Topics())
 	fmt.Printf("ready: publish with `hookline produce --brokers %s --topic %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, c.topics.Events, emb.Addr)
 	if c.ready != nil {
 		c.ready(emb.Addr)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -70,7 +70,7 @@ func (f *dispatcherFlags) groupFlags() error {
 	return nil
 }
 
-func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps dispatcher.Lookup, rdb redis.Cmdable, log *zap.Logger) (dispatcher.Config, error) {
+func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps endpoints.Registry, rdb redis.Cmdable, log *zap.Logger) (dispatcher.Config, error) {
 	var nets []netip.Prefix
 	for _, s := range splitList(f.allowNetworks) {
 		p, err := netip.ParsePrefix(s)
@@ -79,11 +79,10 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 		}
 		nets = append(nets, p)
 	}
-	sched, err := parseSchedule(f.retrySchedule)
+	policy, err := retryPolicy(f.retrySchedule, f.topicPrefix)
 	if err != nil {
 		return dispatcher.Config{}, err
 	}
-	topics.Retry = sched
 	topics = withPrefix(topics, f.topicPrefix)
 	switch {
 	case f.maxBuffered < 1<<20:
@@ -107,7 +106,7 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 		// Work on revoked partitions must end in time to rejoin, or the
 		// group waits for this member and then drops it.
 		RevokeTimeout: min(f.member.RevokeTimeout(), 30*time.Second),
-		Brokers:       brokers, Group: f.group, Topics: topics, Endpoints: eps, Redis: rdb, Logger: log,
+		Brokers:       brokers, Group: f.group, Topics: topics, Retry: policy, Endpoints: eps, Redis: rdb, Logger: log,
 		Sender: delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets,
 			MaxRetryAfter: f.maxRetryAfter, Logger: log},
 		MaxBufferedBytes: f.maxBuffered, MaxQueuedPerEndpoint: f.maxQueued, Concurrency: f.concurrency,
@@ -115,22 +114,14 @@ func (f *dispatcherFlags) config(brokers []string, topics kafka.Topics, eps disp
 	}, nil
 }
 
-func parseSchedule(s string) ([]time.Duration, error) {
-	var out []time.Duration
-	for _, p := range splitList(s) {
-		d, err := time.ParseDuration(p)
-		if err != nil || d <= 0 {
-			return nil, badFlag("retry-schedule", "%q is not a positive duration like 5m", p)
-		}
-		if slices.Contains(out, d) {
-			return nil, badFlag("retry-schedule", "%s appears twice: each delay names its own topic", d)
-		}
-		out = append(out, d)
+// retryPolicy reads --retry-schedule; the tiers are named after the topic
+// prefix.
+func retryPolicy(schedule, topicPrefix string) (retry.Policy, error) {
+	delays, err := retry.ParseDelays(schedule)
+	if err != nil {
+		return retry.Policy{}, badFlag("retry-schedule", "%v", err)
 	}
-	if len(out) == 0 {
-		return nil, badFlag("retry-schedule", "give at least one delay")
-	}
-	return out, nil
+	return retry.Policy{Delays: delays, Prefix: topicPrefix + "retry."}.WithDefaults(), nil
 }
 
 func runDispatcher(ctx context.Context, args []string) error {
@@ -202,7 +193,6 @@ func withPrefix(t kafka.Topics, prefix string) kafka.Topics {
 	def(&t.Invalid, "invalid")
 	def(&t.Attempts, "attempts")
 	def(&t.Dead, "dead")
-	def(&t.RetryPrefix, "retry.")
 	return t.WithDefaults()
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/retrier"
 	"github.com/redis/go-redis/v9"
@@ -19,13 +20,13 @@ import (
 
 // retrierConfig builds the retrier's config from the flags it shares with
 // the dispatcher.
-func (f *dispatcherFlags) retrierConfig(brokers []string, topics kafka.Topics, eps retrier.Endpoints, rdb redis.Cmdable, log *zap.Logger) (retrier.Config, error) {
+func (f *dispatcherFlags) retrierConfig(brokers []string, topics kafka.Topics, eps endpoints.Registry, rdb redis.Cmdable, log *zap.Logger) (retrier.Config, error) {
 	dc, err := f.config(brokers, topics, nil, rdb, log)
 	if err != nil {
 		return retrier.Config{}, err
 	}
 	return retrier.Config{
-		Brokers: brokers, Group: strings.Replace(f.group, "dispatcher", "retrier", 1), Topics: dc.Topics, Endpoints: eps,
+		Brokers: brokers, Group: strings.Replace(f.group, "dispatcher", "retrier", 1), Topics: dc.Topics, Retry: dc.Retry, Endpoints: eps,
 		Redis: rdb, Logger: log, Sender: dc.Sender, KafkaOpts: dc.KafkaOpts,
 	}, nil
 }
@@ -77,11 +78,11 @@ func runReplay(ctx context.Context, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	sched, err := parseSchedule(*schedule)
+	policy, err := retryPolicy(*schedule, *prefix)
 	if err != nil {
 		return err
 	}
-	rp := &retrier.Replayer{Brokers: splitList(*brokers), Topics: withPrefix(kafka.Topics{Retry: sched}, *prefix)}
+	rp := &retrier.Replayer{Brokers: splitList(*brokers), Topics: withPrefix(kafka.Topics{}, *prefix), Retry: policy}
 	switch {
 	case *id != "" && *ep == "":
 		d, err := rp.One(ctx, *id)

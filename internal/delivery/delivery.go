@@ -38,6 +38,11 @@ type Delivery struct {
 	Reason       string
 	// Due is when the next attempt may start (retry tiers).
 	Due time.Time
+	// Tier is the delivery's position in the retry chain: the index of
+	// the tier whose attempt is next (the record may sit in a shorter
+	// tier's topic, see retry.Policy.Place). -1 when unknown (records
+	// written before positions were carried): the topic's tier then.
+	Tier int
 	// SplitFrom is the id of the delivery this one was split from, when
 	// that one was too large for a topic; empty otherwise.
 	SplitFrom string
@@ -64,6 +69,7 @@ const (
 	hReason       = "hl-reason"
 	hDue          = "hl-due"
 	hSplitFrom    = "hl-split-from"
+	hTier         = "hl-tier"
 )
 
 // ErrBadRecord marks a record that is not a delivery.
@@ -88,12 +94,15 @@ func (d *Delivery) Record(topic string) *kgo.Record {
 	if d.SplitFrom != "" {
 		h = append(h, kgo.RecordHeader{Key: hSplitFrom, Value: []byte(d.SplitFrom)})
 	}
+	if d.Tier >= 0 {
+		h = append(h, kgo.RecordHeader{Key: hTier, Value: strconv.AppendInt(nil, int64(d.Tier), 10)})
+	}
 	return &kgo.Record{Topic: topic, Key: []byte(d.EndpointID), Value: d.Body, Headers: h}
 }
 
 // FromRecord decodes a delivery record.
 func FromRecord(r *kgo.Record) (*Delivery, error) {
-	d := &Delivery{Body: r.Value}
+	d := &Delivery{Body: r.Value, Tier: -1}
 	var err error
 	for _, h := range r.Headers {
 		v := string(h.Value)
@@ -122,6 +131,8 @@ func FromRecord(r *kgo.Record) (*Delivery, error) {
 			d.Due, err = time.Parse(time.RFC3339Nano, v)
 		case hSplitFrom:
 			d.SplitFrom = v
+		case hTier:
+			d.Tier, err = strconv.Atoi(v)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: header %s=%q: %v", ErrBadRecord, h.Key, v, err)

@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -80,13 +81,13 @@ func (s *Set) Get(id string) *Endpoint { return s.cur.Load().byID[id] }
 
 // Disable marks an endpoint disabled (after a 410 Gone). Endpoints are
 // replaced, not mutated, so readers holding the old value stay consistent.
-func (s *Set) Disable(id, reason string) error {
+func (s *Set) Disable(_ context.Context, id, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur.Load()
 	prev, ok := old.byID[id]
 	if !ok {
-		return fmt.Errorf("endpoint %q not found", id)
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	cp := *prev
 	cp.Disabled = true

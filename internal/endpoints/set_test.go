@@ -1,6 +1,9 @@
 package endpoints
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // TestDisableSwapsSnapshot: a disable shows in every later lookup, while a
 // slice taken before it (a batch in progress) keeps the endpoint as it was
@@ -15,7 +18,7 @@ func TestDisableSwapsSnapshot(t *testing.T) {
 	}
 	before := s.ForTenant("ta")
 	other := s.ForTenant("tb")
-	if err := s.Disable("a2", "410 Gone"); err != nil {
+	if err := s.Disable(context.Background(), "a2", "410 Gone"); err != nil {
 		t.Fatal(err)
 	}
 	if before[1].Disabled {
@@ -34,7 +37,7 @@ func TestDisableSwapsSnapshot(t *testing.T) {
 	if n := len(s.All()); n != 3 {
 		t.Errorf("All() has %d endpoints, want 3", n)
 	}
-	if err := s.Disable("nope", ""); err == nil {
+	if err := s.Disable(context.Background(), "nope", ""); err == nil {
 		t.Error("disabling an unknown id succeeded")
 	}
 }

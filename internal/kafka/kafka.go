@@ -20,7 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Topics names hookline's topics. The zero value uses the defaults.
+// Topics names hookline's topics other than the retry tiers (named by
+// retry.Policy). The zero value uses the defaults.
 type Topics struct {
 	// Events is the topic domain services publish to. Default "hookline.events".
 	Events string
@@ -31,27 +32,6 @@ type Topics struct {
 	Attempts string
 	// Dead receives deliveries that failed permanently. Default "hookline.dead".
 	Dead string
-	// RetryPrefix names the retry tiers: <prefix><delay>, e.g.
-	// hookline.retry.1m0s. Default "hookline.retry.".
-	RetryPrefix string
-	// Retry is the retry schedule, one topic per delay. Default 1m, 5m,
-	// 30m, 2h, 12h.
-	Retry []time.Duration
-}
-
-// DefaultRetrySchedule is the retry tiers' delays when Topics.Retry is empty.
-var DefaultRetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 12 * time.Hour}
-
-// RetryTopic names the tier with the given delay.
-func (t Topics) RetryTopic(delay time.Duration) string { return t.RetryPrefix + delay.String() }
-
-// RetryTopics names every tier, in schedule order.
-func (t Topics) RetryTopics() []string {
-	out := make([]string, len(t.Retry))
-	for i, d := range t.Retry {
-		out[i] = t.RetryTopic(d)
-	}
-	return out
 }
 
 // WithDefaults fills empty names.
@@ -65,17 +45,11 @@ func (t Topics) WithDefaults() Topics {
 	def(&t.Invalid, "hookline.invalid")
 	def(&t.Attempts, "hookline.attempts")
 	def(&t.Dead, "hookline.dead")
-	def(&t.RetryPrefix, "hookline.retry.")
-	if len(t.Retry) == 0 {
-		t.Retry = DefaultRetrySchedule
-	}
 	return t
 }
 
-// All lists every topic name.
-func (t Topics) All() []string {
-	return append([]string{t.Events, t.Invalid, t.Attempts, t.Dead}, t.RetryTopics()...)
-}
+// All lists every name.
+func (t Topics) All() []string { return []string{t.Events, t.Invalid, t.Attempts, t.Dead} }
 
 // MaxMessageBytes is the max.message.bytes hookline gives the topics it
 // creates, and the largest produce batch its writers build: a sealed

@@ -49,6 +49,7 @@ import (
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/signing"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -241,7 +242,7 @@ func runDispatcher(args []string) error {
 	d, err := dispatcher.New(dispatcher.Config{
 		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(45 * time.Second)},
 		Brokers:   strings.Split(*brokers, ","), Group: *group,
-		Topics:    kafka.Topics{Events: *topic, Retry: []time.Duration{time.Minute}},
+		Topics: kafka.Topics{Events: *topic}, Retry: retry.Policy{Delays: []time.Duration{time.Minute}},
 		Endpoints: eps, Redis: rdb, Logger: zap.NewNop(),
 		Sender:           delivery.SenderConfig{AllowHTTP: true, AllowNetworks: nets},
 		MaxBufferedBytes: 256 << 20, MaxQueuedPerEndpoint: 4, Concurrency: 1,
