@@ -259,53 +259,130 @@ func (s *scanner) expected(at int, what string) int {
 	return s.syntax(at, "unexpected %s, want %s", quoteByte(s.b[at]), what)
 }
 
+// space marks the bytes JSON allows between tokens.
+var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
+
 func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
+	for i < len(b) && space[b[i]] {
+		i++
 	}
 	return i
 }
 
-// colon reads the colon after a key and the space around it.
+// colon reads the colon after a key and the space around it. Producers
+// write no space there, so that case skips the loops.
 func (s *scanner) colon(i int) int {
-	i = skipSpace(s.b, i)
-	if i >= len(s.b) || s.b[i] != ':' {
-		return s.expected(i, "':'")
+	b := s.b
+	if i >= len(b) || b[i] != ':' {
+		if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+			return s.expected(i, "':'")
+		}
 	}
-	return skipSpace(s.b, i+1)
+	return skipSpace(b, i+1)
+}
+
+// key reads a member's key and its colon at i and returns where the value
+// starts.
+func (s *scanner) key(i int) int {
+	if i >= len(s.b) || s.b[i] != '"' {
+		return s.expected(i, "a string key")
+	}
+	if i, _ = s.str(i); i < 0 {
+		return -1
+	}
+	return s.colon(i)
 }
 
 // value reads one value at i; depth counts the containers around it.
+// Containers are walked in a loop rather than by recursion, with a bit per
+// level saying whether it is an array: data's values are most of a record,
+// and a call per value and per member cost more than reading them.
 func (s *scanner) value(i, depth int) int {
 	b := s.b
-	if i >= len(b) {
-		return s.expected(i, "a value")
-	}
-	switch c := b[i]; c {
-	case '{':
-		end, _, _ := s.object(i, depth+1, "", "")
-		return end
-	case '[':
-		return s.array(i, depth+1)
-	case '"':
-		end, _ := s.str(i)
-		return end
-	case 't':
-		return s.literal(i, "true")
-	case 'f':
-		return s.literal(i, "false")
-	case 'n':
-		return s.literal(i, "null")
-	default:
-		if c == '-' || c >= '0' && c <= '9' {
-			return s.number(i)
+	base := depth
+	var arrays [(maxNesting + 63) / 64]uint64
+	for {
+		if i >= len(b) {
+			return s.expected(i, "a value")
 		}
-		return s.expected(i, "a value")
+		switch c := b[i]; c {
+		case '"':
+			if i, _ = s.str(i); i < 0 {
+				return -1
+			}
+		case '{', '[':
+			if depth >= maxNesting {
+				return s.syntax(i, "nested deeper than %d levels", maxNesting)
+			}
+			d := uint(depth - base)
+			bit := uint64(1) << (d % 64)
+			if c == '[' {
+				arrays[d/64%uint(len(arrays))] |= bit
+			} else {
+				arrays[d/64%uint(len(arrays))] &^= bit
+			}
+			depth++
+			// '}' and ']' are two past their openers.
+			if i = skipSpace(b, i+1); i < len(b) && b[i] == c+2 {
+				i++
+				depth--
+				break
+			}
+			if c == '{' {
+				if i = s.key(i); i < 0 {
+					return -1
+				}
+			}
+			continue
+		case 't':
+			if i = s.literal(i, "true"); i < 0 {
+				return -1
+			}
+		case 'f':
+			if i = s.literal(i, "false"); i < 0 {
+				return -1
+			}
+		case 'n':
+			if i = s.literal(i, "null"); i < 0 {
+				return -1
+			}
+		default:
+			if c != '-' && (c < '0' || c > '9') {
+				return s.expected(i, "a value")
+			}
+			if i = s.number(i); i < 0 {
+				return -1
+			}
+		}
+		// After a value: close what it ends, then on to the next one.
+		for depth > base {
+			d := uint(depth - base - 1)
+			array := arrays[d/64%uint(len(arrays))]>>(d%64)&1 != 0
+			if i >= len(b) || space[b[i]] {
+				i = skipSpace(b, i)
+			}
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+				if !array {
+					if i = s.key(i); i < 0 {
+						return -1
+					}
+				}
+				break
+			}
+			switch {
+			case !array && i < len(b) && b[i] == '}', array && i < len(b) && b[i] == ']':
+				i++
+				depth--
+				continue
+			case array:
+				return s.expected(i, "',' or ']'")
+			}
+			return s.expected(i, "',' or '}'")
+		}
+		if depth == base {
+			return i
+		}
 	}
 }
 
@@ -337,6 +414,8 @@ func (s *scanner) object(i, depth int, want, inner string) (end, found, foundEnd
 			return -1, -1, -1
 		}
 		switch start := i; {
+		case !match && i < len(b) && b[i] == '"':
+			i, _ = s.str(i)
 		case !match:
 			i = s.value(i, depth)
 		case inner == "":
@@ -351,7 +430,9 @@ func (s *scanner) object(i, depth int, want, inner string) (end, found, foundEnd
 		if i < 0 {
 			return -1, -1, -1
 		}
-		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != ',' && b[i] != '}' {
+			i = skipSpace(b, i)
+		}
 		if i < len(b) && b[i] == ',' {
 			i = skipSpace(b, i+1)
 			continue
@@ -363,79 +444,74 @@ func (s *scanner) object(i, depth int, want, inner string) (end, found, foundEnd
 	}
 }
 
-func (s *scanner) array(i, depth int) int {
-	if depth > maxNesting {
-		return s.syntax(i, "nested deeper than %d levels", maxNesting)
-	}
-	b := s.b
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1
-	}
-	for {
-		if i = s.value(i, depth); i < 0 {
-			return -1
-		}
-		i = skipSpace(b, i)
-		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
-			continue
-		}
-		if i < len(b) && b[i] == ']' {
-			return i + 1
-		}
-		return s.expected(i, "',' or ']'")
-	}
-}
-
 // str reads the string at i and reports whether it holds escapes.
 func (s *scanner) str(i int) (int, bool) {
 	b := s.b
-	start := i
 	esc := false
-	i++
-	for i < len(b) {
-		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
+	j := i + 1
+	for {
+		for j+8 <= len(b) {
+			if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				break
+			}
+			j += 8
 		}
-		if i == len(b) {
-			break
+		for j < len(b) && plain[b[j]] {
+			j++
 		}
-		c := b[i]
-		if plain[c] {
-			i++
-			continue
+		if j >= len(b) {
+			return s.syntax(i, "unterminated string"), false
 		}
-		switch {
+		switch c := b[j]; {
 		case c == '"':
-			return i + 1, esc
+			return j + 1, esc
 		case c == '\\':
 			esc = true
-			if i = s.escape(i); i < 0 {
+			if j = s.escape(j); j < 0 {
 				return -1, false
 			}
 		case c < 0x20:
-			return s.syntax(i, "control character %s in a string", quoteByte(c)), false
+			return s.syntax(j, "control character %s in a string", quoteByte(c)), false
 		default:
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && size == 1 {
-				return s.syntax(i, "invalid UTF-8 in a string"), false
+			// A run of bytes from 0x80 up holds whole sequences
+			// when it is valid UTF-8, so it is checked on its own.
+			k := j + 1
+			for k < len(b) && b[k] >= utf8.RuneSelf {
+				k++
 			}
-			i += size
+			if !utf8.Valid(b[j:k]) {
+				return s.badUTF8(j), false
+			}
+			j = k
 		}
 	}
-	return s.syntax(start, "unterminated string"), false
 }
 
-// special8 reports whether any of the 8 bytes in x is not plain: below
-// 0x20, above 0x7f, a quote or a backslash. Strings are most of an envelope,
-// and this lets str pass over them a word at a time.
-func special8(x uint64) bool {
+// badUTF8 reports the first invalid sequence from i.
+func (s *scanner) badUTF8(i int) int {
+	for i < len(s.b) {
+		r, size := utf8.DecodeRune(s.b[i:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		i += size
+	}
+	return s.syntax(i, "invalid UTF-8 in a string")
+}
+
+// special8 has the high bit set in each of the 8 bytes of x that is not
+// plain (below 0x20, above 0x7f, a quote or a backslash), at least in the
+// lowest of them: a borrow may mark bytes above it, never below. Strings are
+// most of an envelope, and this lets str pass over them a word at a time.
+func special8(x uint64) uint64 {
 	const ones, high = 0x0101010101010101, 0x8080808080808080
-	control := x - 0x20*ones
-	quote := (x ^ '"'*ones) - ones
-	backslash := (x ^ '\\'*ones) - ones
-	return (control&^x|quote&^(x^'"'*ones)|backslash&^(x^'\\'*ones)|x)&high != 0
+	q := x ^ '"'*ones
+	bs := x ^ '\\'*ones
+	control := (x - 0x20*ones) &^ x
+	quote := (q - ones) &^ q
+	backslash := (bs - ones) &^ bs
+	return (control | quote | backslash | x) & high
 }
 
 // escape reads the escape at i. Escaped surrogates must pair up: a lone one

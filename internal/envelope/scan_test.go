@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,14 +144,35 @@ func TestScanRejects(t *testing.T) {
 }
 
 // TestSpecial8MatchesPlain puts every byte value at every position of a
-// word of plain bytes.
+// word of plain bytes, then every pair at every pair of positions: str
+// takes the lowest mark for the first byte that is not plain.
 func TestSpecial8MatchesPlain(t *testing.T) {
 	for c := 0; c < 256; c++ {
 		for p := 0; p < 8; p++ {
 			w := []byte("abcdefgh")
 			w[p] = byte(c)
-			if got := special8(binary.LittleEndian.Uint64(w)); got != !plain[c] {
-				t.Fatalf("special8(%q) = %v with %#x at %d", w, got, c, p)
+			if got := special8(binary.LittleEndian.Uint64(w)); (got != 0) != !plain[c] || got != 0 && bits.TrailingZeros64(got)/8 != p {
+				t.Fatalf("special8(%q) = %#x with %#x at %d", w, got, c, p)
+			}
+		}
+	}
+	for c := 0; c < 256; c++ {
+		for d := 0; d < 256; d++ {
+			for p := 0; p < 8; p++ {
+				for q := p + 1; q < 8; q++ {
+					w := []byte("abcdefgh")
+					w[p], w[q] = byte(c), byte(d)
+					want := 8
+					switch {
+					case !plain[c]:
+						want = p
+					case !plain[d]:
+						want = q
+					}
+					if got := bits.TrailingZeros64(special8(binary.LittleEndian.Uint64(w))) / 8; got != want {
+						t.Fatalf("special8(%q) marks byte %d first, want %d", w, got, want)
+					}
+				}
 			}
 		}
 	}
