@@ -447,22 +447,23 @@ func (s *scanner) object(i, depth int, want, inner string) (end, found, foundEnd
 // str reads the string at i and reports whether it holds escapes.
 func (s *scanner) str(i int) (int, bool) {
 	b := s.b
-	esc := false
 	j := i + 1
+	esc := false
 	for {
-		for j+8 <= len(b) {
-			if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) / 8
-				break
+		rest := b[j:]
+		for len(rest) >= 8 {
+			if m := special8(binary.LittleEndian.Uint64(rest)); m != 0 {
+				j = len(b) - len(rest) + bits.TrailingZeros64(m)/8
+				goto found
 			}
-			j += 8
+			rest = rest[8:]
 		}
-		for j < len(b) && plain[b[j]] {
-			j++
+		for j = len(b) - len(rest); j < len(b) && plain[b[j]]; j++ {
 		}
 		if j >= len(b) {
 			return s.syntax(i, "unterminated string"), false
 		}
+	found:
 		switch c := b[j]; {
 		case c == '"':
 			return j + 1, esc
@@ -504,14 +505,11 @@ func (s *scanner) badUTF8(i int) int {
 // plain (below 0x20, above 0x7f, a quote or a backslash), at least in the
 // lowest of them: a borrow may mark bytes above it, never below. Strings are
 // most of an envelope, and this lets str pass over them a word at a time.
+// A subtraction only sets a byte's high bit where the byte was below what
+// it took away or already had the bit, so or-ing in x itself covers both.
 func special8(x uint64) uint64 {
 	const ones, high = 0x0101010101010101, 0x8080808080808080
-	q := x ^ '"'*ones
-	bs := x ^ '\\'*ones
-	control := (x - 0x20*ones) &^ x
-	quote := (q - ones) &^ q
-	backslash := (bs - ones) &^ bs
-	return (control | quote | backslash | x) & high
+	return ((x - 0x20*ones) | ((x ^ '"'*ones) - ones) | ((x ^ '\\'*ones) - ones) | x) & high
 }
 
 // escape reads the escape at i. Escaped surrogates must pair up: a lone one
