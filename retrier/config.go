@@ -60,6 +60,10 @@ type Config struct {
 	// so, before the source record settles: the point where a kill used to
 	// fork the retry chain.
 	afterHandOff func(ctx context.Context, d *delivery.Delivery, topic string)
+	// afterRequeue, set by tests only, runs once a re-enqueued copy is in
+	// its tier, before the source record settles: a kill there leaves two
+	// records of one attempt.
+	afterRequeue func(ctx context.Context, d *delivery.Delivery, topic string)
 	// skips counts records the marks refused; allocated per Retrier.
 	skips *Skipped
 }

@@ -107,10 +107,15 @@ func (p *partition) run() {
 			p.r.mu.Unlock()
 			continue
 		}
-		if wait := d.Due.Sub(p.r.cfg.Now()); wait > 0 {
+		now := p.r.cfg.Now()
+		at, move := p.holdUntil(cand.rec, d, now)
+		if wait := at.Sub(now); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+				// Decide again at the time waited for: the hold may have
+				// ended late enough that the record is due by now.
+				continue
 			case <-p.wake: // a settle or a push: re-evaluate
 				t.Stop()
 				continue
@@ -130,7 +135,12 @@ func (p *partition) run() {
 			if d.Tier >= 0 {
 				tier = d.Tier // its position, when written to a shorter tier
 			}
-			ok := p.r.attempt(d, replayEpoch(cand.rec), tier)
+			var ok bool
+			if move {
+				ok = p.r.requeue(d, replayEpoch(cand.rec), tier)
+			} else {
+				ok = p.r.attempt(d, replayEpoch(cand.rec), tier)
+			}
 			p.r.mu.Lock()
 			p.inflight--
 			cand.done = ok // not ok: stopping, left unsettled for the next owner
@@ -138,4 +148,40 @@ func (p *partition) run() {
 			p.signal()
 		}()
 	}
+}
+
+// holdUntil is how long the head rec (decoded as d) may hold up the
+// records behind it, and whether it is then to be re-enqueued rather than
+// attempted. The records behind it may belong to other endpoints, and
+// within a tier they fall due about when the head does naturally (its
+// timestamp plus the tier's delay). A head due within requeueSlack of that
+// is waited for; one due later, as after a long Retry-After, is held only
+// until its natural due and then written again to the tier its remaining
+// wait places it in. Waiting until the natural due, rather than moving the
+// record at once, is what ends the hops: each copy's natural due is a full
+// tier delay later, so a delivery hops about wait/delay times at most and
+// never spins in a tier whose delay its wait still exceeds.
+func (p *partition) holdUntil(rec *kgo.Record, d *delivery.Delivery, now time.Time) (time.Time, bool) {
+	delay := p.r.cfg.Retry.Delay(p.tier)
+	natural := rec.Timestamp.Add(delay)
+	if d.Due.Sub(later(natural, now)) <= requeueSlack(delay) {
+		return d.Due, false
+	}
+	return natural, true
+}
+
+// requeueSlack is how much later than its natural due a head may be
+// before it is re-enqueued: at least a second, so that the few
+// milliseconds between computing a due and timestamping its record, and
+// clock differences between hosts, never cost a write; a tenth of the
+// delay on long tiers, whose records wait that long anyway.
+func requeueSlack(delay time.Duration) time.Duration {
+	return max(time.Second, delay/10)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

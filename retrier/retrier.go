@@ -48,6 +48,9 @@ type Stats struct {
 	Attempts, Delivered, Retried, Dead int64
 	// AlreadyDone counts records skipped because the delivery had a 2xx.
 	AlreadyDone int64
+	// Requeued counts records written again to a shorter or the same
+	// tier instead of holding up the records behind them.
+	Requeued int64
 }
 
 // New validates cfg and connects to Kafka.
