@@ -122,13 +122,15 @@ func (p *Replayer) client() (*kgo.Client, error) {
 	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.Brokers...)}, kafka.ProducerOpts()...)...)
 }
 
-// One re-enqueues delivery id, found among dead letters or retry tiers
-// (the latest record of it wins).
+// One re-enqueues delivery id, found among dead letters or retry tiers.
+// Its records there are the steps of its chain (and copies of them), read
+// in no order across topics; the one with the most attempts is the
+// newest, since a replay carries the count on.
 func (p *Replayer) One(ctx context.Context, id string) (*delivery.Delivery, error) {
 	t := p.topics()
 	var found *delivery.Delivery
 	err := Scan(ctx, p.Brokers, append([]string{t.Dead}, p.Retry.Topics()...), func(d *delivery.Delivery, _ time.Time) {
-		if d.ID == id {
+		if d.ID == id && (found == nil || d.Attempt >= found.Attempt) {
 			found = d
 		}
 	})

@@ -37,10 +37,16 @@ type rig struct {
 
 func newRig(t *testing.T, b testbackend.Backend, eps ...*endpoints.Endpoint) *rig {
 	t.Helper()
+	return newRigWith(t, b, schedule, eps...)
+}
+
+// newRigWith is newRig with its own schedule.
+func newRigWith(t *testing.T, b testbackend.Backend, delays []time.Duration, eps ...*endpoints.Endpoint) *rig {
+	t.Helper()
 	name := testbackend.UniqueName(t)
 	r := &rig{b: b, topics: kafka.Topics{
 		Events: b.Topic(t, 2), Invalid: name + ".invalid", Attempts: name + ".attempts", Dead: name + ".dead",
-	}.WithDefaults(), tiers: retry.Policy{Prefix: name + ".retry.", Delays: schedule}.WithDefaults()}
+	}.WithDefaults(), tiers: retry.Policy{Prefix: name + ".retry.", Delays: delays}.WithDefaults()}
 	var err error
 	if r.set, err = endpoints.NewSet(eps...); err != nil {
 		t.Fatal(err)
