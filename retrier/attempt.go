@@ -65,7 +65,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 		dead = "endpoint deleted"
 	case ep.Disabled:
 		dead = "endpoint inactive (replay after enabling it)"
-	case retry.Expired(d.FirstAttempt, time.Duration(ep.MaxAge), now):
+	case pastMaxAge(d, time.Duration(ep.MaxAge)):
 		dead = fmt.Sprintf("max age %s reached after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason)
 	}
 	leaseFor := noSendLease
@@ -128,6 +128,16 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 		return true
 	}
 	return r.handOff(ctx, lease, d, epoch, next)
+}
+
+// pastMaxAge tells whether d is dead by maxAge without another attempt.
+// The deadline is judged at d's due, not at the time it is read: the
+// policy moves the attempt the schedule puts past the deadline onto it, to
+// be the chain's last, and that attempt starting a moment after its due
+// must still be made. Only a record due after the deadline (one written
+// before the endpoint's maxAge was shortened) ends without it.
+func pastMaxAge(d *delivery.Delivery, maxAge time.Duration) bool {
+	return maxAge > 0 && d.Due.After(d.FirstAttempt.Add(maxAge))
 }
 
 // lease takes the delivery's lease for this record. When not ok, the

@@ -3,6 +3,7 @@ package retrier_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -270,6 +271,55 @@ func TestDisabledEndpointIsDeadLetteredAsInactive(t *testing.T) {
 		d := r.dead(t, 1)[0]
 		if !strings.Contains(d.Reason, "endpoint inactive") || d.Attempt != 1 {
 			t.Fatalf("dead letter %+v", d)
+		}
+	})
+}
+
+// TestMaxAgeEndsTheChainAtItsDeadline gives an always-failing endpoint a
+// maxAge shorter than the schedule: the attempt the schedule puts past the
+// deadline is made at the deadline instead, as the last one, and the
+// delivery is dead-lettered then, naming max age.
+func TestMaxAgeEndsTheChainAtItsDeadline(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		s := testbackend.NewReceiver(t, "X-Hookline", secret)
+		s.FailFirst(1000, 500, "")
+		const maxAge = 1500 * time.Millisecond
+		delays := []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 10 * time.Second}
+		r := newRigWith(t, b, delays, endpoint(s, func(ep *endpoints.Endpoint) { ep.MaxAge = endpoints.Duration(maxAge) }))
+		r.publish(t, 1)
+		recs := r.b.ReadAll(t, r.topics.Dead, 1, 20*time.Second)
+		if len(recs) != 1 {
+			t.Fatalf("%d dead letters, want 1", len(recs))
+		}
+		d, err := delivery.FromRecord(recs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond) // any attempt after the dead letter would show
+		posts, _ := s.Snapshot()
+		first := d.FirstAttempt
+		var at []string
+		for _, p := range posts {
+			at = append(at, "+"+p.At.Sub(first).Round(time.Millisecond).String())
+		}
+		msg := fmt.Sprintf("max age (%s): attempts at %s; dead-lettered at +%s after %d attempts: %q", b.Name, strings.Join(at, " "),
+			recs[0].Timestamp.Sub(first).Round(time.Millisecond), d.Attempt, d.Reason)
+		t.Log(msg)
+		fmt.Println(msg)
+		want := []time.Duration{0, delays[0], delays[0] + delays[1], maxAge}
+		if len(posts) != len(want) {
+			t.Fatalf("%d attempts, want %d", len(posts), len(want))
+		}
+		for i, p := range posts {
+			if off := p.At.Sub(first); off < want[i]-50*time.Millisecond || off > want[i]+400*time.Millisecond {
+				t.Fatalf("attempt %d at +%s, want about +%s", i+1, off, want[i])
+			}
+		}
+		if off := recs[0].Timestamp.Sub(first); off < maxAge || off > maxAge+500*time.Millisecond {
+			t.Fatalf("dead-lettered at +%s, want just after +%s", off, maxAge)
+		}
+		if d.Attempt != len(want) || !strings.Contains(d.Reason, "max age") {
+			t.Fatalf("dead letter after %d attempts: %q", d.Attempt, d.Reason)
 		}
 	})
 }
