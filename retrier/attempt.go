@@ -28,23 +28,6 @@ const markGrace = 10 * time.Second
 // receiver may have it, and the next owner makes that attempt again.
 const msgCut = "attempt cut by a stop before its answer; it will be made again"
 
-// Skipped counts records the delivery marks turned away.
-type Skipped struct {
-	// AlreadyHanded: the record's successor was already written to the
-	// next tier (a copy re-read after a crash, or one a replay superseded).
-	AlreadyHanded int64
-	// AlreadyDead: the delivery was already dead-lettered in the record's
-	// epoch or a later one.
-	AlreadyDead int64
-}
-
-// Skipped returns a snapshot of the skip counters.
-func (r *Retrier) Skipped() Skipped {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return *r.cfg.skips
-}
-
 // attempt makes one due attempt of d, read from tier in replay epoch
 // epoch, and writes its outcome durably. It reports false when stopping
 // before the outcome was settled.
@@ -168,14 +151,10 @@ func (r *Retrier) lease(ctx context.Context, d *delivery.Delivery, epoch int64, 
 			r.count(func(s *Stats) { s.AlreadyDone++ })
 			return lease, false, true
 		case idempotency.Handed:
-			r.mu.Lock()
-			r.cfg.skips.AlreadyHanded++
-			r.mu.Unlock()
+			r.count(func(s *Stats) { s.AlreadyHanded++ })
 			return lease, false, true
 		case idempotency.Dead:
-			r.mu.Lock()
-			r.cfg.skips.AlreadyDead++
-			r.mu.Unlock()
+			r.count(func(s *Stats) { s.AlreadyDead++ })
 			return lease, false, true
 		}
 		// Another worker (a member that lost this partition but not yet

@@ -64,8 +64,6 @@ type Config struct {
 	// its tier, before the source record settles: a kill there leaves two
 	// records of one attempt.
 	afterRequeue func(ctx context.Context, d *delivery.Delivery, topic string)
-	// skips counts records the marks refused; allocated per Retrier.
-	skips *Skipped
 }
 
 // ErrConfig marks a configuration error.
@@ -97,7 +95,6 @@ func (c *Config) withDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	c.skips = &Skipped{}
 	return nil
 }
 

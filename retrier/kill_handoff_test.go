@@ -151,7 +151,6 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 	cutCore, cutLog := observer.New(zap.InfoLevel)
 	logger := zap.New(zapcore.NewTee(cutCore, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)).Core()))
 	kills, runs := 0, 0
-	var skipped Skipped
 	var stats Stats
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
@@ -206,9 +205,9 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 			t.Fatal(err)
 		}
 		cancel()
-		sk, st := ret.Skipped(), ret.Stats()
-		skipped.AlreadyHanded += sk.AlreadyHanded
-		skipped.AlreadyDead += sk.AlreadyDead
+		st := ret.Stats()
+		stats.AlreadyHanded += st.AlreadyHanded
+		stats.AlreadyDead += st.AlreadyDead
 		stats.Attempts += st.Attempts
 		stats.Dead += st.Dead
 		stats.Retried += st.Retried
@@ -282,7 +281,7 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 		"dead_letters=%d (want %d) wrong_attempts=%d wrong_dead=%d ok_after_dead=%d duplicate_tier_records=%d "+
 		"skipped_handed=%d skipped_dead=%d already_done=%d cut_sends=%d",
 		t.Name(), kills, runs, len(want), posts, sum(want), hist, deadLetters, len(dies),
-		wrongAttempts, wrongDead, okAfterDead, dupRecords, skipped.AlreadyHanded, skipped.AlreadyDead, stats.AlreadyDone, len(cutLog.FilterMessage(msgCut).All()))
+		wrongAttempts, wrongDead, okAfterDead, dupRecords, stats.AlreadyHanded, stats.AlreadyDead, stats.AlreadyDone, len(cutLog.FilterMessage(msgCut).All()))
 	if kills < maxKills/3 {
 		t.Errorf("only %d kills: the test did not exercise the hand-off", kills)
 	}

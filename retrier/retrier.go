@@ -48,6 +48,13 @@ type Stats struct {
 	Attempts, Delivered, Retried, Dead int64
 	// AlreadyDone counts records skipped because the delivery had a 2xx.
 	AlreadyDone int64
+	// AlreadyHanded counts records skipped because a newer record of the
+	// delivery was already written to a tier (a copy re-read after a
+	// crash, or one a replay superseded).
+	AlreadyHanded int64
+	// AlreadyDead counts records skipped because the delivery was already
+	// dead-lettered in the record's epoch or a later one.
+	AlreadyDead int64
 	// Requeued counts records written again to a shorter or the same
 	// tier instead of holding up the records behind them.
 	Requeued int64
