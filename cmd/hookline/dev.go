@@ -11,11 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/demo"
 	"github.com/hookline/hookline/internal/endpoints"
-	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/producer"
@@ -27,20 +25,19 @@ import (
 )
 
 type devConfig struct {
-	epFile     string
+	shared     sharedFlags
 	disp       dispatcherFlags
-	drain      time.Duration
+	ret        retrierFlags
 	dataDir    string
 	kafkaPort  int
-	redisURL   string
 	partitions int
 	demo       bool
 	demoRate   float64
 	topics     kafka.Topics
 	retry      retry.Policy
-	// ready, when set, is told the embedded broker's address once the
-	// pipeline runs.
-	ready func(addr string)
+	// ready, when set, is told the embedded broker's address and given the
+	// pipeline's Redis once the pipeline runs.
+	ready func(addr string, rdb redis.UniversalClient)
 }
 
 func runDev(ctx context.Context, args []string) error {
@@ -61,16 +58,14 @@ func runDev(ctx context.Context, args []string) error {
 // --topic-prefix and --retry-schedule.
 func parseDev(fs *flagSet, args []string) (devConfig, error) {
 	var c devConfig
-	fs.StringVar(&c.dataDir, "data-dir", ".hookline/dev", "where the embedded Kafka keeps topics and offsets across restarts")
+	fs.StringVar(&c.dataDir, "data-dir", ".hookline/dev", "where the embedded Kafka and the in-process Redis keep their data across restarts (Redis saved every 5s and on Ctrl-C: after a crash, deliveries done in its last seconds may be sent again)")
 	fs.IntVar(&c.kafkaPort, "kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1 (0: any free port)")
-	fs.StringVar(&c.redisURL, "redis-url", "", "use this Redis (redis://host:port/db) instead of the in-process one")
 	fs.IntVar(&c.partitions, "partitions", 6, "partitions of each topic created")
 	fs.BoolVar(&c.demo, "demo", false, "also run a demo producer and a demo receiver that verifies every signature")
 	fs.Float64Var(&c.demoRate, "demo-rate", 20, "demo events per second")
-	fs.StringVar(&c.topics.Events, "events-topic", "", "events topic (default <topic-prefix>events)")
-	fs.StringVar(&c.epFile, "endpoints", "", "JSON file of endpoints ({\"endpoints\": [...]}); --demo adds its own")
-	fs.DurationVar(&c.drain, "shutdown-timeout", 15*time.Second, "on Ctrl-C, how long to wait for deliveries in flight")
-	c.disp.register(fs, true)
+	c.shared.register(fs, asDev)
+	c.disp.register(fs, asDev)
+	c.ret.register(fs, asDev)
 	if err := fs.parse(args); err != nil {
 		return c, err
 	}
@@ -82,17 +77,21 @@ func parseDev(fs *flagSet, args []string) (devConfig, error) {
 	case c.demoRate <= 0 || c.demoRate > 100000:
 		return c, badFlag("demo-rate", "want (0, 100000], got %v", c.demoRate)
 	}
-	// Topics.WithDefaults would name everything hookline.*, so the prefix
-	// has to come first, and the tiers created must be the ones retried.
-	policy, err := retryPolicy(c.disp.retrySchedule, c.disp.topicPrefix)
+	// Checked now rather than after Kafka and Redis are up.
+	if _, err := buildDispatcher(&c.shared, &c.disp, deps{}); err != nil {
+		return c, err
+	}
+	if _, err := buildRetrier(&c.shared, &c.ret, deps{}); err != nil {
+		return c, err
+	}
+	// The tiers created must be the ones retried, and every topic must
+	// follow the prefix.
+	policy, err := c.shared.policy()
 	if err != nil {
 		return c, err
 	}
 	c.retry = policy
-	if c.topics.Events == "" {
-		c.topics.Events = c.disp.topicPrefix + "events"
-	}
-	c.topics = withPrefix(c.topics, c.disp.topicPrefix)
+	c.topics = c.shared.topics(c.disp.eventsTopic)
 	return c, nil
 }
 
@@ -108,7 +107,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	}()
 	fmt.Printf("kafka: %s (embedded; data in %s)\n", emb.Addr, kdir)
 
-	rdb, redisDesc, closeRedis, err := devRedis(c.redisURL)
+	rdb, redisDesc, closeRedis, err := devRedis(c.shared.redisURL, filepath.Join(c.dataDir, "redis.json"), log)
 	if err != nil {
 		return err
 	}
@@ -128,8 +127,8 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	}
 
 	var eps []*endpoints.Endpoint
-	if c.epFile != "" {
-		set, err := endpoints.LoadFile(c.epFile)
+	if c.shared.endpoints != "" {
+		set, err := endpoints.LoadFile(c.shared.endpoints)
 		if err != nil {
 			return badFlag("endpoints", "%v", err)
 		}
@@ -147,7 +146,8 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	dcfg, err := c.disp.config([]string{emb.Addr}, c.topics, set, rdb, log)
+	x := deps{brokers: []string{emb.Addr}, endpoints: set, redis: rdb, log: log}
+	dcfg, err := buildDispatcher(&c.shared, &c.disp, x)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	rcfg, err := c.disp.retrierConfig([]string{emb.Addr}, c.topics, set, rdb, log)
+	rcfg, err := buildRetrier(&c.shared, &c.ret, x)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, len(eps), rcfg.Group, rcfg.Retry.Topics())
 	fmt.Printf("ready: publish with `hookline produce --brokers %s --topic %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, c.topics.Events, emb.Addr)
 	if c.ready != nil {
-		c.ready(emb.Addr)
+		c.ready(emb.Addr, rdb)
 	}
 
 	if d == nil {
@@ -184,8 +184,8 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		d.progress(ctx, disp, ret)
 		d.stop()
 	}
-	fmt.Fprintf(os.Stderr, "\nshutting down: draining deliveries (up to %s), committing, closing\n", c.drain)
-	sctx, cancel := context.WithTimeout(context.Background(), c.drain)
+	fmt.Fprintf(os.Stderr, "\nshutting down: draining deliveries (up to %s), committing, closing\n", c.shared.drain)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shared.drain)
 	defer cancel()
 	if err := disp.Shutdown(sctx); err != nil {
 		fmt.Fprintf(os.Stderr, "dispatcher: drain incomplete (%v); undelivered events stay uncommitted and are sent after the next start\n", err)
@@ -200,25 +200,6 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		_ = d.srv.Shutdown(sctx)
 	}
 	return nil
-}
-
-// devRedis connects to url, or starts an in-process Redis when url is empty.
-func devRedis(url string) (redis.UniversalClient, string, func(), error) {
-	if url != "" {
-		opt, err := idempotency.ParseURL(url)
-		if err != nil {
-			return nil, "", nil, badFlag("redis-url", "%v", err)
-		}
-		rdb := redis.NewClient(opt)
-		return rdb, opt.Addr, func() { _ = rdb.Close() }, nil
-	}
-	m, err := miniredis.Run()
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("in-process redis: %w", err)
-	}
-	stopClock := idempotency.KeepTime(m) // leases and done marks expire as in Redis
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), Protocol: 2})
-	return rdb, "redis://" + m.Addr() + " (in-process)", func() { stopClock(); _ = rdb.Close(); m.Close() }, nil
 }
 
 // devDemo is the demo producer and receiver.
@@ -240,7 +221,7 @@ func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger
 	if err != nil {
 		return nil, fmt.Errorf("demo receiver: %w", err)
 	}
-	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), c.disp.prefix), done: make(chan struct{})}
+	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), c.shared.prefix), done: make(chan struct{})}
 	d.recv.FailEvery = 20
 	d.url = "http://" + ln.Addr().String() + "/webhooks"
 	d.srv = &http.Server{Handler: d.recv, ReadHeaderTimeout: 5 * time.Second}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -21,25 +22,7 @@ func TestDevTopicPrefixNamesEveryTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan string, 1)
-	c.ready = func(a string) { addr <- a }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- devStack(ctx, c, zap.NewNop()) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev: %v", err)
-		}
-	}()
-	var broker string
-	select {
-	case broker = <-addr:
-	case err := <-done:
-		t.Fatalf("dev stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("dev not ready within 30s")
-	}
+	broker, _ := startDev(t, c)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
 	if err != nil {
@@ -83,4 +66,134 @@ func TestDevEventsTopicGivenWinsOverThePrefix(t *testing.T) {
 	if c.topics.Events != "domain.events" || c.topics.Dead != "acme.dead" {
 		t.Fatalf("topics %+v", c.topics)
 	}
+}
+
+// startDev runs the dev stack until the test ends and returns its broker
+// and Redis.
+func startDev(t *testing.T, c devConfig) (string, redis.UniversalClient) {
+	t.Helper()
+	type up struct {
+		addr string
+		rdb  redis.UniversalClient
+	}
+	ready := make(chan up, 1)
+	c.ready = func(a string, rdb redis.UniversalClient) { ready <- up{a, rdb} }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- devStack(ctx, c, zap.NewNop()) }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("dev: %v", err)
+			}
+		}
+	})
+	select {
+	case u := <-ready:
+		return u.addr, u.rdb
+	case err := <-done:
+		stopped = true
+		t.Fatalf("dev stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev not ready within 30s")
+	}
+	return "", nil
+}
+
+// TestDevRedisSurvivesARestart stops dev and starts it again on the same
+// data dir: what was in its in-process Redis, TTLs included, is still there.
+func TestDevRedisSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--kafka-port", "0", "--data-dir", dir, "--partitions", "1", "--shutdown-timeout", "5s"}
+	run := func(check func(rdb redis.UniversalClient)) {
+		c, err := parseDev(newFlagSet("dev", ""), args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		type up struct {
+			addr string
+			rdb  redis.UniversalClient
+		}
+		ready := make(chan up, 1)
+		c.ready = func(a string, rdb redis.UniversalClient) { ready <- up{a, rdb} }
+		done := make(chan error, 1)
+		go func() { done <- devStack(ctx, c, zap.NewNop()) }()
+		select {
+		case u := <-ready:
+			check(u.rdb)
+			// A dispatcher told to shut down before its Run has begun
+			// polling keeps polling, so stop only once both have joined.
+			waitForGroups(t, u.addr, 2)
+		case err := <-done:
+			t.Fatalf("dev stopped: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("dev not ready within 30s")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("dev: %v", err)
+		}
+	}
+	ctx := context.Background()
+	run(func(rdb redis.UniversalClient) {
+		if err := rdb.Set(ctx, "hookline:done:d1", "done", time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.Set(ctx, "kept", "forever", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.Set(ctx, "short", "gone", 100*time.Millisecond).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.HSet(ctx, "h", "f", "v").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.ZAdd(ctx, "z", redis.Z{Score: 2.5, Member: "m"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	time.Sleep(200 * time.Millisecond) // past "short"'s TTL while stopped
+	run(func(rdb redis.UniversalClient) {
+		if v, err := rdb.Get(ctx, "hookline:done:d1").Result(); err != nil || v != "done" {
+			t.Errorf("done mark after restart: %q, %v", v, err)
+		}
+		if ttl := rdb.TTL(ctx, "hookline:done:d1").Val(); ttl <= 50*time.Minute || ttl > time.Hour {
+			t.Errorf("done mark's TTL after restart: %s, want just under 1h", ttl)
+		}
+		if v, err := rdb.Get(ctx, "kept").Result(); err != nil || v != "forever" {
+			t.Errorf("key without TTL after restart: %q, %v", v, err)
+		}
+		if ttl := rdb.TTL(ctx, "kept").Val(); ttl != -1 {
+			t.Errorf("key without TTL has TTL %s after restart", ttl)
+		}
+		if n := rdb.Exists(ctx, "short").Val(); n != 0 {
+			t.Errorf("key whose TTL ran out while dev was stopped is back")
+		}
+		if v := rdb.HGet(ctx, "h", "f").Val(); v != "v" {
+			t.Errorf("hash field after restart: %q", v)
+		}
+		if s := rdb.ZScore(ctx, "z", "m").Val(); s != 2.5 {
+			t.Errorf("sorted-set score after restart: %v", s)
+		}
+	})
+}
+
+// waitForGroups waits until the broker at addr knows n consumer groups.
+func waitForGroups(t *testing.T, addr string, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if groups, err := adm.ListGroups(context.Background()); err == nil && len(groups) >= n {
+			return
+		}
+	}
+	t.Fatalf("fewer than %d groups after 10s", n)
 }

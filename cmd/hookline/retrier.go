@@ -6,63 +6,76 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
-	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/retrier"
-	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 )
 
-// retrierConfig builds the retrier's config from the flags it shares with
-// the dispatcher.
-func (f *dispatcherFlags) retrierConfig(brokers []string, topics kafka.Topics, eps endpoints.Registry, rdb redis.Cmdable, log *zap.Logger) (retrier.Config, error) {
-	dc, err := f.config(brokers, topics, nil, rdb, log)
-	if err != nil {
-		return retrier.Config{}, err
+// retrierFlags are the retrier's own settings. Dev runs a dispatcher too,
+// so there they are spelled with a "retrier-" prefix.
+type retrierFlags struct {
+	group       string
+	concurrency int
+	// names are the flags as registered, for the errors.
+	groupName, concurrencyName string
+}
+
+func (f *retrierFlags) register(fs *flagSet, r role) {
+	pre := ""
+	if r == asDev {
+		pre = "retrier-"
 	}
-	return retrier.Config{
-		Brokers: brokers, Group: strings.Replace(f.group, "dispatcher", "retrier", 1), Topics: dc.Topics, Retry: dc.Retry, Endpoints: eps,
-		Redis: rdb, Logger: log, Sender: dc.Sender, KafkaOpts: dc.KafkaOpts,
-	}, nil
+	f.groupName, f.concurrencyName = pre+"group", pre+"concurrency"
+	fs.StringVar(&f.group, f.groupName, "hookline-retrier", "consumer group of the retriers")
+	fs.IntVar(&f.concurrency, f.concurrencyName, 16, "retry attempts in flight per retry-tier partition")
+}
+
+func (f *retrierFlags) check() error {
+	switch {
+	case f.group == "":
+		return badFlag(f.groupName, "required")
+	case f.concurrency < 1 || f.concurrency > 1024:
+		return badFlag(f.concurrencyName, "want 1-1024, got %d", f.concurrency)
+	}
+	return nil
+}
+
+func parseRetrier(fs *flagSet, args []string) (*sharedFlags, *retrierFlags, error) {
+	var s sharedFlags
+	var r retrierFlags
+	s.register(fs, asRetrier)
+	r.register(fs, asRetrier)
+	return &s, &r, fs.parse(args)
 }
 
 func runRetrier(ctx context.Context, args []string) error {
 	fs := newFlagSet("retrier", "--endpoints FILE --redis-url URL")
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	epFile := fs.String("endpoints", "", "JSON file of endpoints ({\"endpoints\": [...]})")
-	redisURL := fs.String("redis-url", "redis://127.0.0.1:6379/0", "Redis holding leases and done marks")
-	drain := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for attempts in flight")
-	var df dispatcherFlags
-	df.register(fs, false)
-	if err := fs.parse(args); err != nil {
+	s, rf, err := parseRetrier(fs, args)
+	if err != nil {
 		return err
 	}
-	df.group = strings.Replace(df.group, "dispatcher", "retrier", 1)
 	log, err := fs.logger()
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
-	eps, rdb, err := loadEndpointsAndRedis(*epFile, *redisURL)
+	eps, rdb, err := loadEndpointsAndRedis(s.endpoints, s.redisURL)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	cfg, err := df.retrierConfig(splitList(*brokers), kafka.Topics{}, eps, rdb, log)
+	cfg, err := buildRetrier(s, rf, deps{endpoints: eps, redis: rdb, log: log})
 	if err != nil {
 		return err
 	}
-	cfg.Group = df.group
 	r, err := retrier.New(cfg)
 	if err != nil {
 		return err
 	}
-	return runUntilSignal(ctx, r, *drain, "retrier")
+	return runUntilSignal(ctx, r, s.drain, "retrier")
 }
 
 func runReplay(ctx context.Context, args []string) error {

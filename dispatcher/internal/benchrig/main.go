@@ -52,7 +52,6 @@ import (
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/signing"
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
@@ -238,14 +237,17 @@ func runDispatcher(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	// The defaults of `hookline dispatcher` (cmd/hookline/dispatcher.go).
+	// `hookline dispatcher` with its defaults (cmd/hookline/pipeline.go's
+	// buildDispatcher, which package main keeps out of reach): the zero
+	// limits are the dispatcher package's defaults, which are also its
+	// flags' defaults, so only the group options are spelled out here.
+	member := kafka.Group{}.WithDefaults()
 	d, err := dispatcher.New(dispatcher.Config{
-		KafkaOpts: []kgo.Opt{kgo.SessionTimeout(45 * time.Second)},
-		Brokers:   strings.Split(*brokers, ","), Group: *group,
+		KafkaOpts: member.Opts(), RevokeTimeout: min(member.RevokeTimeout(), 30*time.Second),
+		Brokers: strings.Split(*brokers, ","), Group: *group,
 		Topics: kafka.Topics{Events: *topic}, Retry: retry.Policy{Delays: []time.Duration{time.Minute}},
 		Endpoints: eps, Redis: rdb, Logger: zap.NewNop(),
-		Sender:           delivery.SenderConfig{AllowHTTP: true, AllowNetworks: nets},
-		MaxBufferedBytes: 256 << 20, MaxQueuedPerEndpoint: 4, Concurrency: 1,
+		Sender: delivery.SenderConfig{AllowHTTP: true, AllowNetworks: nets},
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline/dispatcher"
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
+	"github.com/hookline/hookline/retrier"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// role is the command registering flags: the same setting can differ in
+// default and wording between them, and dev brings its own broker.
+type role int
+
+const (
+	asDispatcher role = iota
+	asRetrier
+	asDev
+)
+
+// sharedFlags are the settings the dispatcher and the retrier both need;
+// each command registers them once, so `dev` cannot configure its two
+// halves apart where they must agree (topics, tiers, signing).
+type sharedFlags struct {
+	brokers, endpoints, redisURL string
+	drain                        time.Duration
+	topicPrefix, retrySchedule   string
+	member                       kafka.Group
+	prefix, userAgent            string
+	allowHTTP                    bool
+	allowNetworks                string
+	maxRetryAfter                time.Duration
+}
+
+func (f *sharedFlags) register(fs *flagSet, r role) {
+	dev := r == asDev
+	if !dev {
+		fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+	}
+	epUsage := "JSON file of endpoints ({\"endpoints\": [...]})"
+	if dev {
+		epUsage += "; --demo adds its own"
+	}
+	fs.StringVar(&f.endpoints, "endpoints", "", epUsage)
+	switch r {
+	case asDispatcher:
+		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding settle state")
+		fs.DurationVar(&f.drain, "shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for deliveries in flight")
+	case asRetrier:
+		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding leases and done marks")
+		fs.DurationVar(&f.drain, "shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for attempts in flight")
+	case asDev:
+		fs.StringVar(&f.redisURL, "redis-url", "", "use this Redis (redis://host:port/db) instead of the in-process one (kept in <data-dir>/redis.json)")
+		fs.DurationVar(&f.drain, "shutdown-timeout", 15*time.Second, "on Ctrl-C, how long to wait for deliveries in flight")
+	}
+	fs.StringVar(&f.topicPrefix, "topic-prefix", "hookline.", "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>")
+	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
+	fs.DurationVar(&f.member.SessionTimeout, "session-timeout", kafka.DefaultSessionTimeout, "consumer-group session timeout: how soon a dead member's partitions move (classic protocol)")
+	fs.DurationVar(&f.member.RebalanceTimeout, "rebalance-timeout", 0, "how long a rebalance waits for members to rejoin before it goes on without them (0: half the session timeout)")
+	fs.StringVar(&f.member.InstanceID, "instance-id", "", "static group membership id (e.g. the pod name): a restart keeps its partitions without a rebalance")
+	fs.StringVar(&f.member.Protocol, "group-protocol", kafka.ProtocolClassic, "consumer-group protocol: classic, or consumer (KIP-848, Kafka 4+; the broker's group.consumer.session.timeout.ms then replaces --session-timeout)")
+	fs.StringVar(&f.prefix, "header-prefix", "X-Hookline", "prefix of the signature headers (X-<Prefix>-Signature, ...)")
+	fs.StringVar(&f.userAgent, "user-agent", delivery.DefaultUserAgent, "User-Agent of deliveries")
+	fs.BoolVar(&f.allowHTTP, "allow-http", dev, "allow plain http:// endpoints (https only when false)")
+	nets := ""
+	if dev {
+		nets = "127.0.0.0/8,::1/128"
+	}
+	fs.StringVar(&f.allowNetworks, "allow-networks", nets, "private/loopback CIDRs endpoints may resolve to, comma-separated (none by default outside dev)")
+	fs.DurationVar(&f.maxRetryAfter, "max-retry-after", delivery.DefaultMaxRetryAfter, "longest Retry-After an endpoint may ask for; a longer one waits this long (logged once per endpoint)")
+}
+
+// policy reads --retry-schedule; the tiers are named after the topic prefix.
+func (f *sharedFlags) policy() (retry.Policy, error) {
+	return retryPolicy(f.retrySchedule, f.topicPrefix)
+}
+
+// retryPolicy is shared with replay, which names the tiers but sends nothing.
+func retryPolicy(schedule, topicPrefix string) (retry.Policy, error) {
+	delays, err := retry.ParseDelays(schedule)
+	if err != nil {
+		return retry.Policy{}, badFlag("retry-schedule", "%v", err)
+	}
+	return retry.Policy{Delays: delays, Prefix: topicPrefix + "retry."}.WithDefaults(), nil
+}
+
+// topics names every topic after --topic-prefix; events, when given, is
+// taken as it is.
+func (f *sharedFlags) topics(events string) kafka.Topics {
+	if events == "" {
+		events = f.topicPrefix + "events"
+	}
+	return withPrefix(kafka.Topics{Events: events}, f.topicPrefix)
+}
+
+// withPrefix names the written topics after prefix where t leaves them empty.
+func withPrefix(t kafka.Topics, prefix string) kafka.Topics {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = prefix + v
+		}
+	}
+	def(&t.Invalid, "invalid")
+	def(&t.Attempts, "attempts")
+	def(&t.Dead, "dead")
+	return t.WithDefaults()
+}
+
+// groupFlags checks the membership flags and names the one at fault.
+func (f *sharedFlags) groupFlags() error {
+	g := f.member.WithDefaults()
+	switch {
+	case g.SessionTimeout < time.Second:
+		return badFlag("session-timeout", "want at least 1s, got %s", g.SessionTimeout)
+	case g.RebalanceTimeout < time.Second:
+		return badFlag("rebalance-timeout", "want at least 1s (or 0 for half the session timeout), got %s", g.RebalanceTimeout)
+	}
+	if err := g.Validate(); err != nil {
+		return badFlag("group-protocol", "%v", err)
+	}
+	return nil
+}
+
+func (f *sharedFlags) sender(log *zap.Logger) (delivery.SenderConfig, error) {
+	var nets []netip.Prefix
+	for _, s := range splitList(f.allowNetworks) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return delivery.SenderConfig{}, badFlag("allow-networks", "%q is not a CIDR: %v", s, err)
+		}
+		nets = append(nets, p)
+	}
+	switch {
+	case f.maxRetryAfter < time.Second:
+		return delivery.SenderConfig{}, badFlag("max-retry-after", "want at least 1s, got %s", f.maxRetryAfter)
+	case !strings.HasPrefix(strings.ToLower(f.prefix), "x-") && f.prefix != "":
+		return delivery.SenderConfig{}, badFlag("header-prefix", "want a header prefix like X-Acme, got %q", f.prefix)
+	}
+	return delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets,
+		MaxRetryAfter: f.maxRetryAfter, Logger: log}, nil
+}
+
+// common checks the shared flags and returns what both configs take from
+// them.
+func (f *sharedFlags) common(log *zap.Logger) (retry.Policy, delivery.SenderConfig, error) {
+	policy, err := f.policy()
+	if err != nil {
+		return retry.Policy{}, delivery.SenderConfig{}, err
+	}
+	sender, err := f.sender(log)
+	if err != nil {
+		return retry.Policy{}, delivery.SenderConfig{}, err
+	}
+	if err := f.groupFlags(); err != nil {
+		return retry.Policy{}, delivery.SenderConfig{}, err
+	}
+	return policy, sender, nil
+}
+
+// deps are what a built config runs against. Zero, the build only checks
+// the flags, which is how dev refuses bad ones before it starts Kafka.
+type deps struct {
+	brokers   []string // nil: --brokers
+	endpoints endpoints.Registry
+	redis     redis.Cmdable
+	log       *zap.Logger
+}
+
+func (x deps) brokerList(s *sharedFlags) []string {
+	if x.brokers != nil {
+		return x.brokers
+	}
+	return splitList(s.brokers)
+}
+
+// buildDispatcher is the one place flags become a dispatcher.Config.
+func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Config, error) {
+	policy, sender, err := s.common(x.log)
+	if err != nil {
+		return dispatcher.Config{}, err
+	}
+	if err := d.check(); err != nil {
+		return dispatcher.Config{}, err
+	}
+	return dispatcher.Config{
+		KafkaOpts: s.member.Opts(),
+		// Work on revoked partitions must end in time to rejoin, or the
+		// group waits for this member and then drops it.
+		RevokeTimeout: min(s.member.RevokeTimeout(), 30*time.Second),
+		Brokers:       x.brokerList(s), Group: d.group, Topics: s.topics(d.eventsTopic), Retry: policy,
+		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
+		MaxBufferedBytes: d.maxBuffered, MaxQueuedPerEndpoint: d.maxQueued, Concurrency: d.concurrency,
+		FetchMaxPartitionBytes: int32(d.fetchPartitionBytes),
+	}, nil
+}
+
+// buildRetrier is the one place flags become a retrier.Config.
+func buildRetrier(s *sharedFlags, r *retrierFlags, x deps) (retrier.Config, error) {
+	policy, sender, err := s.common(x.log)
+	if err != nil {
+		return retrier.Config{}, err
+	}
+	if err := r.check(); err != nil {
+		return retrier.Config{}, err
+	}
+	return retrier.Config{
+		KafkaOpts: s.member.Opts(),
+		Brokers:   x.brokerList(s), Group: r.group, Topics: s.topics(""), Retry: policy,
+		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
+		Concurrency: r.concurrency,
+	}, nil
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func quietFlagSet(name string) *flagSet {
+	fs := newFlagSet(name, "")
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func TestRetrierRefusesDispatcherOnlyFlags(t *testing.T) {
+	for _, f := range []string{"--max-buffered-bytes", "--fetch-partition-bytes", "--max-queued", "--events-topic"} {
+		_, _, err := parseRetrier(quietFlagSet("retrier"), []string{f, "1"})
+		if err == nil || !strings.Contains(err.Error(), "flag provided but not defined") {
+			t.Errorf("retrier %s 1: %v, want an unknown flag", f, err)
+		}
+	}
+}
+
+func TestRetrierFlagsReachItsConfig(t *testing.T) {
+	s, r, err := parseRetrier(quietFlagSet("retrier"), []string{"--concurrency", "5", "--topic-prefix", "acme.", "--retry-schedule", "1s,2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := buildRetrier(s, r, deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Concurrency != 5 || cfg.Group != "hookline-retrier" {
+		t.Errorf("concurrency %d, group %q; want 5, hookline-retrier", cfg.Concurrency, cfg.Group)
+	}
+	if got := cfg.Retry.Topics(); len(got) != 2 || got[0] != "acme.retry.1s" {
+		t.Errorf("tiers %v", got)
+	}
+	if _, r, _ := parseRetrier(quietFlagSet("retrier"), nil); r.concurrency != 16 {
+		t.Errorf("default concurrency %d, want 16", r.concurrency)
+	}
+	_, r, _ = parseRetrier(quietFlagSet("retrier"), []string{"--concurrency", "0"})
+	if _, err := buildRetrier(s, r, deps{}); err == nil || !strings.Contains(err.Error(), "--concurrency (HOOKLINE_CONCURRENCY)") {
+		t.Errorf("concurrency 0: %v", err)
+	}
+}
+
+func TestRetrierGroupFromTheEnvironment(t *testing.T) {
+	t.Setenv("HOOKLINE_GROUP", "env-retriers")
+	_, r, err := parseRetrier(quietFlagSet("retrier"), nil)
+	if err != nil || r.group != "env-retriers" {
+		t.Fatalf("group %q, %v", r.group, err)
+	}
+}
+
+func TestDevGroups(t *testing.T) {
+	for _, tc := range []struct {
+		args             []string
+		dispatch, retrig string
+	}{
+		{nil, "hookline-dispatcher", "hookline-retrier"},
+		{[]string{"--group", "d"}, "d", "hookline-retrier"},
+		{[]string{"--group", "d", "--retrier-group", "r"}, "d", "r"},
+		{[]string{"--retrier-group", "r"}, "hookline-dispatcher", "r"},
+	} {
+		c, err := parseDev(quietFlagSet("dev"), append(tc.args, "--retrier-concurrency", "3", "--concurrency", "2"))
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		dc, err := buildDispatcher(&c.shared, &c.disp, deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := buildRetrier(&c.shared, &c.ret, deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dc.Group != tc.dispatch || rc.Group != tc.retrig {
+			t.Errorf("%v: groups %q and %q, want %q and %q", tc.args, dc.Group, rc.Group, tc.dispatch, tc.retrig)
+		}
+		if dc.Concurrency != 2 || rc.Concurrency != 3 {
+			t.Errorf("%v: concurrency %d and %d, want 2 and 3", tc.args, dc.Concurrency, rc.Concurrency)
+		}
+	}
+}
+
+func TestDevRefusesBadFlagsBeforeStarting(t *testing.T) {
+	_, err := parseDev(quietFlagSet("dev"), []string{"--retrier-concurrency", "0"})
+	if err == nil || !strings.Contains(err.Error(), "--retrier-concurrency (HOOKLINE_RETRIER_CONCURRENCY)") {
+		t.Errorf("retrier-concurrency 0: %v", err)
+	}
+	_, err = parseDev(quietFlagSet("dev"), []string{"--max-buffered-bytes", "1"})
+	if err == nil || !strings.Contains(err.Error(), "--max-buffered-bytes") {
+		t.Errorf("max-buffered-bytes 1: %v", err)
+	}
+}
+
+func TestDispatcherAndRetrierAgreeOnSharedFlags(t *testing.T) {
+	args := []string{"--topic-prefix", "x.", "--header-prefix", "X-Acme", "--user-agent", "ua", "--session-timeout", "6s",
+		"--retry-schedule", "1m", "--allow-networks", "10.0.0.0/8", "--brokers", "a:1,b:2"}
+	s, d, err := parseDispatcher(quietFlagSet("dispatcher"), args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := buildDispatcher(s, d, deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, r, err := parseRetrier(quietFlagSet("retrier"), args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := buildRetrier(s, r, deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc.Topics.Dead != "x.dead" || rc.Topics.Dead != dc.Topics.Dead || rc.Topics.Attempts != dc.Topics.Attempts {
+		t.Errorf("topics %+v and %+v", dc.Topics, rc.Topics)
+	}
+	if dc.Sender.Prefix != "X-Acme" || rc.Sender.Prefix != dc.Sender.Prefix || rc.Sender.UserAgent != "ua" ||
+		len(rc.Sender.AllowNetworks) != 1 || len(dc.Sender.AllowNetworks) != 1 {
+		t.Errorf("senders %+v and %+v", dc.Sender, rc.Sender)
+	}
+	if len(dc.Brokers) != 2 || len(rc.Brokers) != 2 || len(rc.KafkaOpts) != len(dc.KafkaOpts) {
+		t.Errorf("brokers %v and %v", dc.Brokers, rc.Brokers)
+	}
+	if dc.Group != "hookline-dispatcher" || dc.Topics.Events != "hookline.events" {
+		t.Errorf("dispatcher group %q, events %q", dc.Group, dc.Topics.Events)
+	}
+}
