@@ -15,7 +15,7 @@ func runTail(ctx context.Context, args []string) error {
 	topic := fs.String("topic", "hookline.events", "topic to read")
 	from := fs.String("from", "start", "where to begin: start or end")
 	count := fs.Int("count", 0, "stop after this many records (0: follow until Ctrl-C)")
-	idle := fs.Duration("idle", 0, "stop when no record arrived for this long (0: never)")
+	idle := fs.Duration("idle", 0, "stop once no record of --topic arrived for this long, counted from the start or the last record read (0: never)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -33,18 +33,23 @@ func runTail(ctx context.Context, args []string) error {
 	}
 	defer cl.Close()
 	n := 0
+	// The deadline moves only when a record arrives: a poll can end with
+	// none (an error-only or empty fetch), and restarting the wait on each
+	// poll would let those keep tail running past --idle.
+	last := time.Now()
 	for *count == 0 || n < *count {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if *idle > 0 {
-			pctx, cancel = context.WithTimeout(ctx, *idle)
+			pctx, cancel = context.WithDeadline(ctx, last.Add(*idle))
 		}
 		fetches := cl.PollFetches(pctx)
-		idled := pctx.Err() != nil
 		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
-		if idled && fetches.NumRecords() == 0 {
+		if fetches.NumRecords() > 0 {
+			last = time.Now()
+		} else if *idle > 0 && time.Since(last) >= *idle {
 			fmt.Printf("-- no record for %s; %d read\n", *idle, n)
 			return nil
 		}
