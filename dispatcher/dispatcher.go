@@ -127,6 +127,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	pollCtx, cancel := context.WithCancel(ctx)
 	d.mu.Lock()
 	d.pollCancel = cancel
+	if d.stopping {
+		cancel() // Shutdown came while the topics were being created
+	}
 	d.mu.Unlock()
 
 	commitDone := make(chan struct{})
