@@ -61,9 +61,6 @@ func TestSIGKILLedMemberStallsItsPartitionsOnlyForASessionTimeout(t *testing.T) 
 		{name: "static", static: true, kills: 4, up: 2 * time.Second},
 	}
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
-		if b.Fake != nil {
-			t.Skip("the stall is a property of the broker's group coordinator; kfake's is not Kafka's")
-		}
 		for _, sc := range scenarios {
 			t.Run(sc.name, func(t *testing.T) { runKillScenario(t, b, bin, sc, observe) })
 		}
