@@ -131,7 +131,8 @@ func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
 // after. Called with d.mu held.
 func (d *Dispatcher) add(ep *endpoints.Endpoint, it item, typ string) {
 	st := d.state(ep)
-	maxItems, maxWait, maxBytes, _ := ep.Limits()
+	lim := ep.Limits()
+	maxItems, maxWait, maxBytes := lim.MaxItems, lim.MaxWait, lim.MaxBytes
 	size := len(it.value) + 1
 	if b := st.open; b != nil && b.bytes+size > maxBytes {
 		d.seal(st)
@@ -176,7 +177,7 @@ func (d *Dispatcher) seal(st *endpointState) {
 	if b.timer != nil {
 		b.timer.Stop()
 	}
-	_, _, _, timeout := b.ep.Limits()
+	timeout := b.ep.Limits().Timeout
 	for !st.closed {
 		select {
 		case st.queue <- b:
@@ -208,7 +209,7 @@ func (d *Dispatcher) seal(st *endpointState) {
 // newDelivery builds the delivery of a sealed batch: one envelope as is in
 // single-event mode, else a JSON array spliced from the raw record values.
 func (d *Dispatcher) newDelivery(b *batch) *delivery.Delivery {
-	maxItems, _, _, _ := b.ep.Limits()
+	maxItems := b.ep.Limits().MaxItems
 	del := &delivery.Delivery{
 		ID: b.id, EndpointID: b.ep.ID, TenantID: b.ep.TenantID, EventType: b.typ,
 		Items: len(b.items), Batch: maxItems > 1, FirstAttempt: time.Now(),

@@ -168,7 +168,7 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 	}
 	// Batches must seal by items, as the ceiling groups them: 10,000 seed
 	// events (about 3.7 MB) fit the default byte cap.
-	if _, _, maxBytes, _ := ep.Limits(); set.maxBatchBytes(m.maxItems) > maxBytes {
+	if maxBytes := ep.Limits().MaxBytes; set.maxBatchBytes(m.maxItems) > maxBytes {
 		b.Fatalf("a batch of %d events needs %d bytes, over MaxBytes %d", m.maxItems, set.maxBatchBytes(m.maxItems), maxBytes)
 	}
 

@@ -53,8 +53,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	}
 	leaseFor := noSendLease
 	if ep != nil {
-		_, _, _, timeout := ep.Limits()
-		leaseFor = 2*timeout + 5*time.Second
+		leaseFor = 2*ep.Limits().Timeout + 5*time.Second
 	}
 	// Dead letters without an attempt take the lease too: a copy of the
 	// record re-read after a crash must find the dead mark, not write a

@@ -181,7 +181,7 @@ func (s *Sender) Sign(ep *endpoints.Endpoint, d *Delivery, now time.Time) *Signe
 // Post sends a signed delivery once (plus connect retries).
 func (s *Sender) Post(ctx context.Context, sg *Signed) Attempt {
 	ep, d := sg.ep, sg.d
-	_, _, _, timeout := ep.Limits()
+	timeout := ep.Limits().Timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()

@@ -131,22 +131,34 @@ func (e *Endpoint) Validate() error {
 	return nil
 }
 
+// Limits are an endpoint's batch limits and POST timeout, defaults applied.
+type Limits struct {
+	// MaxItems per delivery (default DefaultMaxItems).
+	MaxItems int
+	// MaxWait seals a batch this long after its first item (default DefaultMaxWait).
+	MaxWait time.Duration
+	// MaxBytes caps a delivery body (default DefaultMaxBytes).
+	MaxBytes int
+	// Timeout of one POST (default DefaultTimeout).
+	Timeout time.Duration
+}
+
 // Limits returns the batch limits and timeout with defaults applied.
-func (e *Endpoint) Limits() (maxItems int, maxWait time.Duration, maxBytes int, timeout time.Duration) {
-	maxItems, maxWait, maxBytes, timeout = e.MaxItems, time.Duration(e.MaxWait), e.MaxBytes, time.Duration(e.Timeout)
-	if maxItems == 0 {
-		maxItems = DefaultMaxItems
+func (e *Endpoint) Limits() Limits {
+	l := Limits{MaxItems: e.MaxItems, MaxWait: time.Duration(e.MaxWait), MaxBytes: e.MaxBytes, Timeout: time.Duration(e.Timeout)}
+	if l.MaxItems == 0 {
+		l.MaxItems = DefaultMaxItems
 	}
-	if maxWait == 0 {
-		maxWait = DefaultMaxWait
+	if l.MaxWait == 0 {
+		l.MaxWait = DefaultMaxWait
 	}
-	if maxBytes == 0 {
-		maxBytes = DefaultMaxBytes
+	if l.MaxBytes == 0 {
+		l.MaxBytes = DefaultMaxBytes
 	}
-	if timeout == 0 {
-		timeout = DefaultTimeout
+	if l.Timeout == 0 {
+		l.Timeout = DefaultTimeout
 	}
-	return
+	return l
 }
 
 // Wants reports whether an event with these routing fields goes to e.
