@@ -184,7 +184,7 @@ func (d *Dispatcher) seal(st *endpointState) {
 			return
 		default:
 		}
-		if st.behind(timeout) || d.abandon {
+		if st.behind(timeout) || d.abandoned() {
 			break
 		}
 		// A healthy endpoint that is merely busy: wait for its queue (at

@@ -53,7 +53,7 @@ func (d *Dispatcher) write(rec *kgo.Record) error {
 		case errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge):
 			return fmt.Errorf("%w: %s: %w", errTooLarge, rec.Topic, err)
 		case errors.Is(err, kerr.UnknownTopicOrPartition):
-			if cerr := d.ensureTopics(rec.Topic); cerr != nil {
+			if cerr := d.m.EnsureTopics(d.workCtx, rec.Topic); cerr != nil {
 				err = fmt.Errorf("%w; creating it: %w", err, cerr)
 			}
 		}

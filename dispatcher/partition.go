@@ -1,6 +1,9 @@
 package dispatcher
 
-import "sort"
+import (
+	"sort"
+	"sync"
+)
 
 // partition tracks one assigned partition: which consumed records still
 // wait for deliveries, and which spans Redis says are already settled.
@@ -14,8 +17,8 @@ type partition struct {
 	head    int
 	// next is one past the last consumed offset; -1 before the first.
 	next int64
-	// committed is the last offset committed.
-	committed int64
+	// mu is Dispatcher.mu, for the member's calls.
+	mu *sync.Mutex
 	// settled holds spans already settled before this assignment, by
 	// endpoint: re-consumed records inside them are not sent again.
 	settled map[string][][2]int64
@@ -30,7 +33,7 @@ type pendingRec struct {
 }
 
 func newPartition(topic string, part int32, settled map[string][][2]int64) *partition {
-	return &partition{topic: topic, part: part, next: -1, committed: -1, settled: settled}
+	return &partition{topic: topic, part: part, next: -1, settled: settled}
 }
 
 // consumed registers a record held by n deliveries (n may be 0).
@@ -80,6 +83,21 @@ func (p *partition) commitPoint() int64 {
 		p.pending, p.head = p.pending[:n], 0
 	}
 	return p.pending[p.head].offset
+}
+
+// CommitPoint is commitPoint under the dispatcher's lock, for the member.
+func (p *partition) CommitPoint() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.commitPoint()
+}
+
+// Release drops the partition: settles into it are ignored from now on,
+// and records still being routed into it are skipped.
+func (p *partition) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropped = true
 }
 
 // idle reports whether no consumed record waits for a delivery.

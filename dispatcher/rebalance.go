@@ -9,82 +9,64 @@ import (
 	"go.uber.org/zap"
 )
 
-// assigned loads, per new partition, the spans already settled in Redis so
+// group is the dispatcher as its consumer-group member sees it.
+type group struct{ d *Dispatcher }
+
+// Assign loads the spans already settled in Redis for a new partition, so
 // records re-consumed after a crash are not POSTed again. Redis being away
 // holds the assignment (and so the partition) until it answers.
-func (d *Dispatcher) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
-	for topic, parts := range assigned {
-		for _, part := range parts {
-			var settled map[string][][2]int64
-			err := idempotency.Until(ctx, d.log, "load settled spans", func(ctx context.Context) error {
-				var err error
-				settled, err = d.ranges.Load(ctx, topic, part, 0)
-				return err
-			})
-			if err != nil {
-				return // client closing
-			}
-			d.mu.Lock()
-			d.parts[tp{topic, part}] = newPartition(topic, part, settled)
-			d.mu.Unlock()
-			d.log.Info("partition assigned", zap.String("topic", topic), zap.Int32("partition", part),
-				zap.Int("settledEndpoints", len(settled)))
-		}
+func (g group) Assign(ctx context.Context, topic string, part int32) (*partition, bool) {
+	d := g.d
+	var settled map[string][][2]int64
+	err := idempotency.Until(ctx, d.log, "load settled spans", func(ctx context.Context) error {
+		var err error
+		settled, err = d.ranges.Load(ctx, topic, part, 0)
+		return err
+	})
+	if err != nil {
+		return nil, false // client closing
 	}
+	p := newPartition(topic, part, settled)
+	p.mu = &d.mu
+	if len(settled) > 0 {
+		d.log.Info("settled spans loaded", zap.String("topic", topic), zap.Int32("partition", part),
+			zap.Int("settledEndpoints", len(settled)))
+	}
+	return p, true
 }
 
-// revoked seals the open batches, waits (up to RevokeTimeout) for every
-// delivery holding records of the revoked partitions, commits them and lets
-// them go. A delivery still in flight after the timeout completes, but its
-// records may be sent again by the partition's next owner.
-func (d *Dispatcher) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (g group) Handle(_ context.Context, fetches kgo.Fetches) { g.d.handle(fetches) }
+
+func (g group) PollSize(ctx context.Context) int { return g.d.pollSize(ctx) }
+
+// Quiesce seals every open batch (a batch may hold records of several
+// partitions) and waits until no record of ps waits for a delivery.
+func (g group) Quiesce(ctx context.Context, ps []*partition) {
+	d := g.d
 	d.mu.Lock()
-	if d.abandon {
-		d.mu.Unlock()
-		d.drop(revoked)
-		return
-	}
 	for _, st := range d.eps {
 		d.seal(st)
 	}
 	d.mu.Unlock()
-	deadline := time.Now().Add(d.cfg.RevokeTimeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil && !d.partsIdle(revoked) {
+	for ctx.Err() == nil && d.workCtx.Err() == nil && !d.idle(ps) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	d.commit(cctx, revoked)
-	cancel()
-	d.drop(revoked)
 }
 
-// lost drops partitions without committing: another member owns them now.
-func (d *Dispatcher) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	d.drop(lost)
+// Committed prunes the Redis spans below a committed offset.
+func (g group) Committed(ctx context.Context, _ *partition, topic string, part int32, at int64) {
+	if err := g.d.ranges.Prune(ctx, topic, part, at); err != nil && ctx.Err() == nil {
+		g.d.log.Debug("prune settled spans", zap.Error(err)) // harmless: retried at the next commit
+	}
 }
 
-func (d *Dispatcher) partsIdle(ps map[string][]int32) bool {
+func (d *Dispatcher) idle(ps []*partition) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for topic, parts := range ps {
-		for _, part := range parts {
-			if p := d.parts[tp{topic, part}]; p != nil && !p.idle() {
-				return false
-			}
+	for _, p := range ps {
+		if !p.dropped && !p.idle() {
+			return false
 		}
 	}
 	return true
-}
-
-func (d *Dispatcher) drop(ps map[string][]int32) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for topic, parts := range ps {
-		for _, part := range parts {
-			if p := d.parts[tp{topic, part}]; p != nil {
-				p.dropped = true
-				delete(d.parts, tp{topic, part})
-			}
-		}
-	}
 }

@@ -48,6 +48,9 @@ type Config struct {
 	Concurrency int
 	// CommitInterval between offset commits. Default 1 s.
 	CommitInterval time.Duration
+	// RevokeTimeout bounds the wait for attempts in flight on partitions
+	// being revoked in a rebalance. Default 30 s.
+	RevokeTimeout time.Duration
 	// Logger. Default nil: silent.
 	Logger *zap.Logger
 	// KafkaOpts are extra client options.

@@ -21,12 +21,11 @@ type partition struct {
 	tier  int
 
 	// Guarded by r.mu.
-	queue     []*entry // fetched records in offset order, settled prefix removed
-	started   int      // queue[:started] have been started
-	inflight  int
-	paused    bool  // fetching is paused while the queue holds records
-	next      int64 // offset after the settled prefix; -1 before any
-	committed int64
+	queue    []*entry // fetched records in offset order, settled prefix removed
+	started  int      // queue[:started] have been started
+	inflight int
+	paused   bool  // fetching is paused while the queue holds records
+	next     int64 // offset after the settled prefix; -1 before any
 
 	wake     chan struct{}
 	quit     chan struct{}
@@ -41,7 +40,7 @@ type entry struct {
 }
 
 func newPartition(r *Retrier, topic string, part int32, tier int) *partition {
-	return &partition{r: r, topic: topic, part: part, tier: tier, next: -1, committed: -1,
+	return &partition{r: r, topic: topic, part: part, tier: tier, next: -1,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), exited: make(chan struct{})}
 }
 
@@ -58,8 +57,16 @@ func (p *partition) signal() {
 	}
 }
 
-// settledNext is the offset to commit. Called with r.mu held.
-func (p *partition) settledNext() int64 { return p.next }
+// CommitPoint is the offset after the settled prefix, for the member.
+func (p *partition) CommitPoint() int64 {
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
+	return p.next
+}
+
+// Release stops the worker: the partition is another member's now. After
+// a crash-like stop the attempts in flight end with the work context.
+func (p *partition) Release() { p.stop() }
 
 // stop ends the worker once its attempts in flight finish, and waits.
 func (p *partition) stop() {
