@@ -211,8 +211,9 @@ func buildRetrier(s *sharedFlags, r *retrierFlags, x deps) (retrier.Config, erro
 		return retrier.Config{}, err
 	}
 	return retrier.Config{
-		KafkaOpts: s.member.Opts(),
-		Brokers:   x.brokerList(s), Group: r.group, Topics: s.topics(""), Retry: policy,
+		KafkaOpts:     s.member.Opts(),
+		RevokeTimeout: min(s.member.RevokeTimeout(), 30*time.Second),
+		Brokers:       x.brokerList(s), Group: r.group, Topics: s.topics(""), Retry: policy,
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
 		Concurrency: r.concurrency,
 	}, nil
