@@ -127,10 +127,15 @@ func (p *Replayer) client() (*kgo.Client, error) {
 // in no order across topics; the one with the most attempts is the
 // newest, since a replay carries the count on.
 func (p *Replayer) One(ctx context.Context, id string) (*delivery.Delivery, error) {
+	return p.one(ctx, id, nil)
+}
+
+// one is One for the deliveries of the tenants keep accepts (nil: all).
+func (p *Replayer) one(ctx context.Context, id string, keep func(tenant string) bool) (*delivery.Delivery, error) {
 	t := p.topics()
 	var found *delivery.Delivery
 	err := Scan(ctx, p.Brokers, append([]string{t.Dead}, p.Retry.Topics()...), func(d *delivery.Delivery, _ time.Time) {
-		if d.ID == id && (found == nil || d.Attempt >= found.Attempt) {
+		if d.ID == id && (keep == nil || keep(d.TenantID)) && (found == nil || d.Attempt >= found.Attempt) {
 			found = d
 		}
 	})
@@ -152,13 +157,18 @@ func (p *Replayer) One(ctx context.Context, id string) (*delivery.Delivery, erro
 // (zero until: now), at most rate a second, calling progress after each.
 // It returns how many it enqueued.
 func (p *Replayer) Bulk(ctx context.Context, endpoint string, since, until time.Time, rate float64, progress func(done, total int)) (int, error) {
+	return p.bulk(ctx, endpoint, since, until, rate, nil, progress)
+}
+
+// bulk is Bulk for the deliveries of the tenants keep accepts (nil: all).
+func (p *Replayer) bulk(ctx context.Context, endpoint string, since, until time.Time, rate float64, keep func(tenant string) bool, progress func(done, total int)) (int, error) {
 	if until.IsZero() {
 		until = time.Now()
 	}
 	latest := map[string]*delivery.Delivery{}
 	var order []string
 	err := Scan(ctx, p.Brokers, []string{p.topics().Dead}, func(d *delivery.Delivery, at time.Time) {
-		if d.EndpointID != endpoint || at.Before(since) || !at.Before(until) {
+		if d.EndpointID != endpoint || at.Before(since) || !at.Before(until) || (keep != nil && !keep(d.TenantID)) {
 			return
 		}
 		if _, seen := latest[d.ID]; !seen {
@@ -168,6 +178,9 @@ func (p *Replayer) Bulk(ctx context.Context, endpoint string, since, until time.
 	})
 	if err != nil {
 		return 0, err
+	}
+	if progress != nil {
+		progress(0, len(order))
 	}
 	cl, err := p.client()
 	if err != nil {
