@@ -48,6 +48,9 @@ func (e *SchemaError) Error() string {
 type Catalog struct {
 	envelope *jsonschema.Schema
 	types    map[string]*jsonschema.Schema
+	// docs keeps each type's schema document as loaded, so users can be
+	// shown the exact rules their events are held to.
+	docs map[string][]byte
 }
 
 // Load compiles the embedded schemas, then every <type>.schema.json found in
@@ -56,6 +59,7 @@ func Load(extraDir string) (*Catalog, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	var names []string
+	docs := make(map[string][]byte)
 	add := func(fsys fs.FS, dir, prefix string) error {
 		entries, err := fs.ReadDir(fsys, dir)
 		if err != nil {
@@ -83,6 +87,7 @@ func Load(extraDir string) (*Catalog, error) {
 				return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
 			}
 			names = append(names, typ)
+			docs[typ] = raw
 		}
 		return nil
 	}
@@ -105,7 +110,7 @@ func Load(extraDir string) (*Catalog, error) {
 	if err := c.AddResource("hookline:envelope", doc); err != nil {
 		return nil, fmt.Errorf("envelope schema: %w", err)
 	}
-	cat := &Catalog{types: make(map[string]*jsonschema.Schema, len(names))}
+	cat := &Catalog{types: make(map[string]*jsonschema.Schema, len(names)), docs: docs}
 	if cat.envelope, err = c.Compile("hookline:envelope"); err != nil {
 		return nil, fmt.Errorf("envelope schema: %w", err)
 	}
@@ -132,6 +137,14 @@ func (c *Catalog) Types() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Schema returns the JSON Schema document of typ's data as loaded (an
+// operator's file in place of the embedded one), or false for an unknown
+// type. The slice must not be modified.
+func (c *Catalog) Schema(typ string) ([]byte, bool) {
+	doc, ok := c.docs[typ]
+	return doc, ok
 }
 
 // Has reports whether typ is in the catalog.

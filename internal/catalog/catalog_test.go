@@ -1,7 +1,10 @@
 package catalog
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,5 +90,34 @@ func TestIsTypeNameMatchesPattern(t *testing.T) {
 	}
 	if checked < 30000 {
 		t.Fatalf("checked only %d strings", checked)
+	}
+}
+
+func TestSchemaReturnsTheDocumentInForce(t *testing.T) {
+	dir := t.TempDir()
+	override := `{"description":"operator's own","type":"object","required":["task"]}`
+	if err := os.WriteFile(filepath.Join(dir, "task.created.schema.json"), []byte(override), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range plain.Types() {
+		doc, ok := plain.Schema(typ)
+		var m map[string]any
+		if !ok || json.Unmarshal(doc, &m) != nil || m["description"] == "" || m["description"] == nil {
+			t.Errorf("%s: embedded schema without a description: %s", typ, doc)
+		}
+	}
+	over, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, _ := over.Schema("task.created"); string(doc) != override {
+		t.Errorf("override not in force: %s", doc)
+	}
+	if _, ok := over.Schema("no.such"); ok {
+		t.Error("unknown type has a schema")
 	}
 }
