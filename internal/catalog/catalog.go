@@ -58,7 +58,10 @@ type Catalog struct {
 func Load(extraDir string) (*Catalog, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	var names []string
+	// Documents are collected before any is added to the compiler, so an
+	// operator's file replaces the embedded schema of the same type instead
+	// of colliding with it.
+	parsed := make(map[string]any)
 	docs := make(map[string][]byte)
 	add := func(fsys fs.FS, dir, prefix string) error {
 		entries, err := fs.ReadDir(fsys, dir)
@@ -77,17 +80,12 @@ func Load(extraDir string) (*Catalog, error) {
 			if err != nil {
 				return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
 			}
-			typ := strings.TrimSuffix(e.Name(), schemaSuffix)
-			// The resource URL is ours, not the file's $id, so an override
-			// from extraDir replaces the embedded schema of the same type.
+			// The resource URL is ours, not the file's $id.
 			if obj, ok := doc.(map[string]any); ok {
 				delete(obj, "$id")
 			}
-			if err := c.AddResource(typeURL(typ), doc); err != nil {
-				return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
-			}
-			names = append(names, typ)
-			docs[typ] = raw
+			typ := strings.TrimSuffix(e.Name(), schemaSuffix)
+			parsed[typ], docs[typ] = doc, raw
 		}
 		return nil
 	}
@@ -97,6 +95,11 @@ func Load(extraDir string) (*Catalog, error) {
 	if extraDir != "" {
 		if err := add(os.DirFS(extraDir), ".", extraDir); err != nil {
 			return nil, fmt.Errorf("schema directory %s: %w", extraDir, err)
+		}
+	}
+	for typ, doc := range parsed {
+		if err := c.AddResource(typeURL(typ), doc); err != nil {
+			return nil, fmt.Errorf("schema for %s: %w", typ, err)
 		}
 	}
 	raw, err := schemas.FS.ReadFile("envelope.schema.json")
@@ -110,14 +113,11 @@ func Load(extraDir string) (*Catalog, error) {
 	if err := c.AddResource("hookline:envelope", doc); err != nil {
 		return nil, fmt.Errorf("envelope schema: %w", err)
 	}
-	cat := &Catalog{types: make(map[string]*jsonschema.Schema, len(names)), docs: docs}
+	cat := &Catalog{types: make(map[string]*jsonschema.Schema, len(parsed)), docs: docs}
 	if cat.envelope, err = c.Compile("hookline:envelope"); err != nil {
 		return nil, fmt.Errorf("envelope schema: %w", err)
 	}
-	for _, typ := range names {
-		if _, done := cat.types[typ]; done {
-			continue
-		}
+	for typ := range parsed {
 		s, err := c.Compile(typeURL(typ))
 		if err != nil {
 			return nil, fmt.Errorf("schema for %s: %w", typ, err)

@@ -95,7 +95,7 @@ func TestIsTypeNameMatchesPattern(t *testing.T) {
 
 func TestSchemaReturnsTheDocumentInForce(t *testing.T) {
 	dir := t.TempDir()
-	override := `{"description":"operator's own","type":"object","required":["task"]}`
+	override := `{"description":"operator's own","type":"object","required":["task","note"]}`
 	if err := os.WriteFile(filepath.Join(dir, "task.created.schema.json"), []byte(override), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +116,10 @@ func TestSchemaReturnsTheDocumentInForce(t *testing.T) {
 	}
 	if doc, _ := over.Schema("task.created"); string(doc) != override {
 		t.Errorf("override not in force: %s", doc)
+	}
+	var se *SchemaError
+	if err := over.ValidateData("task.created", map[string]any{"task": map[string]any{"id": "t1"}}); !errors.As(err, &se) || se.Pointer != "/data/note" {
+		t.Errorf("override not validating: %v", err)
 	}
 	if _, ok := over.Schema("no.such"); ok {
 		t.Error("unknown type has a schema")
