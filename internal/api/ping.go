@@ -1,0 +1,88 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/envelope"
+)
+
+// Pinger signs and POSTs one delivery, as the pipeline does
+// (delivery.Sender).
+type Pinger interface {
+	Send(ctx context.Context, ep *endpoints.Endpoint, d *delivery.Delivery) delivery.Attempt
+}
+
+// PingType is the event type of test deliveries. It is not in the catalog:
+// no service publishes it, and receivers can tell tests apart by it.
+const PingType = "ping"
+
+// ping sends a test delivery to ep: one ping envelope, in an array when the
+// endpoint takes batches, signed with the endpoint's secrets and scheme.
+func (s *Server) ping(ctx context.Context, ep *endpoints.Endpoint) delivery.Attempt {
+	id := delivery.NewID()
+	env := envelope.Envelope{
+		Type: PingType, EventID: "ping:" + id, TenantID: ep.TenantID,
+		CreatedUTC: envelope.NowUTC(s.cfg.Now()),
+		Data:       map[string]any{"endpoint": map[string]any{"id": ep.ID, "name": ep.Name}, "message": "test delivery from hookline"},
+	}
+	body, err := envelope.AppendJSON(nil, &env)
+	if err != nil {
+		return delivery.Attempt{Err: fmt.Errorf("encode ping: %w", err)}
+	}
+	d := &delivery.Delivery{ID: id, EndpointID: ep.ID, TenantID: ep.TenantID, EventType: PingType, Items: 1, Body: body, Tier: -1}
+	if ep.Limits().MaxItems > 1 {
+		d.Batch = true
+		d.Body = append(append([]byte{'['}, body...), ']')
+	}
+	return s.cfg.Pinger.Send(ctx, ep, d)
+}
+
+// pingFailure says why a ping did not count as accepted, or "" when it did.
+func pingFailure(a delivery.Attempt) string {
+	switch {
+	case a.Err != nil:
+		return a.Err.Error()
+	case a.Status < 200 || a.Status > 299:
+		msg := fmt.Sprintf("answered HTTP %d", a.Status)
+		if ex := strings.TrimSpace(string(a.Excerpt)); ex != "" {
+			if len(ex) > 200 {
+				ex = ex[:200]
+			}
+			msg += ": " + ex
+		}
+		return msg
+	}
+	return ""
+}
+
+// verify pings ep and refuses it unless the receiver answered 2xx.
+func (s *Server) verify(ctx context.Context, ep *endpoints.Endpoint) error {
+	a := s.ping(ctx, ep)
+	if why := pingFailure(a); why != "" {
+		return badRequest("url", "the test POST to url failed (%s); fix the receiver or send \"verify\": false to skip the check", why)
+	}
+	return nil
+}
+
+type testResult struct {
+	OK        bool   `json:"ok"`
+	Status    int    `json:"status"`
+	LatencyMS int64  `json:"latencyMs"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request, tenant string) error {
+	ep, err := s.owned(tenant, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	a := s.ping(r.Context(), ep)
+	why := pingFailure(a)
+	writeJSON(w, http.StatusOK, testResult{OK: why == "", Status: a.Status, LatencyMS: a.Latency.Milliseconds(), Error: why})
+	return nil
+}

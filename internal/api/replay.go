@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/hookline/hookline/internal/deliverylog"
+	"github.com/hookline/hookline/internal/endpoints"
+	"go.uber.org/zap"
+)
+
+// Replayer sends dead or failed deliveries again. Every method acts for
+// one tenant and wraps ErrNotFound for an id that is not the tenant's, and
+// ErrConflict when the request cannot apply (e.g. already delivered).
+type Replayer interface {
+	// RetryNow makes the delivery due at once, with its id and body.
+	RetryNow(ctx context.Context, tenant, deliveryID string) error
+	// Replay starts resending the endpoint's deliveries that did not
+	// succeed between since and until, at most rate per second, and
+	// returns the job's id. A delivery answered 2xx is never sent again.
+	Replay(ctx context.Context, tenant, endpointID string, since, until time.Time, rate int) (jobID string, err error)
+	// Job reports a replay's progress.
+	Job(ctx context.Context, tenant, id string) (ReplayJob, error)
+}
+
+// ReplayJob is a replay's progress.
+type ReplayJob struct {
+	ID         string     `json:"id"`
+	EndpointID string     `json:"endpointId"`
+	State      string     `json:"state"` // running, done, failed
+	Since      time.Time  `json:"since"`
+	Until      time.Time  `json:"until"`
+	Rate       int        `json:"rate"`
+	Found      int        `json:"found"`   // deliveries the replay will send
+	Sent       int        `json:"sent"`    // sent so far
+	Skipped    int        `json:"skipped"` // already delivered, not sent
+	Error      string     `json:"error,omitempty"`
+	StartedAt  time.Time  `json:"startedAt"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+// Replay limits.
+const (
+	defaultReplayRate = 50
+	maxReplayRate     = 1000
+)
+
+func (s *Server) replayErr(r *http.Request, what, id string, err error) error {
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, deliverylog.ErrNotFound), errors.Is(err, endpoints.ErrNotFound):
+		return notFound(what, id)
+	case errors.Is(err, ErrConflict):
+		return errorf(http.StatusConflict, "", "%v", err)
+	}
+	return s.internal(r, what+" replay", err)
+}
+
+func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, tenant string) error {
+	if s.cfg.Replayer == nil {
+		return unavailable("retrying deliveries")
+	}
+	id := r.PathValue("id")
+	// The log decides ownership first, so another tenant's id is not
+	// found even if the Replayer were lax.
+	if s.cfg.Deliveries != nil {
+		if _, err := s.cfg.Deliveries.Delivery(r.Context(), tenant, id); err != nil {
+			return s.replayErr(r, "delivery", id, err)
+		}
+	}
+	if err := s.cfg.Replayer.RetryNow(r.Context(), tenant, id); err != nil {
+		return s.replayErr(r, "delivery", id, err)
+	}
+	s.log.Info("delivery retry requested", zap.String("tenant", tenant), zap.String("delivery", id))
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "retrying"})
+	return nil
+}
+
+type replayInput struct {
+	Since, Until *time.Time
+	Rate         *int
+}
+
+func (s *Server) replayEndpoint(w http.ResponseWriter, r *http.Request, tenant string) error {
+	if s.cfg.Replayer == nil {
+		return unavailable("replaying endpoints")
+	}
+	ep, err := s.owned(tenant, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var in replayInput
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, false, map[string]any{"since": &in.Since, "until": &in.Until, "rate": &in.Rate}); err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	if in.Since == nil {
+		return badRequest("since", "since is required (RFC 3339 time)")
+	}
+	until, rate := now, defaultReplayRate
+	if in.Until != nil {
+		until = *in.Until
+	}
+	if in.Rate != nil {
+		rate = *in.Rate
+	}
+	switch {
+	case !in.Since.Before(until):
+		return badRequest("since", "since must be before until")
+	case until.After(now.Add(time.Minute)):
+		return badRequest("until", "until must not be in the future")
+	case rate < 1 || rate > maxReplayRate:
+		return badRequest("rate", "rate must be 1 to %d deliveries a second", maxReplayRate)
+	}
+	job, err := s.cfg.Replayer.Replay(r.Context(), tenant, ep.ID, *in.Since, until, rate)
+	if err != nil {
+		return s.replayErr(r, "endpoint", ep.ID, err)
+	}
+	s.log.Info("replay started", zap.String("tenant", tenant), zap.String("endpoint", ep.ID), zap.String("job", job))
+	w.Header().Set("Location", "/v1/replays/"+job)
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": job, "endpointId": ep.ID})
+	return nil
+}
+
+func (s *Server) replayJob(w http.ResponseWriter, r *http.Request, tenant string) error {
+	if s.cfg.Replayer == nil {
+		return unavailable("replaying endpoints")
+	}
+	id := r.PathValue("id")
+	job, err := s.cfg.Replayer.Job(r.Context(), tenant, id)
+	if err != nil {
+		return s.replayErr(r, "replay", id, err)
+	}
+	writeJSON(w, http.StatusOK, job)
+	return nil
+}

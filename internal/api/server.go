@@ -1,0 +1,203 @@
+// Package api is hookline's management HTTP API: tenants and their keys
+// (operator only), endpoints with their secrets, the event catalog, the
+// delivery log and endpoint health, HTTP ingest of events, and retry and
+// replay of deliveries. Every tenant route answers for the calling key's
+// tenant alone; another tenant's ids are simply not found. The OpenAPI 3
+// description of every route is embedded and served at /v1/openapi.yaml.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"code.dny.dev/ssrf"
+	"github.com/hookline/hookline/internal/catalog"
+	"github.com/hookline/hookline/internal/delivery"
+	"go.uber.org/zap"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultRatePerSecond   = 20
+	DefaultOverlap         = 24 * time.Hour
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config configures a Server. Registry is required; every other zero value
+// works (routes whose backend is missing answer 501).
+type Config struct {
+	// Addr is the listen address of Run. Default "127.0.0.1:8080".
+	Addr string
+	// Registry holds tenants, API keys and endpoints (a *registry.Store).
+	// Required.
+	Registry Registry
+	// Deliveries reads the delivery log and endpoint health (a
+	// *deliverylog.Reader). Default nil: those routes answer 501.
+	Deliveries DeliveryReader
+	// Publisher takes events posted to /v1/events (a *producer.Producer).
+	// Default nil: ingest answers 501.
+	Publisher Publisher
+	// Replayer retries deliveries and replays endpoints. Default nil: those
+	// routes answer 501.
+	Replayer Replayer
+	// Catalog is the event catalog endpoints subscribe to and the event
+	// types route shows. Default: the embedded schemas.
+	Catalog *catalog.Catalog
+	// Pinger sends test pings, signed as deliveries are. Default: a
+	// delivery.Sender with AllowHTTP and AllowNetworks below and the
+	// default header prefix.
+	Pinger Pinger
+	// OperatorKey may create tenants and their keys. Default "": no one may.
+	OperatorKey string
+	// AllowHTTP accepts http:// endpoint URLs (dev). Default false: https only.
+	AllowHTTP bool
+	// AllowNetworks are private or loopback ranges endpoint URLs may point
+	// at (dev, tests). Default none.
+	AllowNetworks []netip.Prefix
+	// MaxBodyBytes caps a request body; more is answered 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// RatePerSecond is each API key's sustained request rate; more is
+	// answered 429 with Retry-After. Default 20; negative: no limit.
+	RatePerSecond float64
+	// RateBurst is how many requests a key may make at once. Default twice
+	// RatePerSecond (at least 1).
+	RateBurst int
+	// DefaultOverlap is how long a standard-webhooks endpoint's old secret
+	// keeps signing after a rotation that names none. Default 24 h.
+	DefaultOverlap time.Duration
+	// ShutdownTimeout bounds Run's drain once its context ends. Default 10 s.
+	ShutdownTimeout time.Duration
+	// Logger receives request and error logs; secrets and keys are never
+	// logged. Default nil: silent.
+	Logger *zap.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Server serves the API. Safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *zap.Logger
+	guard   *ssrf.Guardian
+	limits  *limiters
+	handler http.Handler
+
+	mu   sync.Mutex
+	srv  *http.Server
+	addr string
+}
+
+// New checks cfg and builds the routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("api: Config.Registry is required")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.RatePerSecond == 0 {
+		cfg.RatePerSecond = DefaultRatePerSecond
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = max(1, int(2*cfg.RatePerSecond))
+	}
+	if cfg.DefaultOverlap <= 0 {
+		cfg.DefaultOverlap = DefaultOverlap
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Catalog == nil {
+		cat, err := catalog.Load("")
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		cfg.Catalog = cat
+	}
+	if cfg.Pinger == nil {
+		cfg.Pinger = delivery.NewSender(delivery.SenderConfig{AllowHTTP: cfg.AllowHTTP, AllowNetworks: cfg.AllowNetworks})
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, guard: newGuard(cfg.AllowNetworks), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst)}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the API's routes, for embedding or tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on Config.Addr and serves until ctx ends, then drains for up
+// to Config.ShutdownTimeout.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("api: listen %s: %w", s.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A test ping may wait an endpoint's full timeout (up to 60 s).
+		WriteTimeout: maxTimeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     zap.NewStdLog(s.log),
+	}
+	s.mu.Lock()
+	s.srv, s.addr = srv, ln.Addr().String()
+	s.mu.Unlock()
+	s.log.Info("api listening", zap.String("addr", ln.Addr().String()))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api: serve: %w", err)
+	}
+	return nil
+}
+
+// Addr is the address Run listens on, "" before it does.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Shutdown stops accepting requests and waits for those in flight until ctx
+// ends. It is a no-op before Run.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return nil
+}
