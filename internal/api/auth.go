@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/registry"
 	"go.uber.org/zap"
 )
@@ -123,6 +124,9 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := s.cfg.Registry.CreateTenant(r.Context(), name)
+	if errors.Is(err, endpoints.ErrInvalid) {
+		return badRequest("name", "name must be 1 to 200 bytes without control characters")
+	}
 	if err != nil {
 		return s.internal(r, "create tenant", err)
 	}
@@ -149,6 +153,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	tok, k, err := s.cfg.Registry.CreateKey(r.Context(), id, name)
 	if errors.Is(err, registry.ErrTenantNotFound) {
 		return notFound("tenant", id)
+	}
+	if errors.Is(err, endpoints.ErrInvalid) {
+		return badRequest("name", "name must be 1 to 200 bytes without control characters")
 	}
 	if err != nil {
 		return s.internal(r, "create key", err)

@@ -1,11 +1,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -220,22 +223,56 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, tenant st
 	if want != "" && want != "active" && want != "inactive" && want != "disabled" {
 		return badRequest("status", `status must be "active", "inactive" or "disabled"`)
 	}
-	cursor := q.Get("cursor")
+	after, err := decodeCursor(q.Get("cursor"))
+	if err != nil {
+		return err
+	}
 	all := slices.Clone(s.cfg.Registry.ForTenant(tenant))
-	slices.SortFunc(all, func(a, b *endpoints.Endpoint) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(all, func(a, b *endpoints.Endpoint) int { return comparePos(positionOf(a), positionOf(b)) })
 	page := endpointPage{Data: []endpointView{}}
+	var last position
 	for _, e := range all {
-		if e.ID <= cursor || (want != "" && status(e) != want) {
+		if comparePos(positionOf(e), after) <= 0 || (want != "" && status(e) != want) {
 			continue
 		}
 		if len(page.Data) == limit {
-			page.NextCursor = page.Data[limit-1].ID
+			page.NextCursor = encodeCursor(last)
 			break
 		}
-		page.Data = append(page.Data, viewOf(e))
+		page.Data, last = append(page.Data, viewOf(e)), positionOf(e)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
+}
+
+// position orders endpoints by creation; ids break ties.
+type position struct {
+	at int64
+	id string
+}
+
+func positionOf(e *endpoints.Endpoint) position { return position{e.CreatedAt.UnixNano(), e.ID} }
+
+func comparePos(a, b position) int {
+	return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.id, b.id))
+}
+
+// Cursors are opaque to clients: base64url of "<created ns>:<id>".
+func encodeCursor(p position) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(p.at, 10) + ":" + p.id))
+}
+
+func decodeCursor(c string) (position, error) {
+	if c == "" {
+		return position{at: math.MinInt64}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	at, id, ok := strings.Cut(string(b), ":")
+	n, nerr := strconv.ParseInt(at, 10, 64)
+	if err != nil || !ok || nerr != nil || id == "" {
+		return position{}, badRequest("cursor", "cursor is not one this API issued; pass the nextCursor of the previous page")
+	}
+	return position{n, id}, nil
 }
 
 // pageLimit reads ?limit: default 20, at most maxListSize.

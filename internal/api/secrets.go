@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"code.dny.dev/ssrf"
@@ -42,7 +43,7 @@ func newSecret() string {
 func checkSecret(scheme, secret string) error {
 	if scheme == endpoints.SchemeStandard {
 		k, err := signing.StdKey(secret)
-		if err != nil || len(k) < minSecretBytes || len(k) > maxSecretBytes {
+		if !strings.HasPrefix(secret, signing.StdSecretPrefix) || err != nil || len(k) < minSecretBytes || len(k) > maxSecretBytes {
 			return badRequest("secret", "a standard-webhooks secret is %s followed by base64 of %d to %d bytes", signing.StdSecretPrefix, minSecretBytes, maxSecretBytes)
 		}
 		return nil
