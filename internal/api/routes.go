@@ -121,3 +121,12 @@ func (s *Server) internal(r *http.Request, what string, err error) error {
 func unavailable(what string) error {
 	return errorf(http.StatusNotImplemented, "", "%s is not available on this server", what)
 }
+
+// Routes lists the API's route patterns, e.g. "GET /v1/endpoints/{id}".
+func Routes() []string {
+	var out []string
+	for _, rt := range (&Server{}).routeTable() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
