@@ -36,7 +36,7 @@ var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustPa
 
 // env is one API server on a registry Store over one Kafka backend.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	k        testbackend.Kafka
 	topic    string
 	keyring  string
@@ -71,7 +71,7 @@ func openStore(t testing.TB, k testbackend.Kafka, topic, keyring string) *regist
 
 // newEnv starts a dev-like server (http and loopback allowed) unless mod
 // changes that.
-func newEnv(t *testing.T, k testbackend.Kafka, mod ...func(*api.Config)) *env {
+func newEnv(t testing.TB, k testbackend.Kafka, mod ...func(*api.Config)) *env {
 	t.Helper()
 	e := &env{t: t, k: k, topic: testbackend.UniqueName(t), keyring: randomKey(t), operator: "op_" + randomKey(t)}
 	e.store = openStore(t, k, e.topic, e.keyring)
@@ -101,7 +101,7 @@ func (e *env) server(st *registry.Store, mod ...func(*api.Config)) (*api.Server,
 	return srv, hs.URL
 }
 
-func tenantOf(t *testing.T, e *env, key string) string {
+func tenantOf(t testing.TB, e *env, key string) string {
 	t.Helper()
 	k, ok := e.store.Authenticate(key)
 	if !ok {
@@ -110,7 +110,7 @@ func tenantOf(t *testing.T, e *env, key string) string {
 	return k.TenantID
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -140,7 +140,7 @@ type resp struct {
 	JSON   map[string]any
 }
 
-func (r *resp) want(t *testing.T, status int) *resp {
+func (r *resp) want(t testing.TB, status int) *resp {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
@@ -149,7 +149,7 @@ func (r *resp) want(t *testing.T, status int) *resp {
 }
 
 // wantErr checks an error answer: status and the field it names.
-func (r *resp) wantErr(t *testing.T, status int, field string) *resp {
+func (r *resp) wantErr(t testing.TB, status int, field string) *resp {
 	t.Helper()
 	r.want(t, status)
 	if got, _ := r.JSON["field"].(string); got != field {
@@ -171,7 +171,7 @@ func (e *env) do(method, path, key string, body any) *resp {
 // doAt sends one request and checks the exchange against the OpenAPI
 // document: always the response, and the request whenever the server
 // accepted it.
-func doAt(t *testing.T, base, method, path, key string, body any) *resp {
+func doAt(t testing.TB, base, method, path, key string, body any) *resp {
 	t.Helper()
 	var raw []byte
 	switch b := body.(type) {
@@ -234,7 +234,7 @@ func loadDoc() (*openapi3.T, routers.Router, error) {
 	return doc, docRouter, docErr
 }
 
-func checkExchange(t *testing.T, method, path, key string, body []byte, r *resp) {
+func checkExchange(t testing.TB, method, path, key string, body []byte, r *resp) {
 	t.Helper()
 	_, router, err := loadDoc()
 	if err != nil {
@@ -284,7 +284,7 @@ type post struct {
 	Body   []byte
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	rc := &receiver{status: 204}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -319,7 +319,7 @@ func hooklineSigned(p post, secret string) bool {
 
 // standardSigned counts the webhook-signature entries that verify with
 // secret (whsec_ + base64 key) over "id.timestamp.body".
-func standardSigned(t *testing.T, p post, secret string) int {
+func standardSigned(t testing.TB, p post, secret string) int {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
 	if err != nil {
 		t.Fatalf("secret %q...: %v", secret[:8], err)
