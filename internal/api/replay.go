@@ -8,37 +8,49 @@ import (
 
 	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/retrier"
 	"go.uber.org/zap"
 )
 
-// Replayer sends dead or failed deliveries again. Every method acts for
-// one tenant and wraps ErrNotFound for an id that is not the tenant's, and
-// ErrConflict when the request cannot apply (e.g. already delivered).
+// Replayer sends dead or failed deliveries again (retrier.Jobs). Every
+// method acts for one tenant and wraps retrier.ErrNotFound (or ErrNotFound)
+// for an id that is not the tenant's, and ErrConflict when the request
+// cannot apply.
 type Replayer interface {
 	// RetryNow makes the delivery due at once, with its id and body.
 	RetryNow(ctx context.Context, tenant, deliveryID string) error
-	// Replay starts resending the endpoint's deliveries that did not
-	// succeed between since and until, at most rate per second, and
-	// returns the job's id. A delivery answered 2xx is never sent again.
-	Replay(ctx context.Context, tenant, endpointID string, since, until time.Time, rate int) (jobID string, err error)
+	// Start begins resending the endpoint's dead letters written between
+	// since and until, at most rate a second, and returns the job at once.
+	// A delivery answered 2xx is never sent again.
+	Start(ctx context.Context, tenant, endpointID string, since, until time.Time, rate float64) (retrier.Job, error)
 	// Job reports a replay's progress.
-	Job(ctx context.Context, tenant, id string) (ReplayJob, error)
+	Job(ctx context.Context, tenant, id string) (retrier.Job, error)
 }
 
-// ReplayJob is a replay's progress.
-type ReplayJob struct {
+// jobView is a replay's progress as the API shows it.
+type jobView struct {
 	ID         string     `json:"id"`
 	EndpointID string     `json:"endpointId"`
-	State      string     `json:"state"` // running, done, failed
+	State      string     `json:"state"`
 	Since      time.Time  `json:"since"`
 	Until      time.Time  `json:"until"`
-	Rate       int        `json:"rate"`
-	Found      int        `json:"found"`   // deliveries the replay will send
-	Sent       int        `json:"sent"`    // sent so far
-	Skipped    int        `json:"skipped"` // already delivered, not sent
+	Rate       float64    `json:"rate"`
+	Done       int        `json:"done"`
+	Total      int        `json:"total"`
 	Error      string     `json:"error,omitempty"`
 	StartedAt  time.Time  `json:"startedAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+func jobOf(j retrier.Job) jobView {
+	v := jobView{ID: j.ID, EndpointID: j.EndpointID, State: j.State, Since: j.Since, Until: j.Until, Rate: j.Rate,
+		Done: j.Done, Total: j.Total, Error: j.Error, StartedAt: j.Started, UpdatedAt: j.Updated}
+	if !j.Finished.IsZero() {
+		f := j.Finished
+		v.FinishedAt = &f
+	}
+	return v
 }
 
 // Replay limits.
@@ -49,7 +61,7 @@ const (
 
 func (s *Server) replayErr(r *http.Request, what, id string, err error) error {
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, deliverylog.ErrNotFound), errors.Is(err, endpoints.ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, retrier.ErrNotFound), errors.Is(err, deliverylog.ErrNotFound), errors.Is(err, endpoints.ErrNotFound):
 		return notFound(what, id)
 	case errors.Is(err, ErrConflict):
 		return errorf(http.StatusConflict, "", "%v", err)
@@ -113,13 +125,13 @@ func (s *Server) replayEndpoint(w http.ResponseWriter, r *http.Request, tenant s
 	case rate < 1 || rate > maxReplayRate:
 		return badRequest("rate", "rate must be 1 to %d deliveries a second", maxReplayRate)
 	}
-	job, err := s.cfg.Replayer.Replay(r.Context(), tenant, ep.ID, *in.Since, until, rate)
+	job, err := s.cfg.Replayer.Start(r.Context(), tenant, ep.ID, *in.Since, until, float64(rate))
 	if err != nil {
 		return s.replayErr(r, "endpoint", ep.ID, err)
 	}
-	s.log.Info("replay started", zap.String("tenant", tenant), zap.String("endpoint", ep.ID), zap.String("job", job))
-	w.Header().Set("Location", "/v1/replays/"+job)
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": job, "endpointId": ep.ID})
+	s.log.Info("replay started", zap.String("tenant", tenant), zap.String("endpoint", ep.ID), zap.String("job", job.ID))
+	w.Header().Set("Location", "/v1/replays/"+job.ID)
+	writeJSON(w, http.StatusAccepted, jobOf(job))
 	return nil
 }
 
@@ -132,6 +144,6 @@ func (s *Server) replayJob(w http.ResponseWriter, r *http.Request, tenant string
 	if err != nil {
 		return s.replayErr(r, "replay", id, err)
 	}
-	writeJSON(w, http.StatusOK, job)
+	writeJSON(w, http.StatusOK, jobOf(job))
 	return nil
 }
