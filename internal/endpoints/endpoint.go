@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/kafka"
@@ -56,10 +58,18 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 type Endpoint struct {
 	ID       string `json:"id"`
 	TenantID string `json:"tenantId"`
-	URL      string `json:"url"`
+	// Name is the tenant's label for the endpoint. Optional; a registry
+	// keeps non-empty names unique within a tenant.
+	Name string `json:"name,omitempty"`
+	// Application groups a tenant's endpoints (the receiving app). Optional.
+	Application string `json:"application,omitempty"`
+	URL         string `json:"url"`
 	// Secrets sign deliveries; the first is current. With SchemeStandard
 	// every secret signs during a rotation overlap ("whsec_" + base64).
 	Secrets []string `json:"secrets"`
+	// RotatedUntil is when the older secrets in Secrets[1:] stop signing.
+	// Zero: no rotation overlap is running.
+	RotatedUntil time.Time `json:"rotatedUntil,omitzero"`
 	// Scheme is SchemeHookline (default) or SchemeStandard.
 	Scheme string `json:"scheme,omitempty"`
 	// EventTypes are exact types or prefix patterns ("task.*"); "*" or
@@ -72,6 +82,9 @@ type Endpoint struct {
 	IgnoreFields []string `json:"ignoreFields,omitempty"`
 	// Disabled endpoints receive nothing.
 	Disabled bool `json:"disabled,omitempty"`
+	// DisabledReason says why, e.g. "endpoint answered 410 Gone" or
+	// "inactivated by user".
+	DisabledReason string `json:"disabledReason,omitempty"`
 	// MaxItems per delivery; 1 sends each envelope alone. Default 10,000.
 	MaxItems int `json:"maxItems,omitempty"`
 	// MaxWait seals a batch this long after its first item. Default 30 s.
@@ -86,7 +99,14 @@ type Endpoint struct {
 	// MaxAge dead-letters a delivery this long after its first attempt,
 	// whatever tier it is in. Default 0: the retry schedule decides alone.
 	MaxAge Duration `json:"maxAge,omitempty"`
+	// CreatedAt and UpdatedAt are set by the registry; a file leaves them zero.
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
+
+// Label limits: names and applications show in dashboards and logs, so
+// they stay short and printable.
+const maxLabelLen = 200
 
 // ErrInvalid marks an endpoint that fails validation.
 var ErrInvalid = errors.New("invalid endpoint")
@@ -109,6 +129,11 @@ func (e *Endpoint) Validate() error {
 		return bad("retryPolicy", "want \"any\" or \"5xx\", got %q", e.RetryPolicy)
 	case e.MaxItems < 0 || e.MaxBytes < 0 || e.MaxWait < 0 || e.Timeout < 0 || e.MaxAge < 0:
 		return bad("maxItems/maxBytes/maxWait/timeout/maxAge", "must not be negative")
+	}
+	for _, l := range []struct{ field, v string }{{"name", e.Name}, {"application", e.Application}} {
+		if len(l.v) > maxLabelLen || !utf8.ValidString(l.v) || strings.IndexFunc(l.v, unicode.IsControl) >= 0 {
+			return bad(l.field, "at most %d bytes of printable UTF-8", maxLabelLen)
+		}
 	}
 	u, err := url.Parse(e.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -19,6 +19,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		"eventTypes":  func(e *Endpoint) { e.EventTypes = []string{"*.created"} },
 		"retryPolicy": func(e *Endpoint) { e.RetryPolicy = "4xx" },
 		"maxItems":    func(e *Endpoint) { e.MaxItems = -1 },
+		"name":        func(e *Endpoint) { e.Name = "line\nbreak" },
+		"application": func(e *Endpoint) { e.Application = strings.Repeat("a", 201) },
 	}
 	for field, mod := range cases {
 		e := ok
@@ -30,6 +32,11 @@ func TestValidateNamesTheField(t *testing.T) {
 	}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	labelled := ok
+	labelled.Name, labelled.Application = "Zapier – prod", "billing"
+	if err := labelled.Validate(); err != nil {
+		t.Fatalf("name and application: %v", err)
 	}
 	userinfo := ok
 	userinfo.URL = "https://user:pw@example.com/"
