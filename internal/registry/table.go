@@ -12,11 +12,11 @@ import (
 // index is one immutable version of the table. The follower builds the
 // next from a copy; nothing reachable from a published index is written.
 type index struct {
-	entries  map[string]*entry               // by endpoint id, live ones only
+	entries  map[string]*entry                // by endpoint id, live ones only
 	byTenant map[string][]*endpoints.Endpoint // published values, sorted by id
-	names    map[nameKey]string              // (tenant, name) -> endpoint id
-	gone     map[string]bool                 // ids a tombstone removed; an update for them loses
-	rejected map[string]rejection            // keys whose newest record lost
+	names    map[nameKey]string               // (tenant, name) -> endpoint id
+	gone     map[string]bool                  // ids a tombstone removed; an update for them loses
+	rejected map[string]rejection             // keys whose newest record lost
 	tenants  map[string]Tenant
 	keys     map[string]keyRecord // by key id
 	byHash   map[string]string    // token hash -> key id
