@@ -104,7 +104,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxWait(cfg.FetchMaxWait),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0), // a write waits for its own record; nothing to batch with
@@ -125,6 +124,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// Consuming starts once the topic exists: a client that looked it up
+	// before waits out a metadata back-off on its first fetch.
+	s.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: {0: kgo.NewOffset().AtStart()}})
 	ready := make(chan error, 1)
 	s.wg.Add(1)
 	go s.follow(end, ready)
