@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/endpoints/endpointstest"
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/testbackend"
 )
 
@@ -172,4 +174,35 @@ func TestCloseStopsFollower(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestTopicLayout: Open creates a compacted one-partition topic that
+// accepts records as large as the other topics, and refuses a topic with
+// more partitions, whose log would not order every change.
+func TestTopicLayout(t *testing.T) {
+	testbackend.ForEachKafka(t, func(t *testing.T, k testbackend.Kafka) {
+		ctx := context.Background()
+		topic := testbackend.UniqueName(t)
+		openStore(t, k, topic, keyK1)
+		cfgs, err := k.Admin(t).DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, c := range cfgs[0].Configs {
+			if c.Value != nil {
+				got[c.Key] = *c.Value
+			}
+		}
+		if got["cleanup.policy"] != "compact" || got["max.message.bytes"] != strconv.Itoa(kafka.MaxMessageBytes) {
+			t.Fatalf("topic configs: cleanup.policy=%q max.message.bytes=%q", got["cleanup.policy"], got["max.message.bytes"])
+		}
+		two := k.Topic(t, 2)
+		if _, err := Open(ctx, storeConfig(t, k, two, keyK1)); !errors.Is(err, ErrTopic) {
+			t.Fatalf("open on a 2-partition topic: %v, want ErrTopic", err)
+		}
+		if _, err := Open(ctx, Config{Brokers: k.Brokers}); !errors.Is(err, ErrConfig) {
+			t.Fatalf("open without a keyring: %v, want ErrConfig", err)
+		}
+	})
 }

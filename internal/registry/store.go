@@ -176,6 +176,7 @@ func (s *Store) prepareTopic(ctx context.Context, rf int16) (int64, error) {
 		if err := kafka.EnsureTopics(ctx, adm, 1, rf, s.topic); err != nil {
 			return 0, fmt.Errorf("registry: %w", err)
 		}
+		s.checkCompacted(ctx, adm)
 	case err != nil:
 		return 0, fmt.Errorf("registry: create topic %s: %w", s.topic, err)
 	default:
@@ -191,7 +192,7 @@ func (s *Store) prepareTopic(ctx context.Context, rf int16) (int64, error) {
 				return 0, fmt.Errorf("%w %s has %d partitions; it needs exactly 1 so that the log orders every change", ErrTopic, s.topic, n)
 			}
 			o, _ := ends.Lookup(s.topic, 0)
-			return o.Offset, nil
+			return s.readableEnd(ctx, adm, o.Offset)
 		}
 		// A topic just created may not be in metadata yet.
 		if !errors.Is(err, kerr.UnknownTopicOrPartition) || wait > 5*time.Second {
@@ -201,6 +202,42 @@ func (s *Store) prepareTopic(ctx context.Context, rf int16) (int64, error) {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("registry: end offset of %s: %w", s.topic, ctx.Err())
 		case <-time.After(wait):
+		}
+	}
+}
+
+// readableEnd returns end, or 0 when the log holds no record below it
+// (deleted by retention), so that catching up does not wait for records
+// that will never come.
+func (s *Store) readableEnd(ctx context.Context, adm *kadm.Client, end int64) (int64, error) {
+	if end == 0 {
+		return 0, nil
+	}
+	starts, err := adm.ListStartOffsets(ctx, s.topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("registry: start offset of %s: %w", s.topic, err)
+	}
+	if o, _ := starts.Lookup(s.topic, 0); o.Offset >= end {
+		return 0, nil
+	}
+	return end, nil
+}
+
+// checkCompacted warns about a registry topic an operator created without
+// compaction: it then loses records to retention, and with them endpoints.
+func (s *Store) checkCompacted(ctx context.Context, adm *kadm.Client) {
+	cfgs, err := adm.DescribeTopicConfigs(ctx, s.topic)
+	if err != nil {
+		return
+	}
+	for _, rc := range cfgs {
+		for _, c := range rc.Configs {
+			if c.Key == "cleanup.policy" && c.Value != nil && *c.Value != "compact" {
+				s.log.Warn("registry topic is not compacted (cleanup.policy=compact only): retention can delete endpoints", zap.String("cleanup.policy", *c.Value))
+			}
 		}
 	}
 }
