@@ -195,11 +195,11 @@ func TestReplayAfterCompaction(t *testing.T) {
 	if _, err := a.Update(ctx, "x", func(e *endpoints.Endpoint) error { e.Name = "tmp"; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { return b.Get("x").Name == "tmp" }, "b sees the rename")
+	eventually(t, func() bool { e := b.Get("x"); return e != nil && e.Name == "tmp" }, "b sees the rename")
 	if _, err := b.Update(ctx, "y", func(e *endpoints.Endpoint) error { e.Name = "n1"; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { return a.Get("y").Name == "n1" }, "a sees y renamed")
+	eventually(t, func() bool { e := a.Get("y"); return e != nil && e.Name == "n1" }, "a sees y renamed")
 	if _, err := a.Update(ctx, "x", func(e *endpoints.Endpoint) error { e.Name = "n2"; return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func TestRotate(t *testing.T) {
 		if len(e.Secrets) != 2 || e.Secrets[0] != "whsec_next" || e.Secrets[1] != old || e.RotatedUntil.IsZero() {
 			t.Fatalf("after Rotate with overlap: %v until %v", e.Secrets, e.RotatedUntil)
 		}
-		eventually(t, func() bool { g := b.Get("e1"); return len(g.Secrets) == 2 && g.Secrets[0] == "whsec_next" }, "b signs with both")
+		eventually(t, func() bool { g := b.Get("e1"); return g != nil && len(g.Secrets) == 2 && g.Secrets[0] == "whsec_next" }, "b signs with both")
 		held := b.Get("e1")
 		time.Sleep(time.Until(e.RotatedUntil) + 10*time.Millisecond)
 		for name, s := range map[string]*Store{"a": a, "b": b} {
