@@ -207,6 +207,7 @@ func TestReplayAfterCompaction(t *testing.T) {
 	if err := a.Delete(ctx, "z"); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, func() bool { return b.Get("z") == nil }, "b sees z deleted")
 	mustCreate(t, b, endpoint("z", "t-b")) // an id used again after its delete
 	if err := b.Disable(ctx, "x", "endpoint answered 410 Gone"); err != nil {
 		t.Fatal(err)
