@@ -55,7 +55,7 @@ func (r *Reader) Health(ctx context.Context, tenant, endpointID string, now time
 	last, _ := hourOf(now)
 	pipe := r.rdb.Pipeline()
 	state := pipe.HGetAll(ctx, k.health(endpointID))
-	codes := pipe.LRange(ctx, k.codes(endpointID), 0, -1)
+	codes := pipe.ZRevRange(ctx, k.codes(endpointID), 0, -1)
 	hours := make([]*redis.MapStringStringCmd, 0, last-first+1)
 	for h := first; h <= last; h++ {
 		hours = append(hours, pipe.HGetAll(ctx, k.hour(endpointID, h)))
@@ -69,7 +69,8 @@ func (r *Reader) Health(ctx context.Context, tenant, endpointID string, now time
 	}
 	h := Health{State: StateHealthy, Recent: make([]int, 0, len(codes.Val()))}
 	for _, c := range codes.Val() {
-		n, _ := strconv.Atoi(c)
+		code, _, _ := strings.Cut(c, ":")
+		n, _ := strconv.Atoi(code)
 		h.Recent = append(h.Recent, n)
 	}
 	var ok1, ok24 int

@@ -83,6 +83,9 @@ func (i *Indexer) Stats() Stats {
 func (i *Indexer) Run(ctx context.Context) error {
 	defer close(i.done)
 	defer i.cl.Close()
+	// A batch abandoned mid-way still holds the rebalance; leaving the
+	// group waits for it.
+	defer i.cl.AllowRebalance()
 	stop := context.AfterFunc(ctx, i.workCancel)
 	defer stop()
 	pollCtx, cancel := context.WithCancel(ctx)

@@ -18,7 +18,10 @@ import (
 //	e:<endpoint>:h      hash  health: ok (last 2xx ms), n (consecutive failures), fs (failing
 //	                          since ms), lf (newest failure ms), err, last (newest attempt ms),
 //	                          off (the fs an auto-disable was made for)
-//	e:<endpoint>:c      list  status codes, newest first, capped
+//	e:<endpoint>:c      zset  "<status>:<record>" scored by attempt time, the newest kept
+//	e:<endpoint>:f      zset  "<ms>:<record>" of the failures after the last 2xx by attempt time,
+//	                          the newest 100: a 2xx read after newer failures (they came
+//	                          from another partition) keeps those counted
 //	e:<endpoint>:b:<hr> hash  per unix hour: n<m>, ok<m> attempts and 2xx in minute m,
 //	                          l<m>:<b> attempts of minute m in latency bucket b
 //
@@ -42,6 +45,9 @@ func (k keys) deliveries(ep string) string {
 }
 func (k keys) health(ep string) string { return k.endpoint(ep) + "h" }
 func (k keys) codes(ep string) string  { return k.endpoint(ep) + "c" }
+func (k keys) failures(ep string) string {
+	return k.endpoint(ep) + "f"
+}
 func (k keys) hour(ep string, hour int64) string {
 	return k.endpoint(ep) + "b:" + strconv.FormatInt(hour, 10)
 }

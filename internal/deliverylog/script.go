@@ -60,17 +60,27 @@ local h = redis.call('HMGET', KEYS[5], 'ok', 'fs', 'lf', 'last')
 local lastok = tonumber(h[1])
 if ARGV[8] == 'delivered' then
   if not lastok or at >= lastok then
-    redis.call('HSET', KEYS[5], 'ok', ARGV[7], 'n', 0)
-    redis.call('HDEL', KEYS[5], 'fs', 'lf', 'err')
+    -- Failures after this 2xx (read before it, from other partitions)
+    -- still count; the ones before it no longer do.
+    redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', at)
+    local left = redis.call('ZRANGE', KEYS[8], 0, 0)
+    redis.call('HSET', KEYS[5], 'ok', ARGV[7], 'n', redis.call('ZCARD', KEYS[8]))
+    if left[1] then
+      redis.call('HSET', KEYS[5], 'fs', string.match(left[1], '^(%d+):'))
+    else
+      redis.call('HDEL', KEYS[5], 'fs', 'lf', 'err')
+    end
   end
 elseif not lastok or at > lastok then
   redis.call('HINCRBY', KEYS[5], 'n', 1)
+  redis.call('ZADD', KEYS[8], at, ARGV[7] .. ':' .. ARGV[24])
+  redis.call('ZREMRANGEBYRANK', KEYS[8], 0, -101)
   if not h[2] or at < tonumber(h[2]) then redis.call('HSET', KEYS[5], 'fs', ARGV[7]) end
   if not h[3] or at > tonumber(h[3]) then redis.call('HSET', KEYS[5], 'lf', ARGV[7], 'err', ARGV[13]) end
 end
 if not h[4] or at > tonumber(h[4]) then redis.call('HSET', KEYS[5], 'last', ARGV[7]) end
-redis.call('LPUSH', KEYS[6], ARGV[9])
-redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[22]) - 1)
+redis.call('ZADD', KEYS[6], at, ARGV[9] .. ':' .. ARGV[24])
+redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -tonumber(ARGV[22]) - 1)
 local m = ARGV[18]
 redis.call('HINCRBY', KEYS[7], 'n' .. m, 1)
 if ARGV[8] == 'delivered' then redis.call('HINCRBY', KEYS[7], 'ok' .. m, 1) end
@@ -78,6 +88,7 @@ redis.call('HINCRBY', KEYS[7], 'l' .. m .. ':' .. ARGV[19], 1)
 redis.call('EXPIREAT', KEYS[7], ARGV[20])
 redis.call('EXPIRE', KEYS[5], ttl)
 redis.call('EXPIRE', KEYS[6], ttl)
+redis.call('EXPIRE', KEYS[8], ttl)
 return state(1)`)
 
 // entry is one parsed attempt-log record ready to be applied.
@@ -104,18 +115,20 @@ func (i *Indexer) parse(r *kgo.Record) (entry, error) {
 	k := tenantKeys(i.cfg.Prefix, e.TenantID)
 	hour, minute := hourOf(e.At)
 	x.keys = []string{k.watermark(), k.delivery(e.DeliveryID), k.history(e.DeliveryID),
-		k.deliveries(e.EndpointID), k.health(e.EndpointID), k.codes(e.EndpointID), k.hour(e.EndpointID, hour)}
+		k.deliveries(e.EndpointID), k.health(e.EndpointID), k.codes(e.EndpointID), k.hour(e.EndpointID, hour),
+		k.failures(e.EndpointID)}
 	due := ""
 	if e.NextDue != nil {
 		due = strconv.FormatInt(e.NextDue.UnixMilli(), 10)
 	}
 	expireAt := time.Unix((hour+1)*3600, 0).Add(bucketHorizon).Unix()
+	wm := r.Topic + "/" + strconv.Itoa(int(r.Partition))
 	x.args = []any{
-		r.Topic + "/" + strconv.Itoa(int(r.Partition)), r.Offset, int64(i.cfg.TTL / time.Second), i.cfg.Keep,
+		wm, r.Offset, int64(i.cfg.TTL / time.Second), i.cfg.Keep,
 		escape(e.DeliveryID), e.EndpointID, e.At.UnixMilli(),
 		e.Outcome, e.Status, e.LatencyMS, e.Items, e.Attempt, e.Error, due, e.SplitFrom,
 		strings.Join(e.SplitInto, " "), r.Value, minute, latencyBucket(e.LatencyMS), expireAt,
-		i.cfg.KeepAttempts, i.cfg.RecentCodes, k.base,
+		i.cfg.KeepAttempts, i.cfg.RecentCodes, k.base, wm + ":" + strconv.FormatInt(r.Offset, 10),
 	}
 	return x, nil
 }
