@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/dispatcher"
-	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/redis/go-redis/v9"
 )
@@ -59,7 +58,7 @@ func parseDispatcher(fs *flagSet, args []string) (*sharedFlags, *dispatcherFlags
 }
 
 func runDispatcher(ctx context.Context, args []string) error {
-	fs := newFlagSet("dispatcher", "--endpoints FILE --redis-url URL")
+	fs := newFlagSet("dispatcher", "--brokers LIST --redis-url URL (--master-key KEYS | --endpoints FILE)")
 	s, d, err := parseDispatcher(fs, args)
 	if err != nil {
 		return err
@@ -69,11 +68,16 @@ func runDispatcher(ctx context.Context, args []string) error {
 		return err
 	}
 	defer log.Sync()
-	eps, rdb, err := loadEndpointsAndRedis(s.endpoints, s.redisURL)
+	rdb, err := redisClient(s.redisURL)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	eps, closeEps, err := endpointSource(ctx, s, splitList(s.brokers), log)
+	if err != nil {
+		return err
+	}
+	defer closeEps()
 	cfg, err := buildDispatcher(s, d, deps{endpoints: eps, redis: rdb, log: log})
 	if err != nil {
 		return err
@@ -111,19 +115,11 @@ func runUntilSignal(ctx context.Context, r runner, timeout time.Duration, name s
 	return <-errc
 }
 
-// loadEndpointsAndRedis reads the endpoints file and connects to Redis, the
-// two dependencies the dispatcher and retrier commands share.
-func loadEndpointsAndRedis(epFile, redisURL string) (*endpoints.Set, *redis.Client, error) {
-	if epFile == "" {
-		return nil, nil, badFlag("endpoints", "required: a JSON file {\"endpoints\": [{\"id\", \"tenantId\", \"url\", \"secrets\"}]}")
-	}
-	eps, err := endpoints.LoadFile(epFile)
-	if err != nil {
-		return nil, nil, badFlag("endpoints", "%v", err)
-	}
+// redisClient connects to the Redis the dispatcher and retrier share.
+func redisClient(redisURL string) (*redis.Client, error) {
 	opt, err := idempotency.ParseURL(redisURL)
 	if err != nil {
-		return nil, nil, badFlag("redis-url", "%v", err)
+		return nil, badFlag("redis-url", "%v", err)
 	}
-	return eps, redis.NewClient(opt), nil
+	return redis.NewClient(opt), nil
 }

@@ -37,6 +37,7 @@ type sharedFlags struct {
 	allowHTTP                    bool
 	allowNetworks                string
 	maxRetryAfter                time.Duration
+	registry                     registryFlags
 }
 
 func (f *sharedFlags) register(fs *flagSet, r role) {
@@ -44,11 +45,12 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 	if !dev {
 		fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
 	}
-	epUsage := "JSON file of endpoints ({\"endpoints\": [...]})"
+	epUsage := "JSON file of endpoints ({\"endpoints\": [...]}): loaded into the registry when --master-key is set, else the fixed set of endpoints used"
 	if dev {
-		epUsage += "; --demo adds its own"
+		epUsage = "JSON file of endpoints ({\"endpoints\": [...]}) loaded into the registry; --demo adds its own"
 	}
 	fs.StringVar(&f.endpoints, "endpoints", "", epUsage)
+	f.registry.register(fs)
 	switch r {
 	case asDispatcher:
 		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding settle state")

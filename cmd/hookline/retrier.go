@@ -52,7 +52,7 @@ func parseRetrier(fs *flagSet, args []string) (*sharedFlags, *retrierFlags, erro
 }
 
 func runRetrier(ctx context.Context, args []string) error {
-	fs := newFlagSet("retrier", "--endpoints FILE --redis-url URL")
+	fs := newFlagSet("retrier", "--brokers LIST --redis-url URL (--master-key KEYS | --endpoints FILE)")
 	s, rf, err := parseRetrier(fs, args)
 	if err != nil {
 		return err
@@ -62,11 +62,16 @@ func runRetrier(ctx context.Context, args []string) error {
 		return err
 	}
 	defer log.Sync()
-	eps, rdb, err := loadEndpointsAndRedis(s.endpoints, s.redisURL)
+	rdb, err := redisClient(s.redisURL)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	eps, closeEps, err := endpointSource(ctx, s, splitList(s.brokers), log)
+	if err != nil {
+		return err
+	}
+	defer closeEps()
 	cfg, err := buildRetrier(s, rf, deps{endpoints: eps, redis: rdb, log: log})
 	if err != nil {
 		return err
