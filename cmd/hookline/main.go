@@ -22,6 +22,7 @@ func commands() []command {
 	return []command{
 		{"dev", "run the whole pipeline in one process on embedded Kafka and Redis (--demo for a live demo)", runDev},
 		{"dispatcher", "consume events, batch per endpoint, sign and POST", runDispatcher},
+		{"api", "serve the management API: tenants, keys, endpoints, deliveries, health, Retry now, replays, ingest", runAPI},
 		{"retrier", "send due retries from the retry tiers; dead-letter what fails for good", runRetrier},
 		{"replay", "re-enqueue a dead or pending delivery now, or an endpoint's dead letters at a rate", runReplay},
 		{"deliveries", "list an endpoint's recent deliveries from the attempt log", runDeliveries},

@@ -23,6 +23,7 @@ const (
 	asDispatcher role = iota
 	asRetrier
 	asDev
+	asAPI
 )
 
 // sharedFlags are the settings the dispatcher and the retrier both need;
@@ -58,6 +59,9 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 	case asRetrier:
 		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding leases and done marks")
 		fs.DurationVar(&f.drain, "shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for attempts in flight")
+	case asAPI:
+		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding the delivery log views and replay jobs")
+		fs.DurationVar(&f.drain, "shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for requests in flight")
 	case asDev:
 		fs.StringVar(&f.redisURL, "redis-url", "", "use this Redis (redis://host:port/db) instead of the in-process one (kept in <data-dir>/redis.json)")
 		fs.DurationVar(&f.drain, "shutdown-timeout", 15*time.Second, "on Ctrl-C, how long to wait for deliveries in flight")

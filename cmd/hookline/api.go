@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookline/hookline/internal/api"
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
+	"github.com/hookline/hookline/internal/registry"
+	"github.com/hookline/hookline/producer"
+	"github.com/hookline/hookline/retrier"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// apiFlags are the API command's own settings; dev registers them too.
+type apiFlags struct {
+	listen, operatorKey string
+	index               bool
+	autoDisable         time.Duration
+}
+
+func (f *apiFlags) register(fs *flagSet, r role) {
+	if r == asDev {
+		fs.StringVar(&f.listen, "api-addr", "127.0.0.1:8080", "address of the management API and web page (port 0: any free port)")
+	} else {
+		fs.StringVar(&f.listen, "listen", api.DefaultAddr, "address of the management API")
+		fs.StringVar(&f.operatorKey, "operator-key", "", "key that may create tenants and their API keys (prefer HOOKLINE_OPERATOR_KEY); empty: no one may")
+		fs.BoolVar(&f.index, "index", true, "also index the attempt log into Redis for the deliveries and health views (group hookline-indexer)")
+	}
+	fs.DurationVar(&f.autoDisable, "auto-disable-after", deliverylog.DefaultAutoDisableAfter, "disable an endpoint that has failed (no 2xx) this long; 0: never")
+}
+
+// manager is the management side of hookline: the API, the delivery-log
+// indexer behind its views, and what its routes write through.
+type manager struct {
+	srv     *api.Server
+	indexer *deliverylog.Indexer // nil when not indexing
+	prod    *producer.Producer
+}
+
+// buildManager wires the API over the registry st and Redis rdb.
+func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.Store, rdb redis.UniversalClient, log *zap.Logger) (*manager, error) {
+	policy, sender, err := s.common(log)
+	if err != nil {
+		return nil, err
+	}
+	if a.autoDisable < 0 {
+		return nil, badFlag("auto-disable-after", "want 0 (never) or a duration, got %s", a.autoDisable)
+	}
+	topics := s.topics("")
+	m := &manager{}
+	if m.prod, err = producer.New(producer.Config{Brokers: brokers, Topic: topics.Events, Logger: log}); err != nil {
+		return nil, err
+	}
+	if a.index {
+		auto := a.autoDisable
+		if auto == 0 {
+			auto = -1 // the indexer's "never"
+		}
+		m.indexer, err = deliverylog.NewIndexer(deliverylog.Config{Brokers: brokers, Topic: topics.Attempts, Membership: s.member,
+			Redis: rdb, AutoDisableAfter: auto, Disabler: st, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+	}
+	jobs := &retrier.Jobs{Replayer: &retrier.Replayer{Brokers: brokers, Topics: topics, Retry: policy}, Redis: rdb, Logger: log}
+	m.srv, err = api.New(api.Config{
+		Addr: a.listen, Registry: st, Deliveries: deliverylog.NewReader(rdb, ""), Publisher: m.prod, Replayer: jobs,
+		Pinger: delivery.NewSender(sender), OperatorKey: a.operatorKey,
+		AllowHTTP: sender.AllowHTTP, AllowNetworks: sender.AllowNetworks, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// run serves until ctx ends, then drains within timeout. ready, when set,
+// is called with the API's address once it listens.
+func (m *manager) run(ctx context.Context, timeout time.Duration, ready func(addr string)) error {
+	if m.indexer != nil {
+		go func() { _ = m.indexer.Run(context.Background()) }() // returns once stopped
+	}
+	apiErr := make(chan error, 1)
+	go func() { apiErr <- m.srv.Run(ctx) }()
+	for ready != nil && m.srv.Addr() == "" {
+		select {
+		case err := <-apiErr:
+			return m.stop(timeout, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if ready != nil {
+		ready(m.srv.Addr())
+	}
+	return m.stop(timeout, <-apiErr)
+}
+
+// stop ends the indexer (committing what it indexed) and the producer.
+func (m *manager) stop(timeout time.Duration, err error) error {
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if m.indexer != nil {
+		if serr := m.indexer.Shutdown(sctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("indexer: %w", serr))
+		}
+	}
+	if perr := m.prod.Close(sctx); perr != nil {
+		err = errors.Join(err, perr)
+	}
+	return err
+}
+
+func runAPI(ctx context.Context, args []string) error {
+	fs := newFlagSet("api", "--brokers LIST --redis-url URL --master-key KEYS [--operator-key KEY]")
+	var s sharedFlags
+	var a apiFlags
+	s.register(fs, asAPI)
+	a.register(fs, asAPI)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := fs.logger()
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	kr, err := s.registry.keyring()
+	if err != nil {
+		return err
+	}
+	if kr == nil {
+		return badFlag("master-key", "required: the keyring sealing endpoint secrets in the registry")
+	}
+	rdb, err := redisClient(s.redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	brokers := splitList(s.brokers)
+	st, err := openRegistry(ctx, brokers, s.topicPrefix, kr, s.endpoints, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m, err := buildManager(&s, &a, brokers, st, rdb, log)
+	if err != nil {
+		return err
+	}
+	return m.run(ctx, s.drain, func(addr string) { fmt.Printf("api: http://%s\n", addr) })
+}
