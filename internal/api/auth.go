@@ -21,7 +21,7 @@ type KeyAuthenticator interface {
 
 // TenantAdmin creates tenants and their keys (registry.Store).
 type TenantAdmin interface {
-	CreateTenant(ctx context.Context, name string) (registry.Tenant, error)
+	CreateTenant(ctx context.Context, id, name string) (registry.Tenant, error)
 	Tenant(id string) (registry.Tenant, bool)
 	CreateKey(ctx context.Context, tenantID, name string) (token string, k registry.Key, err error)
 }
@@ -116,14 +116,20 @@ type keyView struct {
 }
 
 func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
-	var name string
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, false, map[string]any{"name": &name}); err != nil {
+	var id, name string
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, false, map[string]any{"id": &id, "name": &name}); err != nil {
 		return err
 	}
 	if err := checkName("name", name); err != nil {
 		return err
 	}
-	t, err := s.cfg.Registry.CreateTenant(r.Context(), name)
+	t, err := s.cfg.Registry.CreateTenant(r.Context(), id, name)
+	if errors.Is(err, registry.ErrExists) {
+		return errorf(http.StatusConflict, "id", "tenant %q exists", id)
+	}
+	if errors.Is(err, endpoints.ErrInvalid) && id != "" {
+		return badRequest("id", "id must be the tenantId of your events: at most 128 bytes, no \"/\", spaces or control characters")
+	}
 	if errors.Is(err, endpoints.ErrInvalid) {
 		return badRequest("name", "name must be 1 to 200 bytes without control characters")
 	}

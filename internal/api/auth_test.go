@@ -41,6 +41,14 @@ func TestKeysAndRoles(t *testing.T) {
 		e.do("POST", "/v1/tenants", e.operator, map[string]any{"name": 5}).wantErr(t, 400, "name")
 		e.do("POST", "/v1/tenants", e.operator, map[string]any{"name": "a", "plan": "x"}).wantErr(t, 400, "plan")
 
+		// A tenant named by its events' tenantId; that id only once.
+		tid := "t-" + testbackend.UniqueName(t)[:12]
+		if got := e.do("POST", "/v1/tenants", e.operator, map[string]any{"id": tid, "name": "Acme"}).want(t, 201).str("id"); got != tid {
+			t.Fatalf("tenant created as %q, want %q", got, tid)
+		}
+		e.do("POST", "/v1/tenants", e.operator, map[string]any{"id": tid, "name": "Again"}).wantErr(t, 409, "id")
+		e.do("POST", "/v1/tenants", e.operator, map[string]any{"id": "a b", "name": "x"}).wantErr(t, 400, "id")
+
 		// A second key of the same tenant works; a key without a name is "default".
 		k2 := e.do("POST", "/v1/tenants/"+id+"/keys", e.operator, nil).want(t, 201)
 		if k2.str("name") != "default" || k2.str("tenantId") != id {

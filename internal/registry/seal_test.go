@@ -79,7 +79,7 @@ func TestNoPlaintextInTopic(t *testing.T) {
 			t.Fatal(err)
 		}
 		secrets = append(secrets, rotated)
-		tn, err := s.CreateTenant(ctx, "Acme")
+		tn, err := s.CreateTenant(ctx, "", "Acme")
 		if err != nil {
 			t.Fatal(err)
 		}

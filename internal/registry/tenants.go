@@ -35,12 +35,22 @@ type Key struct {
 // recognise in logs and by secret scanners.
 const tokenPrefix = "hlk_"
 
-// CreateTenant adds a tenant with a random id.
-func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, error) {
+// CreateTenant adds a tenant. Its id is the tenantId the domain services
+// put in their events (empty: a random one); an id already held is
+// ErrExists.
+func (s *Store) CreateTenant(ctx context.Context, id, name string) (Tenant, error) {
 	if err := checkLabel("tenant name", name); err != nil {
 		return Tenant{}, err
 	}
-	t := Tenant{ID: randomID("t_", 10), Name: name, CreatedAt: time.Now().UTC()}
+	if id == "" {
+		id = randomID("t_", 10)
+	} else if err := checkID(id); err != nil || id == "" {
+		return Tenant{}, err
+	}
+	if _, ok := s.Tenant(id); ok {
+		return Tenant{}, fmt.Errorf("registry: create tenant %q: %w", id, ErrExists)
+	}
+	t := Tenant{ID: id, Name: name, CreatedAt: time.Now().UTC()}
 	v, err := json.Marshal(t)
 	if err != nil {
 		return Tenant{}, fmt.Errorf("registry: encode tenant: %w", err)

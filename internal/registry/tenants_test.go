@@ -17,18 +17,18 @@ func TestTenantsAndKeys(t *testing.T) {
 		ctx := context.Background()
 		topic := testbackend.UniqueName(t)
 		a, b := openStore(t, k, topic, keyK1), openStore(t, k, topic, keyK1)
-		acme, err := a.CreateTenant(ctx, "Acme")
+		acme, err := a.CreateTenant(ctx, "", "Acme")
 		if err != nil {
 			t.Fatal(err)
 		}
-		globex, err := a.CreateTenant(ctx, "Globex")
+		globex, err := a.CreateTenant(ctx, "", "Globex")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, ok := a.Tenant(acme.ID); !ok || got != acme {
 			t.Fatalf("Tenant(%s) = %+v, %v", acme.ID, got, ok)
 		}
-		if _, err := a.CreateTenant(ctx, " "); !errors.Is(err, endpoints.ErrInvalid) {
+		if _, err := a.CreateTenant(ctx, "", " "); !errors.Is(err, endpoints.ErrInvalid) {
 			t.Fatalf("a blank tenant name: %v", err)
 		}
 		token, key, err := a.CreateKey(ctx, acme.ID, "ci")
