@@ -13,7 +13,6 @@ import (
 
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/demo"
-	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/producer"
@@ -28,6 +27,7 @@ type devConfig struct {
 	shared     sharedFlags
 	disp       dispatcherFlags
 	ret        retrierFlags
+	api        apiFlags
 	dataDir    string
 	kafkaPort  int
 	partitions int
@@ -35,9 +35,15 @@ type devConfig struct {
 	demoRate   float64
 	topics     kafka.Topics
 	retry      retry.Policy
-	// ready, when set, is told the embedded broker's address and given the
-	// pipeline's Redis once the pipeline runs.
-	ready func(addr string, rdb redis.UniversalClient)
+	// ready, when set, is told where everything is once the pipeline runs.
+	ready func(devReady)
+}
+
+// devReady is what a running dev stack tells its caller.
+type devReady struct {
+	Kafka, API  string // broker address, API base URL
+	Tenant, Key string // a tenant and one of its API keys
+	Redis       redis.UniversalClient
 }
 
 func runDev(ctx context.Context, args []string) error {
@@ -66,6 +72,8 @@ func parseDev(fs *flagSet, args []string) (devConfig, error) {
 	c.shared.register(fs, asDev)
 	c.disp.register(fs, asDev)
 	c.ret.register(fs, asDev)
+	c.api.register(fs, asDev)
+	c.api.index = true
 	if err := fs.parse(args); err != nil {
 		return c, err
 	}
@@ -126,27 +134,26 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		return err
 	}
 
-	var eps []*endpoints.Endpoint
-	if c.shared.endpoints != "" {
-		set, err := endpoints.LoadFile(c.shared.endpoints)
-		if err != nil {
-			return badFlag("endpoints", "%v", err)
-		}
-		eps = set.All()
+	st, err := devRegistry(ctx, c, emb.Addr, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	mgr, apiURL, keys, err := startDevAPI(ctx, c, emb.Addr, st, rdb, log)
+	if err != nil {
+		return err
 	}
 	var d *devDemo
 	if c.demo {
 		if d, err = startDemo(ctx, emb.Addr, c, log); err != nil {
 			return err
 		}
-		eps = append(eps, d.endpoints()...)
+		if err := d.createEndpoints(ctx, apiURL, keys); err != nil {
+			return fmt.Errorf("demo: create its endpoints through the API: %w", err)
+		}
 		fmt.Printf("demo: receiver at %s verifying signatures; producing %.0f events/s\n", d.url, c.demoRate)
 	}
-	set, err := endpoints.NewSet(eps...)
-	if err != nil {
-		return err
-	}
-	x := deps{brokers: []string{emb.Addr}, endpoints: set, redis: rdb, log: log}
+	x := deps{brokers: []string{emb.Addr}, endpoints: st, redis: rdb, log: log}
 	dcfg, err := buildDispatcher(&c.shared, &c.disp, x)
 	if err != nil {
 		return err
@@ -166,10 +173,10 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	dispErr, retErr := make(chan error, 1), make(chan error, 1)
 	go func() { dispErr <- disp.Run(context.Background()) }()
 	go func() { retErr <- ret.Run(context.Background()) }()
-	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, len(eps), rcfg.Group, rcfg.Retry.Topics())
+	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, countEndpoints(st), rcfg.Group, rcfg.Retry.Topics())
 	fmt.Printf("ready: publish with `hookline produce --brokers %s --topic %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, c.topics.Events, emb.Addr)
 	if c.ready != nil {
-		c.ready(emb.Addr, rdb)
+		c.ready(devReady{Kafka: emb.Addr, API: apiURL, Tenant: demo.Tenants[0], Key: keys[demo.Tenants[0]], Redis: rdb})
 	}
 
 	if d == nil {
@@ -193,7 +200,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	if err := ret.Shutdown(sctx); err != nil {
 		fmt.Fprintf(os.Stderr, "retrier: drain incomplete (%v); unsent retries stay in their tiers\n", err)
 	}
-	if err := errors.Join(<-dispErr, <-retErr); err != nil {
+	if err := errors.Join(<-dispErr, <-retErr, <-mgr); err != nil {
 		return err
 	}
 	if d != nil {
@@ -214,7 +221,7 @@ type devDemo struct {
 }
 
 // DemoSecret signs the demo endpoint's deliveries.
-const demoSecret = "whsec-hookline-demo-secret"
+const demoSecret = "whsec_aG9va2xpbmUtZGVtby1zZWNyZXQtMDEyMzQ1Njc="
 
 func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger) (*devDemo, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -257,21 +264,51 @@ func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger
 	return d, nil
 }
 
-// endpoints are the demo's: per tenant one batching endpoint, and one
-// single-event endpoint for task changes of the first tenant.
-func (d *devDemo) endpoints() []*endpoints.Endpoint {
-	var eps []*endpoints.Endpoint
-	for _, t := range demo.Tenants {
-		eps = append(eps, &endpoints.Endpoint{
-			ID: "demo-" + t, TenantID: t, URL: d.url + "?tenant=" + t, Secrets: []string{demoSecret},
-			MaxItems: 100, MaxWait: endpoints.Duration(2 * time.Second), IgnoreFields: []string{"updatedUtc"},
-		})
+// createEndpoints creates the demo's endpoints through the API, each
+// checked by its test ping: per tenant one batching endpoint, and one
+// single-event endpoint for task changes of the first tenant. Endpoints
+// made by an earlier run (same names) are kept.
+func (d *devDemo) createEndpoints(ctx context.Context, apiURL string, keys map[string]string) error {
+	type ep struct {
+		tenant string
+		body   map[string]any
 	}
-	eps = append(eps, &endpoints.Endpoint{
-		ID: "demo-tasks-single", TenantID: demo.Tenants[0], URL: d.url + "?single", Secrets: []string{demoSecret},
-		MaxItems: 1, EventTypes: []string{"task.*"},
-	})
-	return eps
+	var eps []ep
+	for _, t := range demo.Tenants {
+		eps = append(eps, ep{t, map[string]any{"name": "demo batches", "url": d.url + "?tenant=" + t, "secret": demoSecret,
+			"eventTypes": []string{"*"}, "maxItems": 100, "maxWait": "2s", "ignoreFields": []string{"updatedUtc"}}})
+	}
+	eps = append(eps, ep{demo.Tenants[0], map[string]any{"name": "demo task events", "url": d.url + "?single", "secret": demoSecret,
+		"maxItems": 1, "eventTypes": []string{"task.*"}}})
+	for _, e := range eps {
+		cl := newAPIClient(apiURL, keys[e.tenant])
+		err := cl.do(ctx, "POST", "/v1/endpoints", e.body, nil)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+			err = repoint(ctx, cl, e.body["name"].(string), e.body["url"].(string))
+		}
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", e.tenant, e.body["name"], err)
+		}
+	}
+	return nil
+}
+
+// repoint points the endpoint an earlier run made at this run's receiver,
+// which listens on a new port.
+func repoint(ctx context.Context, cl *apiClient, name, url string) error {
+	var page struct {
+		Data []struct{ ID, Name, URL string }
+	}
+	if err := cl.do(ctx, "GET", "/v1/endpoints?limit=100", nil, &page); err != nil {
+		return err
+	}
+	for _, e := range page.Data {
+		if e.Name == name && e.URL != url {
+			return cl.do(ctx, "PATCH", "/v1/endpoints/"+e.ID, map[string]any{"url": url, "active": true}, nil)
+		}
+	}
+	return nil
 }
 
 // progress prints one summary line a second until ctx ends.

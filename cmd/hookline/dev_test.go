@@ -18,7 +18,7 @@ import (
 // created and those its dispatcher and retrier created or read.
 func TestDevTopicPrefixNamesEveryTopic(t *testing.T) {
 	c, err := parseDev(newFlagSet("dev", ""), []string{"--topic-prefix", "acme.", "--retry-schedule", "1m,10m",
-		"--kafka-port", "0", "--data-dir", t.TempDir(), "--partitions", "1", "--shutdown-timeout", "5s"})
+		"--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--partitions", "1", "--shutdown-timeout", "5s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestDevTopicPrefixNamesEveryTopic(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	want := []string{"acme.attempts", "acme.dead", "acme.events", "acme.invalid", "acme.retry.10m0s", "acme.retry.1m0s"}
+	want := []string{"acme.attempts", "acme.dead", "acme.events", "acme.invalid", "acme.registry", "acme.retry.10m0s", "acme.retry.1m0s"}
 	var names []string
 	// The dispatcher and retrier join their groups (and create what they
 	// write) after ready; give them that long.
@@ -77,7 +77,7 @@ func startDev(t *testing.T, c devConfig) (string, redis.UniversalClient) {
 		rdb  redis.UniversalClient
 	}
 	ready := make(chan up, 1)
-	c.ready = func(a string, rdb redis.UniversalClient) { ready <- up{a, rdb} }
+	c.ready = func(r devReady) { ready <- up{r.Kafka, r.Redis} }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- devStack(ctx, c, zap.NewNop()) }()
@@ -106,7 +106,7 @@ func startDev(t *testing.T, c devConfig) (string, redis.UniversalClient) {
 // data dir: what was in its in-process Redis, TTLs included, is still there.
 func TestDevRedisSurvivesARestart(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"--kafka-port", "0", "--data-dir", dir, "--partitions", "1", "--shutdown-timeout", "5s"}
+	args := []string{"--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--data-dir", dir, "--partitions", "1", "--shutdown-timeout", "5s"}
 	run := func(check func(rdb redis.UniversalClient)) {
 		c, err := parseDev(newFlagSet("dev", ""), args)
 		if err != nil {
@@ -118,7 +118,7 @@ func TestDevRedisSurvivesARestart(t *testing.T) {
 			rdb  redis.UniversalClient
 		}
 		ready := make(chan up, 1)
-		c.ready = func(a string, rdb redis.UniversalClient) { ready <- up{a, rdb} }
+		c.ready = func(r devReady) { ready <- up{r.Kafka, r.Redis} }
 		done := make(chan error, 1)
 		go func() { done <- devStack(ctx, c, zap.NewNop()) }()
 		select {
@@ -196,4 +196,62 @@ func waitForGroups(t *testing.T, addr string, n int) {
 		}
 	}
 	t.Fatalf("fewer than %d groups after 10s", n)
+}
+
+// TestDevDemoGoesThroughTheAPI: dev --demo creates its endpoints through
+// the API with the tenant key it prints, and their deliveries show in the
+// API's delivery log.
+func TestDevDemoGoesThroughTheAPI(t *testing.T) {
+	c, err := parseDev(newFlagSet("dev", ""), []string{"--demo", "--demo-rate", "50",
+		"--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--partitions", "1", "--shutdown-timeout", "5s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan devReady, 1)
+	c.ready = func(r devReady) { ready <- r }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- devStack(ctx, c, zap.NewNop()) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev: %v", err)
+		}
+	}()
+	var r devReady
+	select {
+	case r = <-ready:
+	case err := <-done:
+		t.Fatalf("dev stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev not ready within 30s")
+	}
+	cl := newAPIClient(r.API, r.Key)
+	var page struct {
+		Data []struct{ ID, Name string }
+	}
+	if err := cl.do(ctx, "GET", "/v1/endpoints", nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 2 {
+		t.Fatalf("tenant %s has %d endpoints through the API, want the demo's 2: %+v", r.Tenant, len(page.Data), page.Data)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var dl struct {
+			Data []struct{ Status string }
+		}
+		if err := cl.do(ctx, "GET", "/v1/endpoints/"+page.Data[0].ID+"/deliveries", nil, &dl); err != nil {
+			t.Fatal(err)
+		}
+		if len(dl.Data) > 0 && dl.Data[len(dl.Data)-1].Status != "" {
+			t.Logf("%q: %d deliveries in the API's log, oldest %s", page.Data[0].Name, len(dl.Data), dl.Data[len(dl.Data)-1].Status)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery of the demo endpoint in the API's log within 20s")
+		}
+	}
+	if err := newAPIClient(r.API, "hlk_wrong").do(ctx, "GET", "/v1/endpoints", nil, nil); err == nil {
+		t.Fatal("a wrong key listed endpoints")
+	}
 }

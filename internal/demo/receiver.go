@@ -67,6 +67,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	id := req.Header.Get(r.headers.Delivery)
+	ids, pings := eventIDs(body)
+	if pings {
+		// A test ping of an endpoint being created: answered, not counted.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if r.FailEvery > 0 {
 		r.mu.Lock()
 		_, seen := r.failed[id]
@@ -80,7 +86,6 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	ids := eventIDs(body)
 	r.verified.Add(1)
 	r.events.Add(int64(len(ids)))
 	r.mu.Lock()
@@ -95,26 +100,31 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// eventIDs reads the eventId of a single envelope or of each one in a batch.
-func eventIDs(body []byte) []string {
+// eventIDs reads the eventId of a single envelope or of each one in a
+// batch, and whether every event is a test ping.
+func eventIDs(body []byte) ([]string, bool) {
 	type env struct {
+		Type    string `json:"type"`
 		EventID string `json:"eventId"`
 	}
+	var batch []env
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		var batch []env
 		if json.Unmarshal(trimmed, &batch) != nil {
-			return nil
+			return nil, false
 		}
-		out := make([]string, len(batch))
-		for i, e := range batch {
-			out[i] = e.EventID
+	} else {
+		var e env
+		if json.Unmarshal(trimmed, &e) != nil {
+			return nil, false
 		}
-		return out
+		batch = []env{e}
 	}
-	var e env
-	if json.Unmarshal(trimmed, &e) != nil {
-		return nil
+	out := make([]string, len(batch))
+	pings := len(batch) > 0
+	for i, e := range batch {
+		out[i] = e.EventID
+		pings = pings && e.Type == "ping"
 	}
-	return []string{e.EventID}
+	return out, pings
 }
