@@ -132,3 +132,9 @@ func retrying(e delivery.LogEntry, due time.Time, reason string) delivery.LogEnt
 }
 
 func ptime(t time.Time) *time.Time { return &t }
+
+func (d *disabler) refusing() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fail
+}
