@@ -25,7 +25,8 @@ func commands() []command {
 		{"api", "serve the management API: tenants, keys, endpoints, deliveries, health, Retry now, replays, ingest", runAPI},
 		{"retrier", "send due retries from the retry tiers; dead-letter what fails for good", runRetrier},
 		{"replay", "re-enqueue a dead or pending delivery now, or an endpoint's dead letters at a rate", runReplay},
-		{"deliveries", "list an endpoint's recent deliveries from the attempt log", runDeliveries},
+		{"endpoints", "create, list, get, update, delete, rotate or test endpoints through the API", runEndpoints},
+		{"deliveries", "an endpoint's recent deliveries, or one delivery's attempts, through the API", runDeliveries},
 		{"produce", "publish an event from flags, a JSON file or stdin", runProduce},
 		{"tail", "print records of a topic with their headers", runTail},
 	}

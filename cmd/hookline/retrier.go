@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
-	"text/tabwriter"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/retrier"
 )
@@ -152,36 +149,4 @@ func parseWhen(s, flag string) (time.Time, error) {
 		return time.Time{}, badFlag(flag, "want RFC 3339 (2026-11-22T10:00:00Z) or a duration ago (24h), got %q", s)
 	}
 	return t, nil
-}
-
-func runDeliveries(ctx context.Context, args []string) error {
-	fs := newFlagSet("deliveries", "--endpoint ID")
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	topic := fs.String("attempts-topic", "hookline.attempts", "attempt-log topic")
-	ep := fs.String("endpoint", "", "endpoint id")
-	limit := fs.Int("limit", 20, "most recent deliveries to list")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if *ep == "" {
-		return badFlag("endpoint", "required")
-	}
-	rows, err := delivery.ReadLog(ctx, splitList(*brokers), *topic, func(e *delivery.LogEntry) bool { return e.EndpointID == *ep })
-	if err != nil {
-		return err
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].LastAt.After(rows[j].LastAt) })
-	if len(rows) > *limit {
-		rows = rows[:*limit]
-	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "DELIVERY\tSTATUS\tATTEMPTS\tLAST CODE\tLAST ATTEMPT\tNEXT DUE\tEVENTS")
-	for _, r := range rows {
-		next := "-"
-		if r.NextDue != nil && r.Status == "retrying" {
-			next = r.NextDue.Format(time.RFC3339)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", r.ID, r.Status, r.Attempts, r.LastCode, r.LastAt.Format(time.RFC3339), next, r.Items)
-	}
-	return w.Flush()
 }
