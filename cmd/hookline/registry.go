@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -113,4 +116,59 @@ func endpointSource(ctx context.Context, s *sharedFlags, brokers []string, log *
 		return nil, nil, badFlag("endpoints", "%v", err)
 	}
 	return set, func() {}, nil
+}
+
+// runRegistry is the registry's maintenance: keygen prints a new master
+// key; rekey re-seals every secret under the first key of --master-key.
+func runRegistry(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "rekey" && args[0] != "keygen") {
+		fmt.Fprintf(os.Stderr, "usage: hookline registry keygen | rekey --master-key NEW,OLD[,...]\n\n"+
+			"Rotating the master key: 1) hookline registry keygen; 2) give every process --master-key NEW,OLD and restart\n"+
+			"them; 3) hookline registry rekey --master-key NEW,OLD; 4) drop OLD from every process's --master-key.\n")
+		return flag.ErrHelp
+	}
+	if args[0] == "keygen" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		fmt.Println(base64.StdEncoding.EncodeToString(b))
+		return nil
+	}
+	fs := newFlagSet("registry rekey", "--brokers LIST --master-key NEW,OLD[,...]")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+	prefix := fs.String("topic-prefix", "hookline.", "prefix of hookline's topics (the registry is <prefix>registry)")
+	var rf registryFlags
+	rf.register(fs)
+	if err := fs.parse(args[1:]); err != nil {
+		return err
+	}
+	log, err := fs.logger()
+	if err != nil {
+		return err
+	}
+	kr, err := rf.keyring()
+	if err != nil {
+		return err
+	}
+	if kr == nil || len(kr.IDs()) < 2 {
+		return badFlag("master-key", "want the new key first, then the old one(s): NEW,OLD")
+	}
+	n, err := rekey(ctx, splitList(*brokers), *prefix, kr, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("re-sealed %d endpoints under key %s; the old keys may now be dropped from every process's --master-key\n", n, kr.IDs()[0])
+	return nil
+}
+
+// rekey opens the registry with kr (which must open every secret) and
+// re-seals what is not under kr's first key.
+func rekey(ctx context.Context, brokers []string, topicPrefix string, kr *registry.Keyring, log *zap.Logger) (int, error) {
+	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log})
+	if err != nil {
+		return 0, fmt.Errorf("registry: %w", err)
+	}
+	defer st.Close()
+	return st.Rekey(ctx, kr)
 }
