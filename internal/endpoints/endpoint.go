@@ -271,3 +271,16 @@ func isDigits(s string, base int) bool {
 	}
 	return true
 }
+
+// String describes e without its secrets, so an endpoint printed into a
+// log or an error message never carries them.
+func (e *Endpoint) String() string {
+	if e == nil {
+		return "<nil endpoint>"
+	}
+	state := "active"
+	if e.Disabled {
+		state = "disabled: " + e.DisabledReason
+	}
+	return fmt.Sprintf("endpoint %s (tenant %s, %s, %s, %d secrets redacted)", e.ID, e.TenantID, e.URL, state, len(e.Secrets))
+}

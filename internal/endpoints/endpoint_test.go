@@ -2,6 +2,7 @@ package endpoints
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -113,5 +114,14 @@ func TestMaxBytesCappedToTheRetryTopics(t *testing.T) {
 	e.MaxBytes = DefaultMaxBytes
 	if err := e.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestEndpointPrintsWithoutSecrets(t *testing.T) {
+	e := &Endpoint{ID: "e1", TenantID: "t-1", URL: "https://example.com/h", Secrets: []string{"whsec_topsecret"}}
+	for _, s := range []string{fmt.Sprint(e), fmt.Sprintf("%+v", e), fmt.Sprintf("%v", e)} {
+		if strings.Contains(s, "topsecret") || !strings.Contains(s, "e1") {
+			t.Fatalf("printed endpoint: %s", s)
+		}
 	}
 }
