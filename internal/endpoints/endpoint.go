@@ -61,7 +61,9 @@ type Endpoint struct {
 	// Name is the tenant's label for the endpoint. Optional; a registry
 	// keeps non-empty names unique within a tenant.
 	Name string `json:"name,omitempty"`
-	// Application groups a tenant's endpoints (the receiving app). Optional.
+	// Application is the source application whose events the endpoint
+	// receives (events name it in "application" and hl-application).
+	// Empty: every application's.
 	Application string `json:"application,omitempty"`
 	URL         string `json:"url"`
 	// Secrets sign deliveries; the first is current. With SchemeStandard
@@ -189,6 +191,9 @@ func (e *Endpoint) Limits() Limits {
 // Wants reports whether an event with these routing fields goes to e.
 func (e *Endpoint) Wants(m *envelope.Meta) bool {
 	if e.Disabled || e.TenantID != m.TenantID || !e.matchesType(m.Type) {
+		return false
+	}
+	if e.Application != "" && e.Application != m.Application {
 		return false
 	}
 	if m.Origin != "" && slices.Contains(e.IgnoreOrigins, m.Origin) {

@@ -68,6 +68,17 @@ func TestWants(t *testing.T) {
 			t.Errorf("%+v: Wants = %v", c.m, got)
 		}
 	}
+	// An endpoint of one application receives that application's events only.
+	e.Application = "tasks"
+	for app, want := range map[string]bool{"tasks": true, "budgets": false, "": false} {
+		if got := e.Wants(&envelope.Meta{TenantID: "t", Type: "task.created", Application: app}); got != want {
+			t.Errorf("endpoint of application tasks, event of %q: Wants = %v", app, got)
+		}
+	}
+	e.Application = ""
+	if !e.Wants(&envelope.Meta{TenantID: "t", Type: "task.created", Application: "budgets"}) {
+		t.Error("an endpoint of no application refuses an application's event")
+	}
 	e.Disabled = true
 	if e.Wants(&envelope.Meta{TenantID: "t", Type: "task.created"}) {
 		t.Error("disabled endpoint wants events")

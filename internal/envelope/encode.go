@@ -27,6 +27,10 @@ func AppendJSON(dst []byte, e *Envelope) ([]byte, error) {
 		dst = append(dst, `,"origin":`...)
 		dst = appendString(dst, e.Origin)
 	}
+	if e.Application != "" {
+		dst = append(dst, `,"application":`...)
+		dst = appendString(dst, e.Application)
+	}
 	dst = append(dst, `,"data":`...)
 	var err error
 	if e.Data == nil {

@@ -25,8 +25,12 @@ type Envelope struct {
 	CreatedUTC string `json:"createdUtc"`
 	// Origin names the writer of the change (for example "api" or
 	// "revit-addin"); endpoints can ignore origins to stop webhook loops.
-	Origin string         `json:"origin,omitempty"`
-	Data   map[string]any `json:"data"`
+	Origin string `json:"origin,omitempty"`
+	// Application names the source application of the event (for example
+	// "tasks" or "budgets"); an endpoint may receive one application's
+	// events only.
+	Application string         `json:"application,omitempty"`
+	Data        map[string]any `json:"data"`
 }
 
 // BeforeKey is the data field holding the previous object on update events.

@@ -66,25 +66,25 @@ func TestChangedFields(t *testing.T) {
 // routing is the part of a Meta a test compares: what routing reads, with
 // the changed fields worked out.
 func routing(m Meta) Meta {
-	return Meta{Type: m.Type, TenantID: m.TenantID, EventID: m.EventID, ObjectID: m.ObjectID, Origin: m.Origin, Changed: m.ChangedFields()}
+	return Meta{Type: m.Type, TenantID: m.TenantID, EventID: m.EventID, ObjectID: m.ObjectID, Origin: m.Origin, Application: m.Application, Changed: m.ChangedFields()}
 }
 
 func TestFromRecordChecksHeadersAgainstTheBody(t *testing.T) {
-	e := Envelope{Type: "task.updated", EventID: "e1", TenantID: "t-1", CreatedUTC: "2026-04-30T14:22:01.456Z", Origin: "api",
+	e := Envelope{Type: "task.updated", EventID: "e1", TenantID: "t-1", CreatedUTC: "2026-04-30T14:22:01.456Z", Origin: "api", Application: "tasks",
 		Data: map[string]any{"task": map[string]any{"id": "task_1", "status": "Done"}, "before": map[string]any{"id": "task_1", "status": "Todo"}}}
 	value, err := AppendJSON(nil, &e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := MetaOf(&e)
-	if n := len(m.Headers()); n != 4 {
-		t.Fatalf("%d headers, want type, tenant, origin and changed", n)
+	if n := len(m.Headers()); n != 5 {
+		t.Fatalf("%d headers, want type, tenant, origin, application and changed", n)
 	}
 	got, err := FromRecord(m.Headers(), value)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Meta{Type: "task.updated", TenantID: "t-1", EventID: "e1", ObjectID: "task_1", Origin: "api", Changed: []string{"status"}}); !reflect.DeepEqual(routing(got), want) {
+	if want := (Meta{Type: "task.updated", TenantID: "t-1", EventID: "e1", ObjectID: "task_1", Origin: "api", Application: "tasks", Changed: []string{"status"}}); !reflect.DeepEqual(routing(got), want) {
 		t.Fatalf("FromRecord = %+v, want %+v", routing(got), want)
 	}
 
@@ -107,9 +107,10 @@ func TestFromRecordChecksHeadersAgainstTheBody(t *testing.T) {
 		value   string
 		want    string
 	}{
-		"tenant": {with(m.Headers(), HeaderTenant, "t-2"), string(value), `header hl-tenant "t-2" disagrees with body tenantId "t-1"`},
-		"type":   {with(m.Headers(), HeaderType, "task.created"), string(value), `header hl-type "task.created" disagrees with body type "task.updated"`},
-		"origin": {with(m.Headers(), HeaderOrigin, "zapier"), string(value), `header hl-origin "zapier" disagrees with body origin "api"`},
+		"tenant":      {with(m.Headers(), HeaderTenant, "t-2"), string(value), `header hl-tenant "t-2" disagrees with body tenantId "t-1"`},
+		"application": {with(m.Headers(), HeaderApp, "budgets"), string(value), `header hl-application "budgets" disagrees with body application "tasks"`},
+		"type":        {with(m.Headers(), HeaderType, "task.created"), string(value), `header hl-type "task.created" disagrees with body type "task.updated"`},
+		"origin":      {with(m.Headers(), HeaderOrigin, "zapier"), string(value), `header hl-origin "zapier" disagrees with body origin "api"`},
 		"origin the body lacks": {m.Headers(), strings.Replace(string(value), `"origin":"api",`, "", 1),
 			`header hl-origin "api" disagrees with body origin ""`},
 		"not JSON":  {m.Headers(), `not json at all`, "value is not a JSON object (byte 0 is 'n')"},

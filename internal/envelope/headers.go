@@ -22,6 +22,7 @@ const (
 	HeaderType    = "hl-type"
 	HeaderTenant  = "hl-tenant"
 	HeaderOrigin  = "hl-origin"
+	HeaderApp     = "hl-application"
 	HeaderChanged = "hl-changed" // comma-separated, update events only
 )
 
@@ -37,6 +38,9 @@ type Meta struct {
 	EventID  string
 	ObjectID string
 	Origin   string
+	// Application is the source application that wrote the event, for
+	// endpoints that receive one application's events only.
+	Application string
 	// Changed is non-nil on update events whose changed fields are known.
 	// From a record it is worked out on first use; call ChangedFields.
 	Changed    []string
@@ -82,12 +86,12 @@ func (m Meta) Key() string { return m.TenantID + "/" + m.ObjectID }
 // Headers renders m as record headers. All values share one allocation:
 // the producer calls this for every event.
 func (m Meta) Headers() []kgo.RecordHeader {
-	n := len(m.Type) + len(m.TenantID) + len(m.Origin)
+	n := len(m.Type) + len(m.TenantID) + len(m.Origin) + len(m.Application)
 	for _, c := range m.Changed {
 		n += len(c) + 1
 	}
 	buf := make([]byte, 0, n)
-	h := make([]kgo.RecordHeader, 0, 4)
+	h := make([]kgo.RecordHeader, 0, 5)
 	add := func(key string, parts ...string) {
 		start := len(buf)
 		for i, p := range parts {
@@ -103,6 +107,9 @@ func (m Meta) Headers() []kgo.RecordHeader {
 	if m.Origin != "" {
 		add(HeaderOrigin, m.Origin)
 	}
+	if m.Application != "" {
+		add(HeaderApp, m.Application)
+	}
 	if m.Changed != nil {
 		add(HeaderChanged, m.Changed...)
 	}
@@ -111,7 +118,7 @@ func (m Meta) Headers() []kgo.RecordHeader {
 
 // MetaOf computes the routing fields of an envelope.
 func MetaOf(e *Envelope) Meta {
-	m := Meta{Type: e.Type, TenantID: e.TenantID, EventID: e.EventID, Origin: e.Origin, ObjectID: ObjectID(e.Type, e.Data)}
+	m := Meta{Type: e.Type, TenantID: e.TenantID, EventID: e.EventID, Origin: e.Origin, Application: e.Application, ObjectID: ObjectID(e.Type, e.Data)}
 	if IsUpdate(e.Type) {
 		m.Changed = ChangedFields(e.Type, e.Data)
 	}
@@ -136,6 +143,8 @@ func FromRecord(headers []kgo.RecordHeader, value []byte) (Meta, error) {
 			field, body = "tenantId", m.TenantID
 		case HeaderOrigin:
 			field, body = "origin", m.Origin
+		case HeaderApp:
+			field, body = "application", m.Application
 		case HeaderChanged:
 			m.changedRaw, m.hasChanged = h.Value, true
 			continue

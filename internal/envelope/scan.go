@@ -26,11 +26,12 @@ const (
 	fieldTenant
 	fieldEventID
 	fieldOrigin
+	fieldApplication
 	fieldData
 )
 
 // routingKeys is indexed by bit position.
-var routingKeys = [...]string{"type", "tenantId", "eventId", "origin", "data"}
+var routingKeys = [...]string{"type", "tenantId", "eventId", "origin", "application", "data"}
 
 // plain marks the bytes a string may hold as they are: printable ASCII other
 // than the quote and the backslash. Everything else takes the slow path.
@@ -149,6 +150,8 @@ func scan(value []byte) (Meta, error) {
 						m.EventID = v
 					case fieldOrigin:
 						m.Origin = v
+					case fieldApplication:
+						m.Application = v
 					}
 				}
 			}
@@ -218,6 +221,8 @@ func routingKey(raw []byte, esc bool, at int) (int, error) {
 		return fieldEventID, nil
 	case "origin":
 		return fieldOrigin, nil
+	case "application":
+		return fieldApplication, nil
 	case "data":
 		return fieldData, nil
 	}

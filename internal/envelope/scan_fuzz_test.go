@@ -90,6 +90,9 @@ func consult(t *testing.T, value []byte) oracle {
 	if m.Origin, ok = str("origin", false); !ok {
 		return no("origin")
 	}
+	if m.Application, ok = str("application", false); !ok {
+		return no("application")
+	}
 	data, ok := top["data"]
 	if !ok || data[0] != '{' {
 		return no("data")
