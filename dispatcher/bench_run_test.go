@@ -29,9 +29,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func benchEndpointsFile(b *testing.B, ep *endpoints.Endpoint) string {
+func benchEndpointsFile(b *testing.B, ep *endpoints.Endpoint, registered int) string {
 	b.Helper()
-	raw, err := json.Marshal(map[string]any{"endpoints": []*endpoints.Endpoint{ep}})
+	raw, err := json.Marshal(map[string]any{"endpoints": benchEndpoints(ep, registered)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,12 +42,29 @@ func benchEndpointsFile(b *testing.B, ep *endpoints.Endpoint) string {
 	return path
 }
 
+// benchEndpoints registers ep among registered endpoints in all: of the
+// first 100, the rest are the bench tenant's and want other event types
+// (each record is matched against them and sent to none); the others
+// belong to other tenants.
+func benchEndpoints(ep *endpoints.Endpoint, registered int) []*endpoints.Endpoint {
+	eps := []*endpoints.Endpoint{ep}
+	for i := 1; i < registered; i++ {
+		tenant, types := benchTenant, []string{"zz.never_sent"}
+		if i >= 100 {
+			tenant, types = fmt.Sprintf("t-other-%d", i%1000), nil
+		}
+		eps = append(eps, &endpoints.Endpoint{ID: fmt.Sprintf("ep-%d", i), TenantID: tenant, URL: ep.URL + "/other",
+			Secrets: ep.Secrets, EventTypes: types})
+	}
+	return eps
+}
+
 // benchRunProcess runs the dispatcher command until the receiver has every
 // event, reads its peak RSS and CPU time, and stops it with SIGTERM.
 func benchRunProcess(b *testing.B, command []string, set *benchEvents, redisAddr string, ep *endpoints.Endpoint,
 	recv *benchReceiver, m benchMode) benchResult {
 	b.Helper()
-	epFile := benchEndpointsFile(b, ep)
+	epFile := benchEndpointsFile(b, ep, m.registered)
 	group := testbackend.UniqueName(b)
 	args := append(command[1:len(command):len(command)],
 		"--brokers", strings.Join(set.k.Brokers, ","), "--events-topic", set.topic, "--group", group,
@@ -110,7 +127,7 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	recv *benchReceiver, m benchMode) benchResult {
 	b.Helper()
 	name := testbackend.UniqueName(b)
-	eps, err := endpoints.NewSet(ep)
+	eps, err := endpoints.NewSet(benchEndpoints(ep, m.registered)...)
 	if err != nil {
 		b.Fatal(err)
 	}
