@@ -75,7 +75,7 @@ func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) {
 	}
 	var matchBuf [8]*endpoints.Endpoint
 	matched := matchBuf[:0]
-	for _, ep := range tenants.forTenant(d.cfg.Endpoints, meta.TenantID) {
+	for _, ep := range tenants.candidates(d.cfg.Endpoints, meta.TenantID, meta.Type) {
 		if !ep.Wants(&meta) {
 			continue
 		}
@@ -93,18 +93,42 @@ func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) {
 }
 
 // tenantMemo asks the lookup once per run of one tenant's records within a
-// poll; an endpoint change shows from the next poll on.
+// poll; an endpoint change shows from the next poll on. For a tenant with
+// many endpoints it also keeps, per event type, those that want the type,
+// so a record is matched against its candidates only.
 type tenantMemo struct {
 	tenant string // a view of the last record's header: valid for one poll
 	eps    []*endpoints.Endpoint
 	ok     bool
+	byType map[string][]*endpoints.Endpoint // types are views too
 }
 
-func (m *tenantMemo) forTenant(l endpoints.Registry, tenant string) []*endpoints.Endpoint {
+// indexFrom is the endpoint count from which a tenant's endpoints are
+// indexed by type: below it, matching them all costs less than the index.
+const indexFrom = 16
+
+func (m *tenantMemo) candidates(l endpoints.Registry, tenant, typ string) []*endpoints.Endpoint {
 	if !m.ok || m.tenant != tenant {
 		m.tenant, m.eps, m.ok = tenant, l.ForTenant(tenant), true
+		clear(m.byType)
 	}
-	return m.eps
+	if len(m.eps) < indexFrom {
+		return m.eps
+	}
+	if eps, ok := m.byType[typ]; ok {
+		return eps
+	}
+	var eps []*endpoints.Endpoint
+	for _, ep := range m.eps {
+		if ep.WantsType(typ) {
+			eps = append(eps, ep)
+		}
+	}
+	if m.byType == nil {
+		m.byType = map[string][]*endpoints.Endpoint{}
+	}
+	m.byType[typ] = eps
+	return eps
 }
 
 func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {

@@ -210,6 +210,10 @@ func (e *Endpoint) Wants(m *envelope.Meta) bool {
 	return true
 }
 
+// WantsType reports whether e, if active, takes events of type typ: the
+// part of Wants that depends on the type alone.
+func (e *Endpoint) WantsType(typ string) bool { return !e.Disabled && e.matchesType(typ) }
+
 func (e *Endpoint) matchesType(typ string) bool {
 	if len(e.EventTypes) == 0 {
 		return true
