@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -22,8 +23,9 @@ import (
 
 // Benchmark figures (run with -benchtime 1x): 10,000 endpoints over 100
 // tenants in the registry, 100 deliveries of 2 attempts each indexed for
-// 500 of them, then 500 requests a second for 10 s, alternating GET
-// /v1/endpoints/{id} and GET /v1/endpoints/{id}/deliveries.
+// 500 of them (HOOKLINE_BENCH_ATTEMPTS=1000000: for 5,000), then 500
+// requests a second for 10 s, alternating GET /v1/endpoints/{id} and GET
+// /v1/endpoints/{id}/deliveries.
 const (
 	benchTenants      = 100
 	benchEndpoints    = 10_000
@@ -53,7 +55,15 @@ func BenchmarkGetEndpointAndListDeliveries(b *testing.B) {
 	keys, eps := benchRegister(b, e)
 	b.Logf("registered %d endpoints for %d tenants in %s", len(eps), len(keys), time.Since(start).Round(time.Millisecond))
 
-	logged := eps[:benchLogged]
+	nLogged := benchLogged
+	if v := os.Getenv("HOOKLINE_BENCH_ATTEMPTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2*benchDeliveries || n/(2*benchDeliveries) > len(eps) {
+			b.Fatalf("HOOKLINE_BENCH_ATTEMPTS=%q: want %d to %d", v, 2*benchDeliveries, 2*benchDeliveries*len(eps))
+		}
+		nLogged = n / (2 * benchDeliveries)
+	}
+	logged := eps[:nLogged]
 	start = time.Now()
 	reader = logAttempts(b, backend, func(topic string) []*kgo.Record {
 		var recs []*kgo.Record
@@ -65,7 +75,7 @@ func BenchmarkGetEndpointAndListDeliveries(b *testing.B) {
 		}
 		return recs
 	})
-	records := benchLogged * benchDeliveries * 2
+	records := nLogged * benchDeliveries * 2
 	took := time.Since(start)
 	b.Logf("produced and indexed %d attempt records in %s (%.0f records/s)", records, took.Round(time.Millisecond), float64(records)/took.Seconds())
 
