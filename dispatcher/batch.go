@@ -58,20 +58,21 @@ func (st *endpointState) closeQueue() {
 	}
 }
 
-// route matches one record to endpoints and adds it to their batches.
+// route matches one record to endpoints and adds it to their batches. It
+// returns how many endpoints it went to, or -1 for a malformed record.
 // Called with d.mu held.
-func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) {
+func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) int {
 	d.stats.Consumed++
 	d.consumedBytes += int64(len(r.Value))
 	if len(r.Value)+2 > kafka.MaxDeliveryBytes {
 		// It could be sent, but never retried nor dead-lettered.
 		d.invalid(r, p, fmt.Errorf("%w: event of %d bytes exceeds the largest delivery (%d bytes)", envelope.ErrMalformed, len(r.Value), kafka.MaxDeliveryBytes-2))
-		return
+		return -1
 	}
 	meta, err := envelope.FromRecord(r.Headers, r.Value)
 	if err != nil {
 		d.invalid(r, p, err)
-		return
+		return -1
 	}
 	var matchBuf [8]*endpoints.Endpoint
 	matched := matchBuf[:0]
@@ -90,6 +91,7 @@ func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) {
 	for _, ep := range matched {
 		d.add(ep, item{value: r.Value, p: p, offset: r.Offset}, meta.Type)
 	}
+	return len(matched)
 }
 
 // tenantMemo asks the lookup once per run of one tenant's records within a
@@ -226,7 +228,7 @@ func (d *Dispatcher) seal(st *endpointState) {
 		del.Reason = "deferred: earlier deliveries to this endpoint are still in flight"
 		step := d.cfg.Retry.First(time.Now())
 		del.Due, del.Tier = step.Due, step.Tier
-		d.handOff(b, del, step.Topic, 0)
+		d.handOff(b, del, step.Topic, 0, "")
 	}()
 }
 

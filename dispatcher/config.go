@@ -71,6 +71,8 @@ type Config struct {
 	RevokeTimeout time.Duration
 	// Logger. Default nil: silent.
 	Logger *zap.Logger
+	// Metrics receives the figures (internal/metrics). Default nil: none.
+	Metrics Metrics
 	// KafkaOpts are extra client options (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 }
@@ -120,6 +122,9 @@ func (c *Config) withDefaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
 	}
 	return nil
 }

@@ -77,6 +77,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		},
 		KafkaOpts: cfg.KafkaOpts,
 		Logger:    cfg.Logger,
+		Observer:  kafkaObserver(cfg.Metrics),
 	}, group{d})
 	if err != nil {
 		return nil, fmt.Errorf("dispatcher: %w", err)
@@ -133,6 +134,7 @@ func (d *Dispatcher) abandoned() bool { return d.m.Abandoned() }
 // the rest: its next owner reads them again.
 func (d *Dispatcher) handle(fetches kgo.Fetches) {
 	var tenants tenantMemo
+	var records, matched, invalid int
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		p, ok := d.m.Partition(fp.Topic, fp.Partition)
 		if !ok {
@@ -141,7 +143,13 @@ func (d *Dispatcher) handle(fetches kgo.Fetches) {
 		for _, r := range fp.Records {
 			d.mu.Lock()
 			if !p.dropped {
-				d.route(p, r, &tenants)
+				n := d.route(p, r, &tenants)
+				records++
+				if n < 0 {
+					invalid++
+				} else {
+					matched += n
+				}
 			}
 			d.mu.Unlock()
 		}
@@ -151,6 +159,9 @@ func (d *Dispatcher) handle(fetches kgo.Fetches) {
 		// remaining records skipped.
 		d.cl.AllowRebalance()
 	})
+	if records > 0 {
+		d.cfg.Metrics.Consumed(records, matched, invalid)
+	}
 }
 
 // pollSize waits while the buffer is full (sealing what is open so memory
@@ -202,7 +213,9 @@ func (d *Dispatcher) tick(ctx context.Context) {
 		case <-t.C:
 			d.mu.Lock()
 			d.cond.Broadcast()
+			buffered := d.buffered
 			d.mu.Unlock()
+			d.cfg.Metrics.Buffered(buffered)
 		}
 	}
 }

@@ -57,6 +57,9 @@ func (d *Dispatcher) write(rec *kgo.Record) error {
 				err = fmt.Errorf("%w; creating it: %w", err, cerr)
 			}
 		}
+		if o := kafkaObserver(d.cfg.Metrics); o != nil {
+			o.KafkaError("produce")
+		}
 		d.log.Error("write failed; its records stay uncommitted and it is tried again", zap.String("topic", rec.Topic),
 			zap.Int("try", try), zap.Duration("wait", wait), zap.Error(err))
 		select {
@@ -70,14 +73,15 @@ func (d *Dispatcher) write(rec *kgo.Record) error {
 
 // handOff writes del to topic with acks=all, then settles b. A delivery
 // without a due time is due after delay. A delivery too large for the topic
-// is split into halves, each with its own id, until every part fits.
-func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration) {
+// is split into halves, each with its own id, until every part fits. cause
+// is a dead letter's, for the metrics.
+func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration, cause string) {
 	if del.Due.IsZero() {
 		del.Due = time.Now().Add(delay)
 	}
 	err := d.write(del.Record(topic))
 	if errors.Is(err, errTooLarge) {
-		d.split(b, del, topic, delay, err)
+		d.split(b, del, topic, delay, cause, err)
 		return
 	}
 	if err != nil {
@@ -86,19 +90,23 @@ func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, del
 	if !d.settle(b, false) {
 		return
 	}
+	outcome := outcomeDeferred
 	d.mu.Lock()
 	if topic == d.cfg.Topics.Dead {
 		d.stats.Dead++
+		outcome = outcomeDead
 	} else if del.Attempt > 0 {
 		d.stats.Retried++
+		outcome = outcomeRetrying
 	}
 	d.mu.Unlock()
+	d.cfg.Metrics.Settled(outcome, cause, len(b.items), b.bytes)
 }
 
 // split hands off b's two halves as deliveries of their own, recorded in
 // the attempt log as split from del. A single event too large for topic
 // goes to the invalid-records topic instead (it cannot be made smaller).
-func (d *Dispatcher) split(b *batch, del *delivery.Delivery, topic string, delay time.Duration, cause error) {
+func (d *Dispatcher) split(b *batch, del *delivery.Delivery, topic string, delay time.Duration, deadCause string, cause error) {
 	if len(b.items) == 1 {
 		it := b.items[0]
 		reason := fmt.Errorf("event of %d bytes cannot be handed to %s: %w", len(it.value), topic, cause)
@@ -112,6 +120,7 @@ func (d *Dispatcher) split(b *batch, del *delivery.Delivery, topic string, delay
 			d.mu.Lock()
 			d.stats.Invalid++
 			d.mu.Unlock()
+			d.cfg.Metrics.Consumed(0, 0, 1) // read before, counted as matched then
 		}
 		return
 	}
@@ -128,7 +137,7 @@ func (d *Dispatcher) split(b *batch, del *delivery.Delivery, topic string, delay
 	d.log.Warn("delivery split", zap.String("delivery", del.ID), zap.String("endpoint", b.ep.ID), zap.String("reason", reason))
 	d.cl.Produce(d.workCtx, delivery.SplitRecord(d.cfg.Topics.Attempts, del, dels, reason), nil)
 	for i, pb := range parts {
-		d.handOff(pb, dels[i], topic, delay)
+		d.handOff(pb, dels[i], topic, delay, deadCause)
 		releaseBody(dels[i])
 	}
 }

@@ -70,12 +70,16 @@ func (d *Dispatcher) deliver(p prepared) bool {
 	if d.workCtx.Err() != nil {
 		return true // stopping mid-request: leave it unsettled
 	}
-	outcome, reason := delivery.Classify(a, b.ep.RetryPolicy)
+	d.cfg.Metrics.Attempted(a.Status, a.Latency)
+	classified, reason := delivery.Classify(a, b.ep.RetryPolicy)
+	outcome := classified
 	del.LastStatus, del.Reason = a.Status, reason
 	next := d.cfg.Topics.Dead
+	f := retry.Failure{Tier: -1, Attempts: del.Attempt, RetryAfter: a.RetryAfter,
+		FirstAttempt: del.FirstAttempt, MaxAge: time.Duration(b.ep.MaxAge), Reason: reason}
+	now := time.Now()
 	if outcome == delivery.Retry {
-		step := d.cfg.Retry.Next(retry.Failure{Tier: -1, Attempts: del.Attempt, RetryAfter: a.RetryAfter,
-			FirstAttempt: del.FirstAttempt, MaxAge: time.Duration(b.ep.MaxAge), Reason: reason}, time.Now())
+		step := d.cfg.Retry.Next(f, now)
 		if step.Dead {
 			outcome, del.Reason = delivery.Dead, step.Reason
 		} else {
@@ -90,18 +94,19 @@ func (d *Dispatcher) deliver(p prepared) bool {
 			d.stats.Delivered++
 			d.stats.Events += int64(len(b.items))
 			d.mu.Unlock()
+			d.cfg.Metrics.Settled(outcomeDelivered, "", len(b.items), b.bytes)
 		}
 	case delivery.Retry:
-		d.handOff(b, del, next, 0)
+		d.handOff(b, del, next, 0, "")
 	case delivery.Gone:
 		if err := d.cfg.Endpoints.Disable(d.workCtx, b.ep.ID, reason); err != nil {
 			d.log.Warn("disable endpoint", zap.String("endpoint", b.ep.ID), zap.Error(err))
 		}
 		d.log.Warn("endpoint answered 410 Gone: disabled", zap.String("endpoint", b.ep.ID))
-		d.handOff(b, del, d.cfg.Topics.Dead, 0)
+		d.handOff(b, del, d.cfg.Topics.Dead, 0, causeGone)
 	case delivery.Dead:
 		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", del.Reason))
-		d.handOff(b, del, d.cfg.Topics.Dead, 0)
+		d.handOff(b, del, d.cfg.Topics.Dead, 0, deadCause(classified, f, now))
 	}
 	return outcome == delivery.Delivered
 }

@@ -38,18 +38,20 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	if len(r.lateness) >= maxLateness {
 		r.lateness = r.lateness[:0]
 	}
-	r.lateness = append(r.lateness, now.Sub(d.Due))
+	late := now.Sub(d.Due)
+	r.lateness = append(r.lateness, late)
 	r.mu.Unlock()
+	tk := taken{tier: tier, lateness: late}
 
 	ep := r.cfg.Endpoints.Get(d.EndpointID)
 	var dead string
 	switch {
 	case ep == nil:
-		dead = "endpoint deleted"
+		dead, tk.cause = "endpoint deleted", causeEndpoint
 	case ep.Disabled:
-		dead = "endpoint inactive (replay after enabling it)"
+		dead, tk.cause = "endpoint inactive (replay after enabling it)", causeEndpoint
 	case pastMaxAge(d, time.Duration(ep.MaxAge)):
-		dead = fmt.Sprintf("max age %s reached after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason)
+		dead, tk.cause = fmt.Sprintf("max age %s reached after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason), causeMaxAge
 	}
 	leaseFor := noSendLease
 	if ep != nil {
@@ -64,7 +66,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	}
 	if dead != "" {
 		d.Reason = dead
-		return r.handOff(ctx, lease, d, epoch, r.cfg.Topics.Dead)
+		return r.handOff(ctx, lease, d, epoch, r.cfg.Topics.Dead, tk)
 	}
 
 	d.Attempt++
@@ -78,14 +80,17 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	// next owner send this attempt again.
 	ctx, cancel := outlive(ctx)
 	defer cancel()
-	outcome, reason := delivery.Classify(a, ep.RetryPolicy)
+	r.cfg.Metrics.Attempted(tier, a.Status, a.Latency)
+	classified, reason := delivery.Classify(a, ep.RetryPolicy)
+	outcome := classified
 	d.LastStatus, d.Reason = a.Status, reason
 	r.count(func(s *Stats) { s.Attempts++ })
 	next := r.cfg.Topics.Dead
+	f := retry.Failure{Tier: tier, Attempts: d.Attempt, RetryAfter: a.RetryAfter,
+		FirstAttempt: d.FirstAttempt, MaxAge: time.Duration(ep.MaxAge), Reason: reason}
 	switch outcome {
 	case delivery.Retry:
-		step := r.cfg.Retry.Next(retry.Failure{Tier: tier, Attempts: d.Attempt, RetryAfter: a.RetryAfter,
-			FirstAttempt: d.FirstAttempt, MaxAge: time.Duration(ep.MaxAge), Reason: reason}, r.cfg.Now())
+		step := r.cfg.Retry.Next(f, r.cfg.Now())
 		if step.Dead {
 			d.Reason, outcome = step.Reason, delivery.Dead
 		} else {
@@ -107,9 +112,13 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 			return false
 		}
 		r.count(func(s *Stats) { s.Delivered++ })
+		r.cfg.Metrics.Settled(tier, outcomeDelivered, "", late)
 		return true
 	}
-	return r.handOff(ctx, lease, d, epoch, next)
+	if outcome != delivery.Retry {
+		tk.cause = deadCause(classified, f, r.cfg.Now())
+	}
+	return r.handOff(ctx, lease, d, epoch, next, tk)
 }
 
 // pastMaxAge tells whether d is dead by maxAge without another attempt.
@@ -176,9 +185,12 @@ func (r *Retrier) lease(ctx context.Context, d *delivery.Delivery, epoch int64, 
 // run out, after which the source record is attempted again and a second
 // record reaches topic. A kill anywhere else is covered: before the write
 // nothing was handed off, after the mark every copy is skipped.
-func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string) bool {
+//
+// tk is told to the metrics once the mark is written.
+func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string, tk taken) bool {
 	err := r.write(ctx, d, epoch, topic)
 	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+		tk.cause = causeTooLarge
 		r.log.Error("delivery too large for its next tier; dead-lettering it", zap.String("delivery", d.ID),
 			zap.String("topic", topic), zap.Int("bytes", len(d.Body)), zap.Error(err))
 		d.Reason = fmt.Sprintf("too large for %s after %d attempts (last: %s)", topic, d.Attempt, d.Reason)
@@ -220,8 +232,10 @@ func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *deliv
 	if topic == r.cfg.Topics.Dead {
 		r.log.Warn("dead-lettered", zap.String("delivery", d.ID), zap.String("endpoint", d.EndpointID), zap.String("reason", d.Reason))
 		r.count(func(s *Stats) { s.Dead++ })
+		r.cfg.Metrics.Settled(tk.tier, outcomeDead, tk.cause, tk.lateness)
 	} else {
 		r.count(func(s *Stats) { s.Retried++ })
+		r.cfg.Metrics.Settled(tk.tier, outcomeRetrying, "", tk.lateness)
 	}
 	return true
 }
@@ -250,6 +264,9 @@ func (r *Retrier) write(ctx context.Context, d *delivery.Delivery, epoch int64, 
 		}
 		fields := []zap.Field{zap.String("topic", topic), zap.String("delivery", d.ID), zap.Int("try", try),
 			zap.Duration("wait", wait), zap.Error(err)}
+		if o := kafkaObserver(r.cfg.Metrics); o != nil {
+			o.KafkaError("produce")
+		}
 		if permanent(err) {
 			r.log.Error("write refused; retrying until the cause is fixed, the partition waits", fields...)
 		} else {

@@ -53,6 +53,8 @@ type Config struct {
 	RevokeTimeout time.Duration
 	// Logger. Default nil: silent.
 	Logger *zap.Logger
+	// Metrics receives the figures (internal/metrics). Default nil: none.
+	Metrics Metrics
 	// KafkaOpts are extra client options.
 	KafkaOpts []kgo.Opt
 	// Now is the clock. Default time.Now.
@@ -97,6 +99,9 @@ func (c *Config) withDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/member"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -77,6 +78,7 @@ func New(cfg Config) (*Retrier, error) {
 		},
 		KafkaOpts: cfg.KafkaOpts,
 		Logger:    cfg.Logger,
+		Observer:  kafkaObserver(cfg.Metrics),
 	}, group{r})
 	if err != nil {
 		return nil, fmt.Errorf("retrier: %w", err)
@@ -116,6 +118,7 @@ func (r *Retrier) Lateness() []time.Duration {
 // Run consumes until ctx ends (a crash-like stop: nothing more committed)
 // or Shutdown drains.
 func (r *Retrier) Run(ctx context.Context) error {
+	go kafka.Every(r.workCtx, time.Second, func(context.Context) { r.sample() })
 	if err := r.m.Run(ctx); err != nil {
 		return fmt.Errorf("retrier: %w", err)
 	}

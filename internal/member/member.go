@@ -85,6 +85,15 @@ type Config struct {
 	ClientOpts, KafkaOpts []kgo.Opt
 	// Logger. Default nil: silent.
 	Logger *zap.Logger
+	// Observer is told of the Kafka calls that failed and are retried.
+	// Default nil: none.
+	Observer Observer
+}
+
+// Observer counts a member's failed Kafka calls, for metrics: op is
+// "fetch", "commit" or "produce" (the owner's writes). It must not block.
+type Observer interface {
+	KafkaError(op string)
 }
 
 // ErrConfig marks a configuration error.
@@ -289,6 +298,7 @@ func (m *Member[P]) poll(ctx context.Context) {
 		fetches.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) {
 				m.log.Warn("fetch error", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+				m.KafkaError("fetch")
 			}
 		})
 		m.h.Handle(ctx, fetches)
@@ -320,6 +330,43 @@ func (m *Member[P]) Shutdown(ctx context.Context) error {
 		<-m.done
 		return ctx.Err()
 	}
+}
+
+// KafkaError tells the Observer, if any, of a failed Kafka call.
+func (m *Member[P]) KafkaError(op string) {
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.KafkaError(op)
+	}
+}
+
+// ErrNotJoined is Ready's answer before the member has joined its group.
+var ErrNotJoined = errors.New("not joined to the consumer group yet")
+
+// Joined reports whether the member is in its group now: the group gave
+// it a generation (classic protocol) or an epoch (KIP-848), whether or
+// not any partition came with it. It is false before the first join and
+// after Run returns; a member dropped by the group keeps its last
+// generation until it has joined again.
+func (m *Member[P]) Joined() bool {
+	select {
+	case <-m.done:
+		return false
+	default:
+	}
+	_, gen := m.cl.GroupMetadata()
+	return gen > 0
+}
+
+// Ready reports why the member cannot work now: it has not joined its
+// group, or no broker answers. Nil: ready.
+func (m *Member[P]) Ready(ctx context.Context) error {
+	if !m.Joined() {
+		return fmt.Errorf("group %s: %w", m.cfg.Group, ErrNotJoined)
+	}
+	if err := m.cl.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka unreachable: %w", err)
+	}
+	return nil
 }
 
 // Stopping reports whether Shutdown was called.

@@ -151,6 +151,7 @@ func (m *Member[P]) commit(ctx context.Context, only map[string][]int32) {
 	if err := kafka.Commit(ctx, m.Client(), offsets); err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("commit failed; will retry", zap.Error(err))
+			m.KafkaError("commit")
 		}
 		return
 	}
