@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -73,12 +74,14 @@ func runDispatcher(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rdb.Close()
+	m := metrics.New()
+	rdb.AddHook(m.RedisHook())
 	eps, closeEps, err := endpointSource(ctx, s, splitList(s.brokers), log)
 	if err != nil {
 		return err
 	}
 	defer closeEps()
-	cfg, err := buildDispatcher(s, d, deps{endpoints: eps, redis: rdb, log: log})
+	cfg, err := buildDispatcher(s, d, deps{endpoints: eps, redis: rdb, log: log, metrics: m})
 	if err != nil {
 		return err
 	}
@@ -87,6 +90,12 @@ func runDispatcher(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	closeLag, err := watchLag(m, cfg.Brokers, nil)
+	if err != nil {
+		return err
+	}
+	defer closeLag()
+	defer startOps(s.ops, m, disp.Ready, log).Stop()
 	return runUntilSignal(ctx, disp, s.drain, "dispatcher")
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/retrier"
 	"github.com/redis/go-redis/v9"
@@ -39,6 +40,7 @@ type sharedFlags struct {
 	allowNetworks                string
 	maxRetryAfter                time.Duration
 	registry                     registryFlags
+	ops                          opsFlags
 }
 
 func (f *sharedFlags) register(fs *flagSet, r role) {
@@ -52,6 +54,7 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 	}
 	fs.StringVar(&f.endpoints, "endpoints", "", epUsage)
 	f.registry.register(fs)
+	f.ops.register(fs)
 	switch r {
 	case asDispatcher:
 		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding settle state")
@@ -167,6 +170,9 @@ func (f *sharedFlags) common(log *zap.Logger) (retry.Policy, delivery.SenderConf
 	if err := f.groupFlags(); err != nil {
 		return retry.Policy{}, delivery.SenderConfig{}, err
 	}
+	if err := f.ops.check(); err != nil {
+		return retry.Policy{}, delivery.SenderConfig{}, err
+	}
 	return policy, sender, nil
 }
 
@@ -177,6 +183,7 @@ type deps struct {
 	endpoints endpoints.Registry
 	redis     redis.Cmdable
 	log       *zap.Logger
+	metrics   *metrics.Metrics // nil: none
 }
 
 func (x deps) brokerList(s *sharedFlags) []string {
@@ -204,6 +211,7 @@ func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Con
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
 		MaxBufferedBytes: d.maxBuffered, MaxQueuedPerEndpoint: d.maxQueued, Concurrency: d.concurrency,
 		FetchMaxPartitionBytes: int32(d.fetchPartitionBytes),
+		Metrics:                x.dispatcherMetrics(d.group),
 	}, nil
 }
 
@@ -222,5 +230,22 @@ func buildRetrier(s *sharedFlags, r *retrierFlags, x deps) (retrier.Config, erro
 		Brokers:       x.brokerList(s), Group: r.group, Topics: s.topics(""), Retry: policy,
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
 		Concurrency: r.concurrency,
+		Metrics:     x.retrierMetrics(r.group, policy),
 	}, nil
+}
+
+// dispatcherMetrics is the dispatcher's view of x.metrics; a nil
+// interface, not a nil pointer in one, when there are none.
+func (x deps) dispatcherMetrics(group string) dispatcher.Metrics {
+	if x.metrics == nil {
+		return nil
+	}
+	return x.metrics.Dispatcher(group)
+}
+
+func (x deps) retrierMetrics(group string, policy retry.Policy) retrier.Metrics {
+	if x.metrics == nil {
+		return nil
+	}
+	return x.metrics.Retrier(group, policy)
 }

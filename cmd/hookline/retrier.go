@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/retrier"
 )
 
@@ -64,12 +65,14 @@ func runRetrier(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rdb.Close()
+	m := metrics.New()
+	rdb.AddHook(m.RedisHook())
 	eps, closeEps, err := endpointSource(ctx, s, splitList(s.brokers), log)
 	if err != nil {
 		return err
 	}
 	defer closeEps()
-	cfg, err := buildRetrier(s, rf, deps{endpoints: eps, redis: rdb, log: log})
+	cfg, err := buildRetrier(s, rf, deps{endpoints: eps, redis: rdb, log: log, metrics: m})
 	if err != nil {
 		return err
 	}
@@ -77,6 +80,12 @@ func runRetrier(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	closeLag, err := watchLag(m, cfg.Brokers, nil)
+	if err != nil {
+		return err
+	}
+	defer closeLag()
+	defer startOps(s.ops, m, r.Ready, log).Stop()
 	return runUntilSignal(ctx, r, s.drain, "retrier")
 }
 
