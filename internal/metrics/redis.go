@@ -22,7 +22,9 @@ func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		h.count(ctx, err)
+		if !connSetup(cmd) {
+			h.count(ctx, err)
+		}
 		return err
 	}
 }
@@ -30,17 +32,33 @@ func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
-		h.count(ctx, err)
+		for _, c := range cmds {
+			if !connSetup(c) && failed(ctx, c.Err()) {
+				h.errs.Inc() // once per round trip
+				break
+			}
+		}
 		return err
 	}
 }
 
-// count leaves out what is no failure of Redis: a key not found, a
+func (h redisHook) count(ctx context.Context, err error) {
+	if failed(ctx, err) {
+		h.errs.Inc()
+	}
+}
+
+// failed leaves out what is no failure of Redis: a key not found, a
 // script not yet loaded (the client loads it and runs it again), and a
 // caller that stopped waiting.
-func (h redisHook) count(ctx context.Context, err error) {
-	if err == nil || errors.Is(err, redis.Nil) || redis.HasErrorPrefix(err, "NOSCRIPT") || ctx.Err() != nil {
-		return
-	}
-	h.errs.Inc()
+func failed(ctx context.Context, err error) bool {
+	return err != nil && !errors.Is(err, redis.Nil) && !redis.HasErrorPrefix(err, "NOSCRIPT") && ctx.Err() == nil
+}
+
+// connSetup tells the commands the client sends on a new connection
+// (HELLO, CLIENT SETINFO, ...): servers that lack one refuse it, the
+// client goes on without it, and that is no failure.
+func connSetup(c redis.Cmder) bool {
+	n := c.Name()
+	return n == "hello" || n == "client"
 }
