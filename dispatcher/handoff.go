@@ -100,7 +100,7 @@ func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, del
 		outcome = outcomeRetrying
 	}
 	d.mu.Unlock()
-	d.cfg.Metrics.Settled(outcome, cause, len(b.items), b.bytes)
+	d.cfg.Metrics.Settled(outcome, cause, len(b.items), len(del.Body))
 }
 
 // split hands off b's two halves as deliveries of their own, recorded in

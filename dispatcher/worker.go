@@ -94,7 +94,7 @@ func (d *Dispatcher) deliver(p prepared) bool {
 			d.stats.Delivered++
 			d.stats.Events += int64(len(b.items))
 			d.mu.Unlock()
-			d.cfg.Metrics.Settled(outcomeDelivered, "", len(b.items), b.bytes)
+			d.cfg.Metrics.Settled(outcomeDelivered, "", len(b.items), len(del.Body))
 		}
 	case delivery.Retry:
 		d.handOff(b, del, next, 0, "")
