@@ -344,14 +344,19 @@ var ErrNotJoined = errors.New("not joined to the consumer group yet")
 
 // Joined reports whether the member is in its group now: the group gave
 // it a generation (classic protocol) or an epoch (KIP-848), whether or
-// not any partition came with it. It is false before the first join and
-// after Run returns; a member dropped by the group keeps its last
+// not any partition came with it. It is false before Run and the first
+// join, and after Run returns; a member dropped by the group keeps its last
 // generation until it has joined again.
 func (m *Member[P]) Joined() bool {
 	select {
 	case <-m.done:
 		return false
 	default:
+	}
+	select {
+	case <-m.started:
+	default:
+		return false // the client may join before Run, but nothing is consumed yet
 	}
 	_, gen := m.cl.GroupMetadata()
 	return gen > 0
