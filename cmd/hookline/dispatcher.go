@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/dispatcher"
-	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -117,9 +116,9 @@ func runUntilSignal(ctx context.Context, r runner, timeout time.Duration, name s
 
 // redisClient connects to the Redis the dispatcher and retrier share.
 func redisClient(redisURL string) (*redis.Client, error) {
-	opt, err := idempotency.ParseURL(redisURL)
+	opt, err := redisOptions(redisURL)
 	if err != nil {
-		return nil, badFlag("redis-url", "%v", err)
+		return nil, err
 	}
 	return redis.NewClient(opt), nil
 }

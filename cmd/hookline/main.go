@@ -30,6 +30,7 @@ func commands() []command {
 		{"deliveries", "an endpoint's recent deliveries, or one delivery's attempts, through the API", runDeliveries},
 		{"produce", "publish an event from flags, a JSON file or stdin", runProduce},
 		{"tail", "print records of a topic with their headers", runTail},
+		{"doctor", "check Kafka, Redis, the topics, consumer lag and the registry; say what is wrong and what to do", runDoctor},
 		{"topics", "create hookline's topics, or compare those that exist with the layout (create|describe)", runTopics},
 	}
 }

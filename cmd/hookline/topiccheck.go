@@ -118,10 +118,10 @@ func checkTopic(s topicSpec, st topicState) []finding {
 	add := func(sev severity, text, fix string) { out = append(out, finding{sev, subject, text, fix}) }
 	switch {
 	case s.ExactPartitions && st.Partitions != s.Partitions:
-		add(sevProblem, fmt.Sprintf("%d partitions; the %s needs exactly %d, so that its log orders every change", st.Partitions, s.Role, s.Partitions),
+		add(sevProblem, fmt.Sprintf("%s; the %s needs exactly %d, so that its log orders every change", plural(st.Partitions, "partitions"), s.Role, s.Partitions),
 			"create a compacted 1-partition topic under another --topic-prefix and reload the endpoints into it (--endpoints); Open refuses this one")
 	case st.Partitions < s.Partitions:
-		add(sevWarn, fmt.Sprintf("%d partitions, the layout asks %d: at most %d consumers share the %s", st.Partitions, s.Partitions, st.Partitions, s.Role),
+		add(sevWarn, fmt.Sprintf("%s, the layout asks %d: at most %s share the %s", plural(st.Partitions, "partitions"), s.Partitions, plural(st.Partitions, "consumers"), s.Role),
 			fmt.Sprintf("add partitions (kafka-topics --alter --topic %s --partitions %d) while the consumers are drained; keys move to new partitions", s.Name, s.Partitions))
 	}
 	if st.RF < s.RF {
@@ -156,7 +156,7 @@ func checkTopic(s topicSpec, st topicState) []finding {
 		} else if !known {
 			retText = "broker default"
 		}
-		add(sevOK, fmt.Sprintf("%s, %d partitions, replication %d, retention %s", s.Role, st.Partitions, st.RF, retText), "")
+		add(sevOK, fmt.Sprintf("%s, %s, replication %d, retention %s", s.Role, plural(st.Partitions, "partitions"), st.RF, retText), "")
 	}
 	return out
 }

@@ -90,7 +90,7 @@ func createTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []to
 		case err != nil:
 			return fmt.Errorf("create topic %s: %w", s.Name, err)
 		default:
-			fmt.Fprintf(w, "created  %s (%s): %d partitions, replication %d, retention %s\n", s.Name, s.Role, s.Partitions, s.RF, fmtRetention(s.Retention))
+			fmt.Fprintf(w, "created  %s (%s): %s, replication %d, retention %s\n", s.Name, s.Role, plural(s.Partitions, "partitions"), s.RF, fmtRetention(s.Retention))
 		}
 	}
 	names := make([]string, len(specs))
