@@ -59,3 +59,14 @@ func TestReceiverNeedsASecret(t *testing.T) {
 		t.Errorf("no secret: %v", err)
 	}
 }
+
+func TestProbe(t *testing.T) {
+	srv := httptest.NewServer(receiverHandler(demo.NewReceiver([]byte("k"), "")))
+	defer srv.Close()
+	if err := runProbe(t.Context(), []string{"--url", srv.URL + "/healthz"}); err != nil {
+		t.Errorf("probe /healthz: %v", err)
+	}
+	if err := runProbe(t.Context(), []string{"--url", srv.URL + "/readyz"}); err == nil || !strings.Contains(err.Error(), "405 Method Not Allowed") {
+		t.Errorf("probe of a path not served: %v, want 405 (the receiver only takes POSTs there)", err)
+	}
+}
