@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/dispatcher"
+	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -116,9 +117,9 @@ func runUntilSignal(ctx context.Context, r runner, timeout time.Duration, name s
 
 // redisClient connects to the Redis the dispatcher and retrier share.
 func redisClient(redisURL string) (*redis.Client, error) {
-	opt, err := redisOptions(redisURL)
+	opt, err := idempotency.ParseURL(redisURL)
 	if err != nil {
-		return nil, err
+		return nil, badFlag("redis-url", "%v", err)
 	}
 	return redis.NewClient(opt), nil
 }
