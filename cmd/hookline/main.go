@@ -30,6 +30,10 @@ func commands() []command {
 		{"deliveries", "an endpoint's recent deliveries, or one delivery's attempts, through the API", runDeliveries},
 		{"produce", "publish an event from flags, a JSON file or stdin", runProduce},
 		{"tail", "print records of a topic with their headers", runTail},
+		{"doctor", "check Kafka, Redis, the topics, consumer lag and the registry; say what is wrong and what to do", runDoctor},
+		{"receiver", "a sample webhook receiver that verifies signatures and counts deliveries (compose demo, smoke tests)", runReceiver},
+		{"probe", "GET a health URL, exit 1 unless it answers 2xx (container healthchecks)", runProbe},
+		{"topics", "create hookline's topics, or compare those that exist with the layout (create|describe)", runTopics},
 	}
 }
 
