@@ -9,6 +9,7 @@ import (
 	"github.com/hookline/hookline/internal/api"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/deliverylog"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/registry"
 	"github.com/hookline/hookline/producer"
 	"github.com/hookline/hookline/retrier"
@@ -136,11 +137,16 @@ func runAPI(ctx context.Context, args []string) error {
 	if kr == nil {
 		return badFlag("master-key", "required: the keyring sealing endpoint secrets in the registry")
 	}
+	if err := s.ops.check(); err != nil {
+		return err
+	}
 	rdb, err := redisClient(s.redisURL)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	met := metrics.New()
+	rdb.AddHook(met.RedisHook())
 	brokers := splitList(s.brokers)
 	st, err := openRegistry(ctx, brokers, s.topicPrefix, kr, s.endpoints, log)
 	if err != nil {
@@ -151,5 +157,22 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	closeLag, err := watchLag(met, brokers, nil, deliverylog.DefaultGroup)
+	if err != nil {
+		return err
+	}
+	defer closeLag()
+	defer startOps(s.ops, met, redisReady(rdb), log).Stop()
 	return m.run(ctx, s.drain, func(addr string) { fmt.Printf("api: http://%s\n", addr) })
+}
+
+// redisReady is the API's readiness: its registry is caught up once it
+// is open, so what remains is Redis, behind every delivery-log view.
+func redisReady(rdb redis.UniversalClient) readyFunc {
+	return func(ctx context.Context) error {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis unreachable: %w", err)
+		}
+		return nil
+	}
 }

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/dispatcher"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/demo"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/producer"
@@ -153,7 +155,9 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		}
 		fmt.Printf("demo: receiver at %s verifying signatures; producing %.0f events/s\n", d.url, c.demoRate)
 	}
-	x := deps{brokers: []string{emb.Addr}, endpoints: st, redis: rdb, log: log}
+	met := metrics.New()
+	rdb.AddHook(met.RedisHook())
+	x := deps{brokers: []string{emb.Addr}, endpoints: st, redis: rdb, log: log, metrics: met}
 	dcfg, err := buildDispatcher(&c.shared, &c.disp, x)
 	if err != nil {
 		return err
@@ -169,6 +173,16 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	ret, err := retrier.New(rcfg)
 	if err != nil {
 		return err
+	}
+	closeLag, err := watchLag(met, []string{emb.Addr}, nil, deliverylog.DefaultGroup)
+	if err != nil {
+		return err
+	}
+	defer closeLag()
+	ops := startOps(c.shared.ops, met, allReady(disp.Ready, ret.Ready), log)
+	defer ops.Stop()
+	if a := ops.Addr(); a != "" {
+		fmt.Printf("ops: http://%s/metrics, /healthz, /readyz\n", a)
 	}
 	dispErr, retErr := make(chan error, 1), make(chan error, 1)
 	go func() { dispErr <- disp.Run(context.Background()) }()
