@@ -10,6 +10,7 @@ import (
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // dispatcherFlags are the dispatcher's own settings; dev registers them
@@ -69,19 +70,13 @@ func runDispatcher(ctx context.Context, args []string) error {
 		return err
 	}
 	defer log.Sync()
-	rdb, err := redisClient(s.redisURL)
+	x, closeDeps, err := memberDeps(ctx, s, log)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	m := metrics.New()
-	rdb.AddHook(m.RedisHook())
-	eps, closeEps, err := endpointSource(ctx, s, splitList(s.brokers), log)
-	if err != nil {
-		return err
-	}
-	defer closeEps()
-	cfg, err := buildDispatcher(s, d, deps{endpoints: eps, redis: rdb, log: log, metrics: m})
+	defer closeDeps()
+	m := x.metrics
+	cfg, err := buildDispatcher(s, d, x)
 	if err != nil {
 		return err
 	}
@@ -122,6 +117,23 @@ func runUntilSignal(ctx context.Context, r runner, timeout time.Duration, name s
 		return fmt.Errorf("%s: drain incomplete: %w", name, err)
 	}
 	return <-errc
+}
+
+// memberDeps connects what a dispatcher or retrier command runs against:
+// Redis (its errors counted), the endpoint source, and the metrics.
+func memberDeps(ctx context.Context, s *sharedFlags, log *zap.Logger) (deps, func(), error) {
+	rdb, err := redisClient(s.redisURL)
+	if err != nil {
+		return deps{}, nil, err
+	}
+	m := metrics.New()
+	rdb.AddHook(m.RedisHook())
+	eps, closeEps, err := endpointSource(ctx, s, splitList(s.brokers), log)
+	if err != nil {
+		rdb.Close()
+		return deps{}, nil, err
+	}
+	return deps{endpoints: eps, redis: rdb, log: log, metrics: m}, func() { closeEps(); rdb.Close() }, nil
 }
 
 // redisClient connects to the Redis the dispatcher and retrier share.

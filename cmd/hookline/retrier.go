@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/kafka"
-	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/retrier"
 )
 
@@ -60,19 +59,13 @@ func runRetrier(ctx context.Context, args []string) error {
 		return err
 	}
 	defer log.Sync()
-	rdb, err := redisClient(s.redisURL)
+	x, closeDeps, err := memberDeps(ctx, s, log)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	m := metrics.New()
-	rdb.AddHook(m.RedisHook())
-	eps, closeEps, err := endpointSource(ctx, s, splitList(s.brokers), log)
-	if err != nil {
-		return err
-	}
-	defer closeEps()
-	cfg, err := buildRetrier(s, rf, deps{endpoints: eps, redis: rdb, log: log, metrics: m})
+	defer closeDeps()
+	m := x.metrics
+	cfg, err := buildRetrier(s, rf, x)
 	if err != nil {
 		return err
 	}
