@@ -14,6 +14,7 @@ let leave = null;
 function route(message) {
   if (leave) { leave(); leave = null; }
   for (const d of document.querySelectorAll('dialog')) d.close();
+  document.getElementById('toast').className = 'toast';
   main.replaceChildren();
   if (!session.key()) {
     signout.hidden = true;

@@ -50,7 +50,7 @@ class Details {
     this.more = h('button', { type: 'button', class: 'small', hidden: true, onclick: () => { this.limit = 100; this.more.hidden = true; this.refresh(); } }, 'Show up to 100');
     const notice = memo.notice;
     memo.notice = '';
-    main.replaceChildren(
+    main.replaceChildren(...[
       h('p', { class: 'crumbs' }, h('a', { href: '#/endpoints' }, '← Endpoints')),
       h('div', { class: 'bar' }, h('div', { class: 'title' }, this.heading, this.badge),
         h('div', { class: 'actions wrap' },
@@ -71,7 +71,7 @@ class Details {
           h('thead', {}, h('tr', {}, ['Delivery', 'Status', 'Attempts', 'Last code', 'Next due', 'Events', 'Last attempt'].map((c) => h('th', { scope: 'col' }, c)))),
           this.tbody)),
         this.empty, this.more),
-      this.replayForm());
+      this.replayForm()].filter(Boolean));
     const shown = takeSecret(ep.id);
     if (shown) this.showSecret(shown.secret, shown.why);
     this.renderEndpoint();

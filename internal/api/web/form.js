@@ -51,7 +51,7 @@ const list = (s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean
 function buildForm(types, ep) {
   const editing = !!ep;
   const v = ep || { name: '', url: '', application: '', eventTypes: [], scheme: 'hookline', timeout: '10s', active: true,
-    maxItems: 1, maxWait: '30s', retryPolicy: 'any', maxAge: '', ignoreOrigins: ['api'], ignoreFields: [] };
+    maxItems: 1, maxWait: '30s', retryPolicy: 'any', maxAge: '', ignoreOrigins: [], ignoreFields: [] };
 
   const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, value: v.name, autocomplete: 'off' });
   const application = h('input', { type: 'text', name: 'application', maxlength: 200, value: v.application || '', disabled: editing, autocomplete: 'off' });
@@ -67,7 +67,7 @@ function buildForm(types, ep) {
   const maxAge = h('input', { type: 'text', value: v.maxAge || '', placeholder: 'e.g. 24h', autocomplete: 'off', spellcheck: 'false' });
 
   const events = eventPicker(types, v.eventTypes);
-  const scheme = radios('scheme', 'Authentication', [
+  const scheme = radios('scheme', 'Signature scheme', [
     ['hookline', 'HMAC-SHA256 signature', 'X-Hookline-Signature: sha256=<hex of HMAC-SHA256(secret, body)>'],
     ['standard-webhooks', 'Standard Webhooks', 'webhook-id, webhook-timestamp and webhook-signature headers'],
   ], v.scheme, editing, editing ? 'Fixed once the endpoint is created.' : 'How your receiver checks that a request comes from us. Fixed once created.');

@@ -25,7 +25,7 @@ export function listView(main) {
   const empty = h('p', { class: 'empty', hidden: true });
   const live = h('p', { class: 'live' });
   const heading = h('h1', { tabindex: '-1' }, 'Endpoints');
-  main.append(
+  main.append(...[
     h('div', { class: 'bar' }, heading, h('a', { class: 'button primary', href: '#/endpoints/new', id: 'create' }, 'Create endpoint')),
     memo.notice ? h('p', { class: 'notice', role: 'status' }, memo.notice) : null,
     h('form', { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
@@ -33,7 +33,7 @@ export function listView(main) {
       h('div', { class: 'field' }, h('label', { for: 'status-filter' }, 'Status'), status)),
     live,
     h('div', { class: 'table-wrap' }, table),
-    empty);
+    empty].filter(Boolean));
   memo.notice = '';
   heading.focus();
 
@@ -98,7 +98,7 @@ function patchRow(old, fresh) {
 }
 
 export function cell(label, ...kids) {
-  const td = h('td', { 'data-label': label }, ...kids);
+  const td = h('td', { 'data-label': label }, h('div', { class: 'cell' }, ...kids));
   td.dataset.sig = td.textContent;
   return td;
 }
