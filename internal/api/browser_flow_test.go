@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -11,41 +12,45 @@ import (
 )
 
 // A tenant manages an endpoint in a real Chromium, against a whole
-// pipeline: sign in, a bad URL and a refused ping shown at the URL field,
-// create (ping accepted), the secret once, a delivery arriving, retries
-// and the dead letter appearing live, Retry now delivering it, rotate,
-// inactivate, delete; another tenant's endpoint is not reachable.
+// pipeline assembled in this process (on each test backend).
 func TestBrowserManagesAnEndpoint(t *testing.T) {
 	testbackend.ForEachBackend(t, func(t *testing.T, be testbackend.Backend) {
 		s := newStack(t, be)
-		rc := newReceiver(t)
-		key := s.tenant(t, "acme")
-		other := s.tenant(t, "rival")
-		// Two endpoints already there, so the list has something to show.
-		doAt(t, s.url, "POST", "/v1/endpoints", key, with(endpointBody("crm-sync", rc.URL()), "eventTypes", []string{"project.*"}, "application", "crm")).want(t, 201)
-		doAt(t, s.url, "POST", "/v1/endpoints", key, with(endpointBody("billing", "https://1.1.1.1/billing"), "verify", false, "active", false, "maxItems", 500)).want(t, 201)
-		rivalID := doAt(t, s.url, "POST", "/v1/endpoints", other, with(endpointBody("rival-private", "https://1.1.1.1/rival"), "verify", false)).want(t, 201).str("id")
-
-		b := newBrowser(t)
-		b.shots = be.Name == "kfake"
-		signIn(t, b, s.url, key)
-		id, secret := createEndpoint(t, b, s, rc, key)
-		watchDeliveries(t, b, s, rc, key, id)
-		rotateInactivateDelete(t, b, s, rc, key, id, secret)
-
-		// Another tenant's endpoint, by URL: not found, nothing of it shown.
-		b.do("open another tenant's endpoint", chromedp.Navigate(s.url+"/#/endpoints/"+rivalID))
-		b.waitText("main h1", "Endpoint not found")
-		if txt := b.text(); strings.Contains(txt, "rival-private") || strings.Contains(txt, "1.1.1.1/rival") {
-			t.Fatalf("another tenant's endpoint shows: %s", txt)
-		}
-		b.do("back to the list", chromedp.Navigate(s.url+"/#/endpoints"))
-		b.waitText("#endpoints tbody", "crm-sync")
-		if strings.Contains(b.textOf("#endpoints"), "rival") {
-			t.Fatal("the list shows another tenant's endpoint")
-		}
-		b.clean()
+		browserFlow(t, s, s.tenant(t, "acme"), false)
 	})
+}
+
+// browserFlow: sign in, a bad URL and a refused ping shown at the URL
+// field, create (ping accepted), the secret once, a delivery arriving,
+// retries and the dead letter appearing live, Retry now delivering it,
+// rotate, inactivate, delete; another tenant's endpoint is not reachable.
+func browserFlow(t *testing.T, s *stack, key string, shots bool) {
+	rc := newReceiver(t)
+	other := s.tenant(t, "rival")
+	// Two endpoints already there, so the list has something to show.
+	doAt(t, s.url, "POST", "/v1/endpoints", key, with(endpointBody("crm-sync", rc.URL()), "eventTypes", []string{"project.*"}, "application", "crm")).want(t, 201)
+	doAt(t, s.url, "POST", "/v1/endpoints", key, with(endpointBody("billing", "https://1.1.1.1/billing"), "verify", false, "active", false, "maxItems", 500)).want(t, 201)
+	rivalID := doAt(t, s.url, "POST", "/v1/endpoints", other, with(endpointBody("rival-private", "https://1.1.1.1/rival"), "verify", false)).want(t, 201).str("id")
+
+	b := newBrowser(t)
+	b.shots = shots
+	signIn(t, b, s.url, key)
+	id, secret := createEndpoint(t, b, s, rc, key)
+	watchDeliveries(t, b, s, rc, key, id)
+	rotateInactivateDelete(t, b, s, rc, key, id, secret)
+
+	// Another tenant's endpoint, by URL: not found, nothing of it shown.
+	b.do("open another tenant's endpoint", chromedp.Navigate(s.url+"/#/endpoints/"+rivalID))
+	b.waitText("main h1", "Endpoint not found")
+	if txt := b.text(); strings.Contains(txt, "rival-private") || strings.Contains(txt, "1.1.1.1/rival") {
+		t.Fatalf("another tenant's endpoint shows: %s", txt)
+	}
+	b.do("back to the list", chromedp.Navigate(s.url+"/#/endpoints"))
+	b.waitText("#endpoints tbody", "crm-sync")
+	if strings.Contains(b.textOf("#endpoints"), "rival") {
+		t.Fatal("the list shows another tenant's endpoint")
+	}
+	b.clean()
 }
 
 func signIn(t *testing.T, b *browser, base, key string) {
@@ -157,17 +162,22 @@ func watchDeliveries(t *testing.T, b *browser, s *stack, rc *receiver, key, id s
 	b.click("#retry-now")
 	b.waitText("#drawer-status", "delivered")
 	b.wait("4 attempts", `document.querySelectorAll("#attempts li").length === 4`)
-	n := 0
-	for _, p := range rc.got() {
-		if p.Header.Get("X-Hookline-Delivery") == dead {
-			n++
-		}
-	}
-	if n != 4 {
+	if n := countDelivery(rc, dead); n != 4 {
 		t.Fatalf("delivery %s reached the receiver %d times, want 3 failures and 1 success", dead, n)
 	}
 	b.key(kb.Escape)
 	b.wait("the drawer closed", `!document.querySelector("#drawer")`)
+
+	// A bulk replay of the dead letters, now delivered: the job finishes
+	// and the receiver gets nothing more.
+	b.typeInto("#replay-rate", "10")
+	b.click("#replay")
+	b.waitText("#replay-progress", "Replay done")
+	b.waitText("#replay-progress", "up to 10/s")
+	time.Sleep(3 * time.Second)
+	if n := countDelivery(rc, dead); n != 4 {
+		t.Fatalf("after the replay delivery %s reached the receiver %d times, want still 4", dead, n)
+	}
 
 	b.do("the list", chromedp.Navigate(s.url+"/#/endpoints"))
 	b.wait("the list's rates", `[...document.querySelectorAll("#endpoints tbody tr")].some(tr => tr.textContent.includes("orders") && tr.textContent.includes("%"))`)
@@ -176,8 +186,33 @@ func watchDeliveries(t *testing.T, b *browser, s *stack, rc *receiver, key, id s
 	b.wait("the details page", `document.querySelector("#rotate")`)
 }
 
+func countDelivery(rc *receiver, id string) int {
+	n := 0
+	for _, p := range rc.got() {
+		if p.Header.Get("X-Hookline-Delivery") == id {
+			n++
+		}
+	}
+	return n
+}
+
 func rotateInactivateDelete(t *testing.T, b *browser, s *stack, rc *receiver, key, id, old string) {
 	t.Helper()
+	// Edit: application and authentication are fixed; the rest saves.
+	b.click("#edit")
+	b.wait("the edit form", `document.querySelector("#endpoint-form") && document.querySelector("#ev-task-created")`)
+	if !eval[bool](b, `document.querySelector("#f-application").disabled && document.querySelector("#f-scheme-hookline").disabled &&
+		document.querySelector("#f-scheme-standard-webhooks").disabled && document.querySelector("#ev-task-created").checked`) {
+		t.Fatal("the edit form lets application or authentication change, or lost the events")
+	}
+	b.typeInto("#f-timeout", "20")
+	b.click("#save")
+	b.waitText("#notice", "Saved “orders”")
+	b.waitText(".summary", "20s")
+	if got := doAt(t, s.url, "GET", "/v1/endpoints/"+id, key, nil).want(t, 200).str("timeout"); got != "20s" {
+		t.Fatalf("timeout %q after the edit", got)
+	}
+
 	b.click("#rotate")
 	b.waitText("#confirm-text", "orders")
 	b.click(`dialog.confirm button[value=yes]`)
