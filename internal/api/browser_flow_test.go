@@ -14,6 +14,7 @@ import (
 // A tenant manages an endpoint in a real Chromium, against a whole
 // pipeline assembled in this process (on each test backend).
 func TestBrowserManagesAnEndpoint(t *testing.T) {
+	chromiumPath(t)
 	testbackend.ForEachBackend(t, func(t *testing.T, be testbackend.Backend) {
 		s := newStack(t, be)
 		browserFlow(t, s, s.tenant(t, "acme"), false)
