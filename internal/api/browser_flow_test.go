@@ -109,6 +109,8 @@ func createEndpoint(t *testing.T, b *browser, s *stack, rc *receiver, key string
 	b.wait("the secret", `document.querySelector("#secret-value")`)
 	b.waitText("#notice", "test ping was answered 2xx")
 	secret = eval[string](b, `document.querySelector("#secret-value").value`)
+	b.click("#copy-secret")
+	b.wait("the copy button's answer", `/Copied|Ctrl\+C/.test(document.querySelector(".copy-status").textContent)`)
 	id = eval[string](b, `decodeURIComponent(location.hash.split("/")[2])`)
 	got := rc.got()
 	if len(got) != pings+1 || !hooklineSigned(got[len(got)-1], secret) {

@@ -97,7 +97,7 @@ function buildForm(types, ep) {
     h('h1', { tabindex: '-1' }, editing ? 'Edit ' + ep.name : 'Create endpoint'),
     topError,
     h('fieldset', {}, h('legend', {}, 'Application'),
-      field('application', 'Application', application, editing ? 'Fixed once the endpoint is created.' : 'Optional: the product or system this endpoint serves. Fixed once created.'),
+      field('application', 'Application', application, editing ? 'Fixed once the endpoint is created.' : 'Optional: the source application whose events this endpoint receives (empty: every application). Fixed once created.'),
       events),
     h('fieldset', {}, h('legend', {}, 'Endpoint'),
       field('name', 'Name', name, 'Unique among your endpoints.'),
