@@ -15,7 +15,7 @@ import (
 )
 
 // The same flow against the real `hookline dev`: the binary is built and
-// run with an embedded Kafka on a free port and the API on another, and
+// run with an embedded Kafka, the API and the ops port on free ports, and
 // the test reads the API URL and the tenant key it prints.
 func TestBrowserAgainstHooklineDev(t *testing.T) {
 	chromiumPath(t)
@@ -34,7 +34,7 @@ func startHooklineDev(t *testing.T) (*stack, string) {
 	}
 	data := filepath.Join(dir, "data")
 	cmd := exec.Command(bin, "dev", "--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--data-dir", data,
-		"--partitions", "1", "--retry-schedule", "2s,4s", "--shutdown-timeout", "5s")
+		"--ops-addr", "127.0.0.1:0", "--partitions", "1", "--retry-schedule", "2s,4s", "--shutdown-timeout", "5s")
 	cmd.Env = append(os.Environ(), "HOOKLINE_LOG_LEVEL=warn")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
