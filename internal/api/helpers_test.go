@@ -277,6 +277,8 @@ type receiver struct {
 	mu     sync.Mutex
 	posts  []post
 	status int
+	// failBody is the body of non-2xx answers.
+	failBody string
 }
 
 type post struct {
@@ -290,9 +292,12 @@ func newReceiver(t testing.TB) *receiver {
 		b, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		rc.posts = append(rc.posts, post{Header: r.Header.Clone(), Body: b})
-		st := rc.status
+		st, body := rc.status, rc.failBody
 		rc.mu.Unlock()
 		w.WriteHeader(st)
+		if st >= 300 && body != "" {
+			_, _ = io.WriteString(w, body)
+		}
 	}))
 	t.Cleanup(rc.srv.Close)
 	return rc

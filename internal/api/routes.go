@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,6 +23,10 @@ func (s *Server) routeTable() []route {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},
 		{"GET /v1/openapi.yaml", serveOpenAPI},
+
+		// The management page (no key: it signs in in the browser).
+		{"GET /{$}", s.page.serveIndex},
+		{"GET /ui/{file}", s.page.serveAsset},
 
 		{"POST /v1/tenants", s.operator(s.createTenant)},
 		{"POST /v1/tenants/{id}/keys", s.operator(s.createKey)},
@@ -122,11 +127,12 @@ func unavailable(what string) error {
 	return errorf(http.StatusNotImplemented, "", "%s is not available on this server", what)
 }
 
-// Routes lists the API's route patterns, e.g. "GET /v1/endpoints/{id}".
+// Routes lists the API's route patterns, e.g. "GET /v1/endpoints/{id}",
+// as the OpenAPI document writes them ("GET /" for the exact root).
 func Routes() []string {
 	var out []string
 	for _, rt := range (&Server{}).routeTable() {
-		out = append(out, rt.pattern)
+		out = append(out, strings.TrimSuffix(rt.pattern, "{$}"))
 	}
 	return out
 }

@@ -1,7 +1,8 @@
 // Package api is hookline's management HTTP API: tenants and their keys
 // (operator only), endpoints with their secrets, the event catalog, the
 // delivery log and endpoint health, HTTP ingest of events, and retry and
-// replay of deliveries. Every tenant route answers for the calling key's
+// replay of deliveries, plus the management page at / that is a client of
+// these routes. Every tenant route answers for the calling key's
 // tenant alone; another tenant's ids are simply not found. The OpenAPI 3
 // description of every route is embedded and served at /v1/openapi.yaml.
 package api
@@ -88,6 +89,7 @@ type Server struct {
 	log     *zap.Logger
 	guard   *ssrf.Guardian
 	limits  *limiters
+	page    *page
 	handler http.Handler
 
 	mu   sync.Mutex
@@ -134,7 +136,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Pinger == nil {
 		cfg.Pinger = delivery.NewSender(delivery.SenderConfig{AllowHTTP: cfg.AllowHTTP, AllowNetworks: cfg.AllowNetworks})
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, guard: newGuard(cfg.AllowNetworks), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst)}
+	pg, err := newPage(cfg.AllowHTTP)
+	if err != nil {
+		return nil, fmt.Errorf("api: page: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, guard: newGuard(cfg.AllowNetworks), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst), page: pg}
 	s.handler = s.routes()
 	return s, nil
 }
