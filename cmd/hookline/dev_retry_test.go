@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/testbackend"
-	"go.uber.org/zap"
 )
 
 // TestRetryNowAndReplayThroughTheAPI runs the whole stack (dev) with a
@@ -18,30 +17,8 @@ func TestRetryNowAndReplayThroughTheAPI(t *testing.T) {
 	const secret = "whsec_cmV0cnktbm93LXRlc3Qtc2VjcmV0LTAxMjM0NTY3"
 	recv := testbackend.NewReceiver(t, "X-Hookline", secret)
 	recv.SetStatus(func(int) int { return 500 })
-	c, err := parseDev(newFlagSet("dev", ""), []string{"--retry-schedule", "200ms,400ms",
-		"--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--partitions", "1", "--shutdown-timeout", "5s"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan devReady, 1)
-	c.ready = func(r devReady) { ready <- r }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- devStack(ctx, c, zap.NewNop()) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev: %v", err)
-		}
-	}()
-	var r devReady
-	select {
-	case r = <-ready:
-	case err := <-done:
-		t.Fatalf("dev stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("dev not ready within 30s")
-	}
+	ctx := context.Background()
+	r := runDevStack(t, "--retry-schedule", "200ms,400ms")
 	cl := newAPIClient(r.API, r.Key)
 	var ep struct{ ID string }
 	if err := cl.do(ctx, "POST", "/v1/endpoints", map[string]any{"name": "failing", "url": recv.URL() + "/hook",

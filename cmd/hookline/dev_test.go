@@ -202,30 +202,8 @@ func waitForGroups(t *testing.T, addr string, n int) {
 // the API with the tenant key it prints, and their deliveries show in the
 // API's delivery log.
 func TestDevDemoGoesThroughTheAPI(t *testing.T) {
-	c, err := parseDev(newFlagSet("dev", ""), []string{"--demo", "--demo-rate", "50",
-		"--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--partitions", "1", "--shutdown-timeout", "5s"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan devReady, 1)
-	c.ready = func(r devReady) { ready <- r }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- devStack(ctx, c, zap.NewNop()) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev: %v", err)
-		}
-	}()
-	var r devReady
-	select {
-	case r = <-ready:
-	case err := <-done:
-		t.Fatalf("dev stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("dev not ready within 30s")
-	}
+	ctx := context.Background()
+	r := runDevStack(t, "--demo", "--demo-rate", "50")
 	cl := newAPIClient(r.API, r.Key)
 	var page struct {
 		Data []struct{ ID, Name string }
@@ -254,4 +232,36 @@ func TestDevDemoGoesThroughTheAPI(t *testing.T) {
 	if err := newAPIClient(r.API, "hlk_wrong").do(ctx, "GET", "/v1/endpoints", nil, nil); err == nil {
 		t.Fatal("a wrong key listed endpoints")
 	}
+}
+
+// runDevStack runs the dev stack with args (on a free port, a fresh data dir)
+// until the test ends, and returns what it reports once ready.
+func runDevStack(t *testing.T, args ...string) devReady {
+	t.Helper()
+	c, err := parseDev(newFlagSet("dev", ""), append(args,
+		"--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--ops-addr", "", "--data-dir", t.TempDir(), "--partitions", "1", "--shutdown-timeout", "5s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan devReady, 1)
+	c.ready = func(r devReady) { ready <- r }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- devStack(ctx, c, zap.NewNop()) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev: %v", err)
+		}
+	})
+	select {
+	case r := <-ready:
+		return r
+	case err := <-done:
+		done <- err
+		t.Fatalf("dev stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev not ready within 30s")
+	}
+	return devReady{}
 }
