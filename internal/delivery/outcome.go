@@ -39,6 +39,9 @@ func Classify(a Attempt, policy string) (Outcome, string) {
 	switch {
 	case a.Err != nil && errors.Is(a.Err, ErrBlocked):
 		return Dead, a.Err.Error()
+	case a.Err != nil && errors.Is(a.Err, ErrTokenEndpoint):
+		// The receiver never saw the delivery; the token server may recover.
+		return Retry, a.Err.Error()
 	case a.Err != nil && errors.Is(a.Err, context.DeadlineExceeded):
 		return Retry, a.Err.Error()
 	case a.Err != nil:

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/signing"
 	"go.uber.org/zap"
+	"golang.org/x/oauth2"
 )
 
 // DefaultUserAgent is sent when SenderConfig.UserAgent is empty.
@@ -47,6 +49,12 @@ type SenderConfig struct {
 	MaxRetryAfter time.Duration
 	// Logger reports capped Retry-After values. Default nil: silent.
 	Logger *zap.Logger
+	// Tokens caches endpoints' OAuth2 tokens. Default nil: one cache
+	// shared by every Sender of the process.
+	Tokens *Tokens
+	// Clock tells whether a cached token is still fresh. Default nil:
+	// time.Now.
+	Clock func() time.Time
 }
 
 // DefaultMaxRetryAfter is SenderConfig.MaxRetryAfter's default.
@@ -57,6 +65,9 @@ type Sender struct {
 	cfg     SenderConfig
 	headers signing.Headers
 	client  *retryablehttp.Client
+	// tokenHTTP fetches OAuth2 tokens through the same guarded transport,
+	// so a token URL obeys the endpoint URL's network rules.
+	tokenHTTP *http.Client
 	// capped holds the endpoints whose Retry-After was capped, so the
 	// log says it once per endpoint, not once per attempt.
 	capped sync.Map
@@ -85,6 +96,12 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.Tokens == nil {
+		cfg.Tokens = processTokens
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	var v4, v6 []netip.Prefix
 	for _, p := range cfg.AllowNetworks {
 		if p.Addr().Is4() {
@@ -107,18 +124,17 @@ func NewSender(cfg SenderConfig) *Sender {
 		ExpectContinueTimeout: time.Second,
 	}
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{
-		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	rc.HTTPClient = &http.Client{Transport: tr, CheckRedirect: noRedirects}
 	rc.Logger = nil
 	rc.RetryMax = 2
 	rc.RetryWaitMin = 50 * time.Millisecond
 	rc.RetryWaitMax = 250 * time.Millisecond
 	rc.CheckRetry = retryConnectFailures
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return &Sender{cfg: cfg, headers: signing.HeadersFor(cfg.Prefix), client: rc}
+	return &Sender{cfg: cfg, headers: signing.HeadersFor(cfg.Prefix), client: rc,
+		tokenHTTP: &http.Client{Transport: tr, CheckRedirect: noRedirects}}
 }
 
 // retryConnectFailures retries only dial errors: the request never left, so
@@ -178,12 +194,27 @@ func (s *Sender) Sign(ep *endpoints.Endpoint, d *Delivery, now time.Time) *Signe
 	return sg
 }
 
-// Post sends a signed delivery once (plus connect retries).
+// Post sends a signed delivery once (plus connect retries). With OAuth2,
+// a 401 fetches a new token and sends once more; the attempt is then that
+// second request's.
 func (s *Sender) Post(ctx context.Context, sg *Signed) Attempt {
-	ep, d := sg.ep, sg.d
-	timeout := ep.Limits().Timeout
+	timeout := sg.ep.Limits().Timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	a, tok := s.post(ctx, sg, nil)
+	if a.Status == http.StatusUnauthorized && tok != nil {
+		a, _ = s.post(ctx, sg, tok)
+	}
+	if a.Err != nil && !errors.Is(a.Err, ErrBlocked) && !errors.Is(a.Err, ErrTokenEndpoint) && ctx.Err() == context.DeadlineExceeded {
+		a.Err = fmt.Errorf("timeout after %s: %w", timeout, context.DeadlineExceeded)
+	}
+	return a
+}
+
+// post makes one request; rejected is a token the receiver refused. It
+// returns the bearer token it sent, if any.
+func (s *Sender) post(ctx context.Context, sg *Signed, rejected *oauth2.Token) (Attempt, *oauth2.Token) {
+	ep, d := sg.ep, sg.d
 	start := time.Now()
 	if start.Sub(sg.at) > MaxSignatureAge {
 		sg = s.Sign(ep, d, start)
@@ -194,27 +225,33 @@ func (s *Sender) Post(ctx context.Context, sg *Signed) Attempt {
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.URL, body)
 	if err != nil {
-		return Attempt{Err: fmt.Errorf("%w: endpoint URL %q: %v", ErrBlocked, ep.URL, err)}
+		return Attempt{Err: fmt.Errorf("%w: endpoint URL %q: %v", ErrBlocked, ep.URL, err)}, nil
 	}
 	u := req.URL
 	if u.Scheme != "https" && !(u.Scheme == "http" && s.cfg.AllowHTTP) {
-		return Attempt{Err: fmt.Errorf("%w: %s is not https (plain http is allowed only when configured)", ErrBlocked, ep.URL)}
+		return Attempt{Err: fmt.Errorf("%w: %s is not https (plain http is allowed only when configured)", ErrBlocked, ep.URL)}, nil
 	}
 	if sg.err != nil {
-		return Attempt{Err: sg.err}
+		return Attempt{Err: sg.err}, nil
 	}
 	req.Header = sg.header
+	var tok *oauth2.Token
+	if ep.AuthType() == endpoints.AuthOAuth2 {
+		if tok, err = s.bearer(ctx, ep, rejected); err != nil {
+			return Attempt{Err: err, Latency: time.Since(start)}, nil
+		}
+		req.Header = sg.header.Clone()
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	}
 	resp, err := s.client.Do(req)
 	a := Attempt{Latency: time.Since(start)}
 	if err != nil {
 		if isBlocked(err) {
 			a.Err = fmt.Errorf("%w: %s resolves to an address outside the allowed networks: %v", ErrBlocked, u.Host, err)
-		} else if ctx.Err() == context.DeadlineExceeded {
-			a.Err = fmt.Errorf("timeout after %s: %w", timeout, context.DeadlineExceeded)
 		} else {
 			a.Err = err
 		}
-		return a
+		return a, tok
 	}
 	defer resp.Body.Close()
 	a.Status = resp.StatusCode
@@ -225,10 +262,11 @@ func (s *Sender) Post(ctx context.Context, sg *Signed) Attempt {
 	if a.Status == http.StatusTooManyRequests || a.Status == http.StatusServiceUnavailable {
 		a.RetryAfter = s.capRetryAfter(ep.ID, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	}
-	return a
+	return a, tok
 }
 
 func (s *Sender) sign(h http.Header, ep *endpoints.Endpoint, d *Delivery, now time.Time) error {
+	setStaticAuth(h, ep.Auth)
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", s.cfg.UserAgent)
 	if ep.Scheme == endpoints.SchemeStandard {
@@ -248,7 +286,11 @@ func (s *Sender) sign(h http.Header, ep *endpoints.Endpoint, d *Delivery, now ti
 	}
 	h.Set(s.headers.Event, d.EventType)
 	h.Set(s.headers.Delivery, d.ID)
-	h.Set(s.headers.Signature, signing.HexSignature([]byte(ep.Secrets[0]), d.Body))
+	sig := signing.HexSignature([]byte(ep.Secrets[0]), d.Body)
+	if ep.SignatureFormat == endpoints.SignatureHex {
+		sig = strings.TrimPrefix(sig, "sha256=")
+	}
+	h.Set(s.headers.Signature, sig)
 	h.Set(s.headers.Timestamp, now.UTC().Format(signing.TimestampLayout))
 	if d.Batch {
 		h.Set(s.headers.BatchSize, strconv.Itoa(d.Items))

@@ -74,6 +74,12 @@ type Endpoint struct {
 	RotatedUntil time.Time `json:"rotatedUntil,omitzero"`
 	// Scheme is SchemeHookline (default) or SchemeStandard.
 	Scheme string `json:"scheme,omitempty"`
+	// SignatureFormat is the hookline scheme's signature value:
+	// SignatureSHA256 ("sha256=<hex>", default) or SignatureHex (bare hex).
+	SignatureFormat string `json:"signatureFormat,omitempty"`
+	// Auth is how deliveries authenticate to the receiver; nil: none.
+	// Its type is fixed at create.
+	Auth *Auth `json:"auth,omitempty"`
 	// EventTypes are exact types or prefix patterns ("task.*"); "*" or
 	// empty matches every type.
 	EventTypes []string `json:"eventTypes,omitempty"`
@@ -129,8 +135,15 @@ func (e *Endpoint) Validate() error {
 		return bad("scheme", "want %q or %q, got %q", SchemeHookline, SchemeStandard, e.Scheme)
 	case e.RetryPolicy != "" && e.RetryPolicy != "any" && e.RetryPolicy != "5xx":
 		return bad("retryPolicy", "want \"any\" or \"5xx\", got %q", e.RetryPolicy)
+	case e.SignatureFormat != "" && e.SignatureFormat != SignatureSHA256 && e.SignatureFormat != SignatureHex:
+		return bad("signatureFormat", "want %q or %q, got %q", SignatureSHA256, SignatureHex, e.SignatureFormat)
+	case e.SignatureFormat == SignatureHex && e.Scheme == SchemeStandard:
+		return bad("signatureFormat", "%q applies to the %s scheme only", SignatureHex, SchemeHookline)
 	case e.MaxItems < 0 || e.MaxBytes < 0 || e.MaxWait < 0 || e.Timeout < 0 || e.MaxAge < 0:
 		return bad("maxItems/maxBytes/maxWait/timeout/maxAge", "must not be negative")
+	}
+	if field, msg := e.Auth.validate(); field != "" {
+		return bad(field, "%s", msg)
 	}
 	for _, l := range []struct{ field, v string }{{"name", e.Name}, {"application", e.Application}} {
 		if len(l.v) > maxLabelLen || !utf8.ValidString(l.v) || strings.IndexFunc(l.v, unicode.IsControl) >= 0 {
@@ -291,5 +304,5 @@ func (e *Endpoint) String() string {
 	if e.Disabled {
 		state = "disabled: " + e.DisabledReason
 	}
-	return fmt.Sprintf("endpoint %s (tenant %s, %s, %s, %d secrets redacted)", e.ID, e.TenantID, e.URL, state, len(e.Secrets))
+	return fmt.Sprintf("endpoint %s (tenant %s, %s, %s, %d secrets redacted, %s)", e.ID, e.TenantID, e.URL, state, len(e.Secrets), e.Auth)
 }

@@ -2,7 +2,9 @@
 // hookline speaks: the default HMAC scheme of the seed products
 // (X-<Prefix>-Signature: sha256=<hex HMAC-SHA256 of the raw body>, with
 // X-<Prefix>-Timestamp in ISO 8601 UTC), and Standard Webhooks v1
-// (webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">).
+// (webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">). The
+// default scheme's value may also be the bare hex digest, for receivers
+// written that way.
 // Comparisons are constant-time.
 package signing
 
@@ -41,6 +43,12 @@ func HexSignature(secret, body []byte) string {
 	copy(out[:], "sha256=")
 	hex.Encode(out[7:], m.Sum(sum[:0]))
 	return string(out[:])
+}
+
+// BareHexSignature returns the hex HMAC-SHA256(secret, body) alone, the
+// value format of receivers that compare against a bare hexdigest.
+func BareHexSignature(secret, body []byte) string {
+	return HexSignature(secret, body)[len("sha256="):]
 }
 
 // VerifyHex checks a default-scheme signature header in constant time.

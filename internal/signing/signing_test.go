@@ -61,3 +61,13 @@ func TestStandardWebhooksVector(t *testing.T) {
 		t.Fatalf("bad secret: %v", err)
 	}
 }
+
+// The bare format is the same digest without "sha256=", as Python's
+// hmac.new(...).hexdigest() prints it.
+func TestBareHexSignatureVector(t *testing.T) {
+	body := []byte(`{"type":"task.created"}`)
+	want := "b87fa7a53a8c1e86df57f5c65e78e1c7f293bee1b8eb9eb61463179e8321306e"
+	if got := BareHexSignature([]byte("whsec-demo-secret"), body); got != want {
+		t.Fatalf("BareHexSignature = %s, want %s", got, want)
+	}
+}
