@@ -42,10 +42,10 @@ var processTokens = &Tokens{}
 
 // tokenClient is one endpoint's client configuration and cached token.
 type tokenClient struct {
-	key     [sha256.Size]byte // the configuration it was made from
-	cfg     *clientcredentials.Config
-	lock    chan struct{}
-	tok *oauth2.Token // under lock
+	key  [sha256.Size]byte // the configuration it was made from
+	cfg  *clientcredentials.Config
+	lock chan struct{}
+	tok  *oauth2.Token // under lock
 	// renew is when tok is replaced, on the Sender's clock; zero: never.
 	renew time.Time // under lock
 }

@@ -187,7 +187,7 @@ func oauthEndpoint(id, url string, ts *tokenServer) *endpoints.Endpoint {
 // clock is a test clock ahead of the wall clock by a settable offset.
 type clock struct{ offset atomic.Int64 }
 
-func (c *clock) now() time.Time         { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // OAuth2: the first request fetches a token, later ones (from two Senders
