@@ -107,7 +107,7 @@ func (s *Store) publish(b *builder, strict bool) error {
 		if e == nil {
 			continue
 		}
-		secrets, err := openSecrets(kr, id, e.sealed)
+		open, err := openSecrets(kr, id, e.sealed)
 		if err != nil {
 			if strict {
 				return err
@@ -117,10 +117,13 @@ func (s *Store) publish(b *builder, strict bool) error {
 			if old == nil || old.ep == nil {
 				continue
 			}
-			secrets = old.ep.Secrets
+			open = sealed{Secrets: old.ep.Secrets, Auth: old.ep.Auth}
 		}
 		ep := *e.meta
-		ep.Secrets = secrets
+		ep.Secrets = open.Secrets
+		if open.Auth != nil {
+			ep.Auth = open.Auth
+		}
 		cp := *e
 		cp.ep = trimmed(&ep, now)
 		b.next.entries[id] = &cp

@@ -64,36 +64,55 @@ func kindOf(key string) (kind, string) {
 	return kindEndpoint, key
 }
 
-// encodeEndpoint seals e's secrets under kr and encodes the record.
+// sealed is what a record seals: the signing secrets and, when the
+// endpoint has credentials, its whole Auth. Without credentials it is
+// sealed as the bare list of secrets, the form records had before Auth.
+type sealed struct {
+	Secrets []string        `json:"secrets"`
+	Auth    *endpoints.Auth `json:"auth,omitempty"`
+}
+
+// encodeEndpoint seals e's secrets and credentials under kr and encodes
+// the record; the endpoint beside them keeps only Auth's public part.
 func encodeEndpoint(kr *Keyring, op string, version int64, e *endpoints.Endpoint) ([]byte, []byte, error) {
-	plain, err := json.Marshal(e.Secrets)
+	var v any = e.Secrets
+	if e.Auth != nil {
+		v = sealed{Secrets: e.Secrets, Auth: e.Auth}
+	}
+	plain, err := json.Marshal(v)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode secrets: %w", err)
 	}
-	sealed, err := kr.seal(plain, []byte(e.ID))
+	blob, err := kr.seal(plain, []byte(e.ID))
 	if err != nil {
 		return nil, nil, err
 	}
 	bare := *e
 	bare.Secrets = nil
-	v, err := json.Marshal(endpointRecord{Op: op, Version: version, Endpoint: &bare, Sealed: sealed})
+	bare.Auth = e.Auth.Public()
+	rec, err := json.Marshal(endpointRecord{Op: op, Version: version, Endpoint: &bare, Sealed: blob})
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode endpoint %q: %w", e.ID, err)
 	}
-	return v, sealed, nil
+	return rec, blob, nil
 }
 
-// openSecrets decrypts a record's sealed secrets.
-func openSecrets(kr *Keyring, id string, sealed []byte) ([]string, error) {
-	plain, err := kr.open(sealed, []byte(id))
+// openSecrets decrypts a record's sealed secrets and credentials.
+func openSecrets(kr *Keyring, id string, blob []byte) (sealed, error) {
+	plain, err := kr.open(blob, []byte(id))
 	if err != nil {
-		return nil, fmt.Errorf("endpoint %q: secrets: %w", id, err)
+		return sealed{}, fmt.Errorf("endpoint %q: secrets: %w", id, err)
 	}
-	var secrets []string
-	if err := json.Unmarshal(plain, &secrets); err != nil {
-		return nil, fmt.Errorf("endpoint %q: secrets: %w", id, err)
+	var out sealed
+	if len(plain) > 0 && plain[0] == '[' {
+		err = json.Unmarshal(plain, &out.Secrets)
+	} else {
+		err = json.Unmarshal(plain, &out)
 	}
-	return secrets, nil
+	if err != nil {
+		return sealed{}, fmt.Errorf("endpoint %q: secrets: %w", id, err)
+	}
+	return out, nil
 }
 
 // randomID is prefix plus n random bytes in hex.
@@ -111,6 +130,7 @@ func clone(e *endpoints.Endpoint) *endpoints.Endpoint {
 	cp.EventTypes = append([]string(nil), e.EventTypes...)
 	cp.IgnoreOrigins = append([]string(nil), e.IgnoreOrigins...)
 	cp.IgnoreFields = append([]string(nil), e.IgnoreFields...)
+	cp.Auth = e.Auth.Clone()
 	return &cp
 }
 
