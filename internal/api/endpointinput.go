@@ -41,6 +41,8 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 // endpointInput is a create or patch body; nil fields were not sent.
 type endpointInput struct {
 	Name, URL, Scheme, Secret, RetryPolicy, Application *string
+	SignatureFormat                                     *string
+	Auth                                                *authInput
 	EventTypes, IgnoreOrigins, IgnoreFields             *[]string
 	Active, Verify                                      *bool
 	MaxItems, MaxBytes                                  *int
@@ -54,6 +56,7 @@ func (in *endpointInput) fields() map[string]any {
 		"eventTypes": &in.EventTypes, "ignoreOrigins": &in.IgnoreOrigins, "ignoreFields": &in.IgnoreFields,
 		"active": &in.Active, "verify": &in.Verify, "maxItems": &in.MaxItems, "maxBytes": &in.MaxBytes,
 		"timeout": &in.Timeout, "maxWait": &in.MaxWait, "maxAge": &in.MaxAge,
+		"signatureFormat": &in.SignatureFormat, "auth": &in.Auth,
 	}
 }
 
@@ -78,6 +81,7 @@ func (in *endpointInput) apply(e *endpoints.Endpoint) {
 	set(&e.Name, in.Name)
 	set(&e.URL, in.URL)
 	set(&e.RetryPolicy, in.RetryPolicy)
+	set(&e.SignatureFormat, in.SignatureFormat)
 	setList(&e.EventTypes, in.EventTypes)
 	setList(&e.IgnoreOrigins, in.IgnoreOrigins)
 	setList(&e.IgnoreFields, in.IgnoreFields)
@@ -136,6 +140,8 @@ func (s *Server) checkFields(e *endpoints.Endpoint) error {
 		return badRequest("scheme", "scheme must be %q or %q", endpoints.SchemeHookline, endpoints.SchemeStandard)
 	case e.RetryPolicy != "" && e.RetryPolicy != "any" && e.RetryPolicy != "5xx":
 		return badRequest("retryPolicy", `retryPolicy must be "any" or "5xx"`)
+	case e.SignatureFormat != "" && e.SignatureFormat != endpoints.SignatureSHA256 && e.SignatureFormat != endpoints.SignatureHex:
+		return badRequest("signatureFormat", "signatureFormat must be %q (sha256=<hex>) or %q (bare hex)", endpoints.SignatureSHA256, endpoints.SignatureHex)
 	}
 	if err := e.Validate(); err != nil {
 		return validateErr(e.ID, err)

@@ -47,28 +47,31 @@ type Registry interface {
 // status instead of the raw switch, and never a secret except Secret,
 // filled once, by create and rotate.
 type endpointView struct {
-	ID             string     `json:"id"`
-	Name           string     `json:"name"`
-	URL            string     `json:"url"`
-	Application    string     `json:"application,omitempty"`
-	EventTypes     []string   `json:"eventTypes"`
-	Active         bool       `json:"active"`
-	Status         string     `json:"status"`
-	DisabledReason string     `json:"disabledReason,omitempty"`
-	Scheme         string     `json:"scheme"`
-	Timeout        string     `json:"timeout"`
-	MaxItems       int        `json:"maxItems"`
-	MaxWait        string     `json:"maxWait"`
-	MaxBytes       int        `json:"maxBytes"`
-	RetryPolicy    string     `json:"retryPolicy"`
-	MaxAge         string     `json:"maxAge,omitempty"`
-	IgnoreOrigins  []string   `json:"ignoreOrigins"`
-	IgnoreFields   []string   `json:"ignoreFields"`
-	SecretSet      bool       `json:"secretSet"`
-	RotatedUntil   *time.Time `json:"rotatedUntil,omitempty"`
-	CreatedAt      time.Time  `json:"createdAt"`
-	UpdatedAt      time.Time  `json:"updatedAt"`
-	Secret         string     `json:"secret,omitempty"`
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	URL            string   `json:"url"`
+	Application    string   `json:"application,omitempty"`
+	EventTypes     []string `json:"eventTypes"`
+	Active         bool     `json:"active"`
+	Status         string   `json:"status"`
+	DisabledReason string   `json:"disabledReason,omitempty"`
+	Scheme         string   `json:"scheme"`
+	// SignatureFormat is shown for the hookline scheme, the one it shapes.
+	SignatureFormat string     `json:"signatureFormat,omitempty"`
+	Auth            authView   `json:"auth"`
+	Timeout         string     `json:"timeout"`
+	MaxItems        int        `json:"maxItems"`
+	MaxWait         string     `json:"maxWait"`
+	MaxBytes        int        `json:"maxBytes"`
+	RetryPolicy     string     `json:"retryPolicy"`
+	MaxAge          string     `json:"maxAge,omitempty"`
+	IgnoreOrigins   []string   `json:"ignoreOrigins"`
+	IgnoreFields    []string   `json:"ignoreFields"`
+	SecretSet       bool       `json:"secretSet"`
+	RotatedUntil    *time.Time `json:"rotatedUntil,omitempty"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+	Secret          string     `json:"secret,omitempty"`
 }
 
 func status(e *endpoints.Endpoint) string {
@@ -89,9 +92,13 @@ func viewOf(e *endpoints.Endpoint) endpointView {
 		Timeout: l.Timeout.String(), MaxItems: l.MaxItems, MaxWait: l.MaxWait.String(), MaxBytes: l.MaxBytes,
 		RetryPolicy: e.RetryPolicy, IgnoreOrigins: nonNil(e.IgnoreOrigins), IgnoreFields: nonNil(e.IgnoreFields),
 		SecretSet: len(e.Secrets) > 0 && e.Secrets[0] != "", CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		Auth: authViewOf(e),
 	}
 	if v.Scheme == "" {
 		v.Scheme = endpoints.SchemeHookline
+	}
+	if v.Scheme == endpoints.SchemeHookline {
+		v.SignatureFormat = cmp.Or(e.SignatureFormat, endpoints.SignatureSHA256)
 	}
 	if v.RetryPolicy == "" {
 		v.RetryPolicy = "any"
@@ -174,6 +181,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, tenant s
 	if in.Application != nil {
 		ep.Application = *in.Application
 	}
+	if err := createAuth(ep, in.Auth); err != nil {
+		return err
+	}
 	secret := newSecret()
 	if in.Secret != nil {
 		if err := checkSecret(ep.Scheme, *in.Secret); err != nil {
@@ -188,6 +198,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, tenant s
 	if err := s.checkURL(r.Context(), ep.URL); err != nil {
 		return err
 	}
+	if err := s.checkAuthURL(r.Context(), ep); err != nil {
+		return err
+	}
 	if s.nameTaken(tenant, ep.Name, "") {
 		return errorf(http.StatusConflict, "name", "this tenant already has an endpoint with that name")
 	}
@@ -200,7 +213,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, tenant s
 	if err != nil {
 		return s.storeErr(r, "create endpoint", ep.ID, err)
 	}
-	s.log.Info("endpoint created", zap.String("tenant", tenant), zap.String("endpoint", got.ID), zap.String("scheme", got.Scheme))
+	s.log.Info("endpoint created", zap.String("tenant", tenant), zap.String("endpoint", got.ID), zap.String("scheme", got.Scheme), zap.String("auth", got.AuthType()))
 	v := viewOf(got)
 	v.Secret = secret
 	w.Header().Set("Location", "/v1/endpoints/"+got.ID)
@@ -332,6 +345,9 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request, tenant st
 		if in.Scheme != nil && *in.Scheme != viewOf(e).Scheme {
 			return badRequest("scheme", "the signing scheme is fixed when the endpoint is created; create a new endpoint to change it")
 		}
+		if err := patchAuth(e, in.Auth); err != nil {
+			return err
+		}
 		in.apply(e)
 		e.UpdatedAt = now
 		return s.checkFields(e)
@@ -347,10 +363,13 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request, tenant st
 			return err
 		}
 	}
+	if err := s.checkAuthURL(r.Context(), &trial); err != nil {
+		return err
+	}
 	if trial.Name != ep.Name && s.nameTaken(tenant, trial.Name, ep.ID) {
 		return errorf(http.StatusConflict, "name", "this tenant already has an endpoint with that name")
 	}
-	if trial.URL != ep.URL && (in.Verify == nil || *in.Verify) {
+	if (trial.URL != ep.URL || in.Auth != nil) && (in.Verify == nil || *in.Verify) {
 		if err := s.verify(r.Context(), &trial); err != nil {
 			return err
 		}

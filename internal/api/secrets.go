@@ -115,21 +115,27 @@ func newGuard(allow []netip.Prefix) *ssrf.Guardian {
 // is resolved and every address checked; one that does not resolve now is
 // left to the dialer, which checks the address it actually dials.
 func (s *Server) checkURL(ctx context.Context, raw string) error {
+	return s.checkURLOf(ctx, "url", raw)
+}
+
+// checkURLOf is checkURL for the URL in field (also auth.tokenUrl: the
+// token request goes out through the same dialer).
+func (s *Server) checkURLOf(ctx context.Context, field, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return badRequest("url", "url must be an absolute https URL")
+		return badRequest(field, "%s must be an absolute https URL", field)
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && s.cfg.AllowHTTP:
 	case u.Scheme == "http":
-		return badRequest("url", "url must use https (plain http is allowed only on development servers)")
+		return badRequest(field, "%s must use https (plain http is allowed only on development servers)", field)
 	default:
-		return badRequest("url", "url must be an absolute https URL, not %s:", u.Scheme)
+		return badRequest(field, "%s must be an absolute https URL, not %s:", field, u.Scheme)
 	}
 	host := u.Hostname()
 	if a, err := netip.ParseAddr(host); err == nil {
-		return s.checkAddr(host, a)
+		return s.checkAddr(field, host, a)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -138,16 +144,16 @@ func (s *Server) checkURL(ctx context.Context, raw string) error {
 		return nil
 	}
 	for _, a := range addrs {
-		if err := s.checkAddr(host, a); err != nil {
+		if err := s.checkAddr(field, host, a); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Server) checkAddr(host string, a netip.Addr) error {
+func (s *Server) checkAddr(field, host string, a netip.Addr) error {
 	if s.guard.SafeAddr(a.Unmap().WithZone("")) != nil {
-		return badRequest("url", "url host %s is (or resolves to) %s, a private, loopback or reserved address webhooks may not reach", host, a)
+		return badRequest(field, "%s host %s is (or resolves to) %s, a private, loopback or reserved address webhooks may not reach", field, host, a)
 	}
 	return nil
 }
