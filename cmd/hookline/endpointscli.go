@@ -71,6 +71,7 @@ func newEndpointFields(fs *flagSet, create bool) *endpointFields {
 	str("max-age", "maxAge", `dead-letter a delivery this long after its first attempt, e.g. "4h"`)
 	list("ignore-origins", "ignoreOrigins", "origins whose events are not sent (e.g. api)")
 	list("ignore-fields", "ignoreFields", "updates changing only these fields are not sent")
+	str("signature-format", "signatureFormat", `hookline scheme: "sha256" (sha256=<hex>, default) or "hex" (bare hex)`)
 	boolean("inactive", "active", false, "create or switch the endpoint off")
 	boolean("active", "active", true, "switch the endpoint on")
 	if create {
