@@ -95,6 +95,8 @@ func TestEndpointAuthThroughAPI(t *testing.T) {
 		e.do("POST", "/v1/endpoints", key, with(endpointBody("x2", rc.URL()), "auth", map[string]any{"name": "X-T", "value": "v"})).wantErr(t, 400, "auth.type")
 		e.do("POST", "/v1/endpoints", key, with(endpointBody("x3", rc.URL()), "auth", map[string]any{"type": "header", "name": "Content-Type", "value": "v"})).wantErr(t, 400, "auth.name")
 		e.do("POST", "/v1/endpoints", key, with(endpointBody("x4", rc.URL()), "auth", map[string]any{"type": "oauth2", "tokenUrl": idp.URL, "clientId": "c"})).wantErr(t, 400, "auth.clientSecret")
+		// A token endpoint refusing the credentials fails the ping, naming auth.
+		e.do("POST", "/v1/endpoints", key, with(endpointBody("x7", rc.URL()), "auth", map[string]any{"type": "oauth2", "tokenUrl": idp.URL + "/token", "clientId": "cid-9", "clientSecret": "not-the-secret"})).wantErr(t, 400, "auth")
 		// The token URL obeys the endpoint URL's network rules.
 		e.do("POST", "/v1/endpoints", key, with(endpointBody("x5", rc.URL()), "auth", map[string]any{"type": "oauth2", "tokenUrl": "https://10.1.2.3/token", "clientId": "c", "clientSecret": "s"})).wantErr(t, 400, "auth.tokenUrl")
 		e.do("POST", "/v1/endpoints", key, with(endpointBody("x6", rc.URL()), "auth", map[string]any{"type": "oauth2", "tokenUrl": "https://169.254.169.254/token", "clientId": "c", "clientSecret": "s"})).wantErr(t, 400, "auth.tokenUrl")

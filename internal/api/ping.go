@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -64,6 +65,9 @@ func pingFailure(a delivery.Attempt) string {
 func (s *Server) verify(ctx context.Context, ep *endpoints.Endpoint) error {
 	a := s.ping(ctx, ep)
 	if why := pingFailure(a); why != "" {
+		if errors.Is(a.Err, delivery.ErrTokenEndpoint) {
+			return badRequest("auth", "the test POST could not get an OAuth2 token (%s); fix the credentials or send \"verify\": false to skip the check", why)
+		}
 		return badRequest("url", "the test POST to url failed (%s); fix the receiver or send \"verify\": false to skip the check", why)
 	}
 	return nil
