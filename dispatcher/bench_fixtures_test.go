@@ -28,13 +28,20 @@ import (
 
 // benchPreload starts a broker, writes n seed-catalog events of one tenant
 // through the producer (as many publishers as CPUs, for speed), and reads
-// the records back into the ceiling's events file.
-func benchPreload(b *testing.B, n int) *benchEvents {
+// the records back into the ceiling's events file. With headerless, the
+// producer writes to a staging topic and the records are copied to the
+// bench topic as another Kafka client would write them: the same keys,
+// values and partitions, and no headers.
+func benchPreload(b *testing.B, n int, headerless bool) *benchEvents {
 	b.Helper()
 	start := time.Now()
 	k := testbackend.NewFake(b)
 	topic := k.Topic(b, benchPartitions)
-	p, err := producer.New(producer.Config{Brokers: k.Brokers, Topic: topic})
+	written := topic
+	if headerless {
+		written = k.Topic(b, benchPartitions)
+	}
+	p, err := producer.New(producer.Config{Brokers: k.Brokers, Topic: written})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,8 +88,9 @@ func benchPreload(b *testing.B, n int) *benchEvents {
 		_, _ = w.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(p)))])
 		_, _ = w.Write(p)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32<<20))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...), kgo.ConsumeTopics(written),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32<<20),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -90,6 +98,14 @@ func benchPreload(b *testing.B, n int) *benchEvents {
 	rctx, cancel := context.WithTimeout(ctx, benchWait)
 	defer cancel()
 	total := 0
+	var copyWG sync.WaitGroup
+	copied := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, &err)
+		}
+		copyWG.Done()
+	}
 	for set.n() < n {
 		fs := cl.PollFetches(rctx)
 		if rctx.Err() != nil {
@@ -105,9 +121,17 @@ func benchPreload(b *testing.B, n int) *benchEvents {
 			}
 			put(typ)
 			put(r.Value)
+			if headerless {
+				copyWG.Add(1)
+				cl.Produce(rctx, &kgo.Record{Topic: topic, Partition: r.Partition, Key: r.Key, Value: r.Value}, copied)
+			}
 			set.sizes = append(set.sizes, int32(len(r.Value)))
 			total += len(r.Value)
 		})
+	}
+	copyWG.Wait()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d copies failed; first: %v", f, n, *firstErr.Load())
 	}
 	if err := w.Flush(); err != nil {
 		b.Fatal(err)
@@ -115,8 +139,8 @@ func benchPreload(b *testing.B, n int) *benchEvents {
 	if set.n() != n {
 		b.Fatalf("topic holds %d records, want %d", set.n(), n)
 	}
-	b.Logf("preloaded %d events (%d bytes, %.0f B avg) into %d partitions in %s",
-		n, total, float64(total)/float64(n), benchPartitions, time.Since(start).Round(time.Millisecond))
+	b.Logf("preloaded %d events (%d bytes, %.0f B avg, headerless %v) into %d partitions in %s",
+		n, total, float64(total)/float64(n), headerless, benchPartitions, time.Since(start).Round(time.Millisecond))
 	return set
 }
 

@@ -23,9 +23,11 @@ package dispatcher_test
 //     Kafka and no Redis. It loads the events before its clock starts.
 //
 // Modes: batched (10,000 events a delivery), single (one a delivery), both
-// with 4 registered endpoints, and batched-10k-endpoints, the batched run
-// with 10,000 registered endpoints (100 of the bench tenant), so the
-// registry's size shows as the ratio of the two batched lines of one run.
+// with 4 registered endpoints; batched-headerless, the batched run over the
+// same records without their hl-* headers (as any other Kafka client writes
+// them), so their cost shows as the ratio of the two lines of one run; and
+// batched-10k-endpoints, the batched run with 10,000 registered endpoints
+// (100 of the bench tenant), so the registry's size shows likewise.
 //
 // It reports events/s of both, their ratio (dispatcher / ceiling) and the
 // dispatcher's peak RSS, and prints one summary line per mode. Targets:
@@ -94,6 +96,9 @@ type benchMode struct {
 	// registered is how many endpoints the dispatcher holds: the bench
 	// endpoint and others that receive nothing (see benchEndpoints).
 	registered int
+	// headerless: the records carry no hl-* headers, as written by any
+	// other Kafka client.
+	headerless bool
 }
 
 // benchBins are the compiled processes.
@@ -113,6 +118,8 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 	modes := []benchMode{
 		{name: "batched", maxItems: 10_000, envVar: "HOOKLINE_BENCH_BATCHED_EVENTS", events: 1_000_000, registered: 4},
+		// The same records without their headers.
+		{name: "batched-headerless", maxItems: 10_000, envVar: "HOOKLINE_BENCH_BATCHED_EVENTS", events: 1_000_000, registered: 4, headerless: true},
 		{name: "single", maxItems: 1, envVar: "HOOKLINE_BENCH_SINGLE_EVENTS", events: 20_000, registered: 4},
 		// The same batched run with a large registry: 10,000 endpoints,
 		// 100 of them the bench tenant's.
@@ -166,7 +173,7 @@ func (r *benchResult) add(o benchResult) {
 }
 
 func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
-	set := benchPreload(b, m.events)
+	set := benchPreload(b, m.events, m.headerless)
 	redisAddr, redisName := benchRedis(b)
 	recv := newBenchReceiver([]byte(benchSecret), benchHeaderPfx)
 	srv := httptest.NewServer(recv)
