@@ -3,7 +3,6 @@ package envelope
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math/bits"
 	"strconv"
@@ -711,25 +710,35 @@ func (it *members) next() (key []byte, esc bool, val []byte, ok bool) {
 }
 
 // skipString returns the end of the validated string at i and whether it
-// holds escapes. Validation already went byte by byte; this runs over the
-// data object a second time, so it leaves the search to IndexByte.
+// holds escapes. Validation already checked every byte; this only looks for
+// the closing quote, eight bytes at a time.
 func skipString(b []byte, i int) (int, bool) {
 	esc := false
 	for i++; ; {
-		j := i + bytes.IndexByte(b[i:], '"')
-		if bytes.IndexByte(b[i:j], '\\') < 0 {
-			return j + 1, esc
+		for i+8 <= len(b) {
+			if m := quoteOrBackslash8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		for b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		if b[i] == '"' {
+			return i + 1, esc
 		}
 		esc = true
-		n := 0
-		for k := j - 1; b[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 0 {
-			return j + 1, true
-		}
-		i = j + 1
+		i += 2
 	}
+}
+
+// quoteOrBackslash8 has the high bit set in the lowest byte of x that is a
+// quote or a backslash, if any (and maybe in bytes above it).
+func quoteOrBackslash8(x uint64) uint64 {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^('"'*ones), x^('\\'*ones)
+	return ((q - ones) &^ q | (bs - ones) &^ bs) & high
 }
 
 // skipValue returns the end of the validated value at i.
@@ -810,15 +819,4 @@ func idText(id []byte) string {
 		return view(id)
 	}
 	return ""
-}
-
-// changedFromData is ChangedFields over a validated data object.
-func changedFromData(eventType string, data []byte) []string {
-	var d map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&d); err != nil {
-		return nil
-	}
-	return ChangedFields(eventType, d)
 }

@@ -164,6 +164,14 @@ func FuzzScan(f *testing.F) {
 		minimal,
 		env("", `{"task":{"id":"a","s":1},"before":{"id":"a","s":2}}`),
 		env(`"createdUtc":"2026-04-30T14:22:01.456Z",`, `{"task":{"id":7},"before":{"id":7,"gone":null}}`),
+		// Changed fields: the same value in other text, repeats, the object
+		// called before, numbers out of float64's range.
+		env("", `{"task":{"n":1.0,"s":"\u0041","o":{"a":[1, 2],"b":null},"k":1e400},"before":{"o":{ "b":null,"a":[1.0,2e0]},"n":1,"s":"A","k":1e400}}`),
+		env("", `{"task":{"a":1,"a":2,"\u0062":3},"before":{"b":3,"a":2,"a":1}}`),
+		env("", `{"task":{"x":1e400,"y":"1","z":[],"w":{}},"before":{"x":1E400,"y":1,"z":{},"w":[]}}`),
+		env("", `{"task":{"a":[1,[2,{"c":"d"}]]},"task":{"a":[1,[2,{"c":"e"}]]},"before":{"a":[1,[2,{"c":"d"}]]}}`),
+		`{"type":"before.updated","eventId":"e","tenantId":"t","data":{"before":{"id":"b","x":1}}}`,
+		`{"type":"task.updated","eventId":"e","tenantId":"t","data":{"task":[],"before":{}}}`,
 		" \t\n" + minimal + "\r\n ",
 		// Trailing data and other framing.
 		minimal + "," + strings.Replace(minimal, `"t"`, `"u"`, 1),

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/bits"
 	"reflect"
 	"strings"
@@ -189,7 +190,22 @@ func TestScanErrorsStayShort(t *testing.T) {
 // TestChangedFieldsFromData holds the lazy changed fields of a headerless
 // record to ChangedFields over the decoded data.
 func TestChangedFieldsFromData(t *testing.T) {
+	// Objects of more members than indexAbove, with repeats and escaped
+	// keys, in both orders.
+	var wide, wideBefore []string
+	for i := range 3 * indexAbove {
+		wide = append(wide, fmt.Sprintf(`"k%d":%d`, i, i%7))
+		wideBefore = append(wideBefore, fmt.Sprintf(`"\u006b%d":%d`, 3*indexAbove-1-i, (3*indexAbove-1-i)%5))
+	}
+	wide = append(wide, `"k3":"last"`)
 	for _, c := range []struct{ typ, data string }{
+		{"task.updated", `{"task":{` + strings.Join(wide, ",") + `},"before":{` + strings.Join(wideBefore, ",") + `}}`},
+		{"task.updated", `{"task":{` + strings.Join(wide, ",") + `,"extra":1},"before":{"o":{` + strings.Join(wide, ",") + `}}}`},
+		{"task.updated", `{"task":{"o":{` + strings.Join(wide, ",") + `}},"before":{"o":{` + strings.Join(wideBefore, ",") + `}}}`},
+		{"task.updated", `{"task":{"o":{` + strings.Join(wide, ",") + `}},"before":{"o":{` + strings.Join(wide[1:], ",") + `,` + wide[0] + `}}}`},
+		{"task.updated", `{"task":{"s":"caf\u00e9","t":"\"","u":"a\\"},"before":{"s":"café","t":"\u0022","u":"a\u005c"}}`},
+		{"task.updated", `{"task":{"n":-0,"m":1e400,"l":100,"z":0.1},"before":{"n":0,"m":1e400,"l":1e2,"z":1e-1}}`},
+		{"before.updated", `{"before":{"id":"1","x":1}}`},
 		{"task.updated", `{"task":{"id":"1","status":"Done","n":2},"before":{"id":"1","status":"Todo","n":2.0}}`},
 		{"task.updated", `{"task":{"id":"1","due":"x","h":120},"before":{"id":"1","seenUtc":"y","h":1.2e2}}`},
 		{"task.updated", `{"task":{"id":"1","m":["a","b"],"o":{"x":1}},"before":{"id":"1","m":["a"],"o":{"x":1}}}`},
