@@ -738,7 +738,7 @@ func skipString(b []byte, i int) (int, bool) {
 func quoteOrBackslash8(x uint64) uint64 {
 	const ones, high = 0x0101010101010101, 0x8080808080808080
 	q, bs := x^('"'*ones), x^('\\'*ones)
-	return ((q - ones) &^ q | (bs - ones) &^ bs) & high
+	return ((q-ones)&^q | (bs-ones)&^bs) & high
 }
 
 // skipValue returns the end of the validated value at i.
