@@ -225,8 +225,11 @@ func routingKey(raw []byte, esc bool, at int) (int, error) {
 	case "data":
 		return fieldData, nil
 	}
+	// None of the routing keys' names holds a k or an s, the only ASCII
+	// letters that non-ASCII characters fold to, so a case variant of one
+	// is ASCII and of its length.
 	for _, name := range routingKeys {
-		if strings.EqualFold(view(key), name) {
+		if len(key) == len(name) && strings.EqualFold(view(key), name) {
 			return 0, malformed("key %s at byte %d is a case variant of %q", quote(string(key)), at, name)
 		}
 	}
@@ -266,8 +269,11 @@ func (s *scanner) expected(at int, what string) int {
 // space marks the bytes JSON allows between tokens.
 var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
+// skipSpace returns the index of the first byte from i that is not space.
+// Bytes above the space character never are, and compact JSON has nothing
+// else between tokens, so they skip the table.
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && space[b[i]] {
+	for i < len(b) && b[i] <= ' ' && space[b[i]] {
 		i++
 	}
 	return i
@@ -454,15 +460,29 @@ func (s *scanner) str(i int) (int, bool) {
 	j := i + 1
 	esc := false
 	for {
-		rest := b[j:]
-		for len(rest) >= 8 {
-			if m := special8(binary.LittleEndian.Uint64(rest)); m != 0 {
-				j = len(b) - len(rest) + bits.TrailingZeros64(m)/8
+		// Sixteen bytes at a time up to the first that is not plain:
+		// one branch for two words.
+		for j+16 <= len(b) {
+			lo := special8(binary.LittleEndian.Uint64(b[j:]))
+			hi := special8(binary.LittleEndian.Uint64(b[j+8:]))
+			if lo|hi != 0 {
+				// Without a branch on which word: k is 8 when lo
+				// is 0, and only then is hi's count added.
+				k := bits.TrailingZeros64(lo) / 8
+				j += k + bits.TrailingZeros64(hi)/8&-(k>>3)
 				goto found
 			}
-			rest = rest[8:]
+			j += 16
 		}
-		for j = len(b) - len(rest); j < len(b) && plain[b[j]]; j++ {
+		if j+8 <= len(b) {
+			if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				goto found
+			}
+			j += 8
+		}
+		for j < len(b) && plain[b[j]] {
+			j++
 		}
 		if j >= len(b) {
 			return s.syntax(i, "unterminated string"), false

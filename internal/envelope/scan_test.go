@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -267,6 +269,21 @@ func TestFromRecordSharesTheValueAndAllocatesNothing(t *testing.T) {
 			}
 		}); n != 0 {
 			t.Errorf("%s: %v allocations per record, want none", name, n)
+		}
+	}
+}
+
+// TestRoutingKeysFoldOnlyInASCII guards routingKey's length check: it holds
+// while no routing key's name has a letter that a non-ASCII character folds
+// to.
+func TestRoutingKeysFoldOnlyInASCII(t *testing.T) {
+	for _, name := range routingKeys {
+		for _, c := range name {
+			for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
+				if f >= utf8.RuneSelf {
+					t.Errorf("%q: %q folds to %q, so a case variant may be longer", name, c, f)
+				}
+			}
 		}
 	}
 }
