@@ -297,6 +297,9 @@ func (s *scanner) key(i int) int {
 	if i >= len(s.b) || s.b[i] != '"' {
 		return s.expected(i, "a string key")
 	}
+	if j := plainRun(s.b, i+1); j < len(s.b) && s.b[j] == '"' {
+		return s.colon(j + 1)
+	}
 	if i, _ = s.str(i); i < 0 {
 		return -1
 	}
@@ -317,7 +320,9 @@ func (s *scanner) value(i, depth int) int {
 		}
 		switch c := b[i]; c {
 		case '"':
-			if i, _ = s.str(i); i < 0 {
+			if j := plainRun(b, i+1); j < len(b) && b[j] == '"' {
+				i = j + 1
+			} else if i, _ = s.str(i); i < 0 {
 				return -1
 			}
 		case '{', '[':
@@ -416,7 +421,9 @@ func (s *scanner) object(i, depth int, want, inner string) (end, found, foundEnd
 		}
 		keyAt := i
 		var esc bool
-		if i, esc = s.str(i); i < 0 {
+		if j := plainRun(b, i+1); j < len(b) && b[j] == '"' {
+			i = j + 1
+		} else if i, esc = s.str(i); i < 0 {
 			return -1, -1, -1
 		}
 		match := want != "" && keyIs(b[keyAt+1:i-1], esc, want)
@@ -425,7 +432,11 @@ func (s *scanner) object(i, depth int, want, inner string) (end, found, foundEnd
 		}
 		switch start := i; {
 		case !match && i < len(b) && b[i] == '"':
-			i, _ = s.str(i)
+			if j := plainRun(b, i+1); j < len(b) && b[j] == '"' {
+				i = j + 1
+			} else {
+				i, _ = s.str(i)
+			}
 		case !match:
 			i = s.value(i, depth)
 		case inner == "":
@@ -460,34 +471,13 @@ func (s *scanner) str(i int) (int, bool) {
 	j := i + 1
 	esc := false
 	for {
-		// Sixteen bytes at a time up to the first that is not plain:
-		// one branch for two words.
-		for j+16 <= len(b) {
-			lo := special8(binary.LittleEndian.Uint64(b[j:]))
-			hi := special8(binary.LittleEndian.Uint64(b[j+8:]))
-			if lo|hi != 0 {
-				// Without a branch on which word: k is 8 when lo
-				// is 0, and only then is hi's count added.
-				k := bits.TrailingZeros64(lo) / 8
-				j += k + bits.TrailingZeros64(hi)/8&-(k>>3)
-				goto found
-			}
-			j += 16
-		}
-		if j+8 <= len(b) {
-			if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) / 8
-				goto found
-			}
-			j += 8
-		}
+		j = plainRun(b, j)
 		for j < len(b) && plain[b[j]] {
 			j++
 		}
 		if j >= len(b) {
 			return s.syntax(i, "unterminated string"), false
 		}
-	found:
 		switch c := b[j]; {
 		case c == '"':
 			return j + 1, esc
@@ -511,6 +501,20 @@ func (s *scanner) str(i int) (int, bool) {
 			j = k
 		}
 	}
+}
+
+// plainRun returns the index of the first byte from j that is not plain,
+// or of one of the last 7 bytes of b, looking eight bytes at a time. It is
+// small enough to be inlined: where most strings are read, the closing
+// quote it finds ends the string without a call to str.
+func plainRun(b []byte, j int) int {
+	for j+8 <= len(b) {
+		if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			return j + bits.TrailingZeros64(m)/8
+		}
+		j += 8
+	}
+	return j
 }
 
 // badUTF8 reports the first invalid sequence from i.
