@@ -120,7 +120,8 @@ func changedFromData(eventType string, data []byte) []string {
 	}
 	var abuf, bbuf [16]member
 	a, b := collect(after, abuf[:]), collect(before, bbuf[:])
-	changed := []string{}
+	// Room for the few fields an update changes: one allocation.
+	changed := make([]string, 0, 4)
 	for _, m := range a.list {
 		if at := b.find(m.key, m.esc); at < 0 || !sameValue(m.val, b.list[at].val) {
 			changed = append(changed, decodedKey(m))
