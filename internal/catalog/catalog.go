@@ -51,6 +51,8 @@ type Catalog struct {
 	// docs keeps each type's schema document as loaded, so users can be
 	// shown the exact rules their events are held to.
 	docs map[string][]byte
+	// refs is each type's x-hookline-refs: the ids a thin payload keeps.
+	refs map[string][]string
 }
 
 // Load compiles the embedded schemas, then every <type>.schema.json found in
@@ -63,6 +65,7 @@ func Load(extraDir string) (*Catalog, error) {
 	// of colliding with it.
 	parsed := make(map[string]any)
 	docs := make(map[string][]byte)
+	refs := make(map[string][]string)
 	add := func(fsys fs.FS, dir, prefix string) error {
 		entries, err := fs.ReadDir(fsys, dir)
 		if err != nil {
@@ -80,11 +83,14 @@ func Load(extraDir string) (*Catalog, error) {
 			if err != nil {
 				return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
 			}
+			typ := strings.TrimSuffix(e.Name(), schemaSuffix)
 			// The resource URL is ours, not the file's $id.
 			if obj, ok := doc.(map[string]any); ok {
 				delete(obj, "$id")
+				if refs[typ], err = refsOf(obj); err != nil {
+					return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
+				}
 			}
-			typ := strings.TrimSuffix(e.Name(), schemaSuffix)
 			parsed[typ], docs[typ] = doc, raw
 		}
 		return nil
@@ -113,7 +119,7 @@ func Load(extraDir string) (*Catalog, error) {
 	if err := c.AddResource("hookline:envelope", doc); err != nil {
 		return nil, fmt.Errorf("envelope schema: %w", err)
 	}
-	cat := &Catalog{types: make(map[string]*jsonschema.Schema, len(parsed)), docs: docs}
+	cat := &Catalog{types: make(map[string]*jsonschema.Schema, len(parsed)), docs: docs, refs: refs}
 	if cat.envelope, err = c.Compile("hookline:envelope"); err != nil {
 		return nil, fmt.Errorf("envelope schema: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,5 +124,35 @@ func TestSchemaReturnsTheDocumentInForce(t *testing.T) {
 	}
 	if _, ok := over.Schema("no.such"); ok {
 		t.Error("unknown type has a schema")
+	}
+}
+
+func TestRefsFromTheSchemas(t *testing.T) {
+	cat, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, want := range map[string][]string{
+		"task.updated":                   {"/task/projectId", "/task/assigneeId"},
+		"project.budget_threshold":       {"/project/modelerIds"},
+		"member.data_deletion_requested": {"/requestId"},
+		"member.joined":                  {},
+		"no.such_type":                   nil,
+	} {
+		if got := cat.Refs(typ); !slices.Equal(got, want) || (want == nil) != (got == nil) {
+			t.Errorf("%s: refs %q, want %q", typ, got, want)
+		}
+	}
+	for _, typ := range cat.Types() {
+		if cat.Refs(typ) == nil {
+			t.Errorf("%s declares no %s: a thin body would not know what it references", typ, RefsKeyword)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x.bad.schema.json"), []byte(`{"type":"object","x-hookline-refs":["task/id"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), RefsKeyword) {
+		t.Fatalf("a refs entry that is not a pointer loaded: %v", err)
 	}
 }
