@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/payload"
 )
 
 // Signing schemes.
@@ -107,6 +108,10 @@ type Endpoint struct {
 	// MaxAge dead-letters a delivery this long after its first attempt,
 	// whatever tier it is in. Default 0: the retry schedule decides alone.
 	MaxAge Duration `json:"maxAge,omitempty"`
+	// Payload is the body's shape: nil or "full" sends the envelope as
+	// published (default); see package payload for thin, legacy and
+	// template.
+	Payload *payload.Spec `json:"payload,omitempty"`
 	// CreatedAt and UpdatedAt are set by the registry; a file leaves them zero.
 	CreatedAt time.Time `json:"createdAt,omitzero"`
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
@@ -162,6 +167,10 @@ func (e *Endpoint) Validate() error {
 	}
 	if e.MaxBytes > kafka.MaxDeliveryBytes {
 		return bad("maxBytes", "%d is more than the %d bytes a retry topic accepts; use at most %d", e.MaxBytes, kafka.MaxDeliveryBytes, kafka.MaxDeliveryBytes)
+	}
+	var se *payload.SpecError
+	if err := e.Payload.Validate(); errors.As(err, &se) {
+		return bad("payload."+se.Field, "%s", se.Reason)
 	}
 	for _, p := range e.EventTypes {
 		if p == "" || strings.Count(p, "*") > 1 || (strings.Contains(p, "*") && !strings.HasSuffix(p, "*")) {

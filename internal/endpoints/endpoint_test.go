@@ -7,21 +7,26 @@ import (
 	"testing"
 
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/payload"
 )
 
 func TestValidateNamesTheField(t *testing.T) {
 	ok := Endpoint{ID: "e", TenantID: "t", URL: "https://example.com/hook", Secrets: []string{"s"}}
 	cases := map[string]func(*Endpoint){
-		"id":          func(e *Endpoint) { e.ID = "" },
-		"tenantId":    func(e *Endpoint) { e.TenantID = "" },
-		"secrets":     func(e *Endpoint) { e.Secrets = nil },
-		"url":         func(e *Endpoint) { e.URL = "ftp://example.com" },
-		"scheme":      func(e *Endpoint) { e.Scheme = "md5" },
-		"eventTypes":  func(e *Endpoint) { e.EventTypes = []string{"*.created"} },
-		"retryPolicy": func(e *Endpoint) { e.RetryPolicy = "4xx" },
-		"maxItems":    func(e *Endpoint) { e.MaxItems = -1 },
-		"name":        func(e *Endpoint) { e.Name = "line\nbreak" },
-		"application": func(e *Endpoint) { e.Application = strings.Repeat("a", 201) },
+		"id":            func(e *Endpoint) { e.ID = "" },
+		"tenantId":      func(e *Endpoint) { e.TenantID = "" },
+		"secrets":       func(e *Endpoint) { e.Secrets = nil },
+		"url":           func(e *Endpoint) { e.URL = "ftp://example.com" },
+		"scheme":        func(e *Endpoint) { e.Scheme = "md5" },
+		"eventTypes":    func(e *Endpoint) { e.EventTypes = []string{"*.created"} },
+		"retryPolicy":   func(e *Endpoint) { e.RetryPolicy = "4xx" },
+		"maxItems":      func(e *Endpoint) { e.MaxItems = -1 },
+		"name":          func(e *Endpoint) { e.Name = "line\nbreak" },
+		"application":   func(e *Endpoint) { e.Application = strings.Repeat("a", 201) },
+		"payload.shape": func(e *Endpoint) { e.Payload = &payload.Spec{Shape: "skinny"} },
+		"payload.template": func(e *Endpoint) {
+			e.Payload = &payload.Spec{Shape: payload.ShapeTemplate, Template: `{"text": {{jsonStr .type}`}
+		},
 	}
 	for field, mod := range cases {
 		e := ok
