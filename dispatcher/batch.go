@@ -14,9 +14,20 @@ import (
 
 // item is one record in one endpoint's batch.
 type item struct {
-	value  []byte
+	value []byte
+	// body is the event in the endpoint's payload shape, set when the
+	// batch is sealed; nil for the full shape, whose body is value.
+	body   []byte
 	p      *partition
 	offset int64
+}
+
+// payload is what the delivery body holds for the item.
+func (it *item) payload() []byte {
+	if it.body != nil {
+		return it.body
+	}
+	return it.value
 }
 
 // batch is an endpoint's batch, open until sealed by items, bytes or time.
@@ -222,6 +233,9 @@ func (d *Dispatcher) seal(st *endpointState) {
 	d.workers.Add(1)
 	go func() {
 		defer d.workers.Done()
+		if !d.shapeItems(b) {
+			return
+		}
 		del := d.newDelivery(b)
 		defer releaseBody(del)
 		del.Attempt = 0
@@ -241,7 +255,7 @@ func (d *Dispatcher) newDelivery(b *batch) *delivery.Delivery {
 		Items: len(b.items), Batch: maxItems > 1, FirstAttempt: time.Now(),
 	}
 	if !del.Batch {
-		del.Body = b.items[0].value
+		del.Body = b.items[0].payload()
 		return del
 	}
 	body := getBody(b.bytes + 1)
@@ -250,7 +264,7 @@ func (d *Dispatcher) newDelivery(b *batch) *delivery.Delivery {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, it.value...)
+		body = append(body, it.payload()...)
 	}
 	del.Body = append(body, ']')
 	del.Shared = delivery.NewSharedBody(del.Body, putBody)

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/payload"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -75,6 +77,10 @@ type Config struct {
 	Metrics Metrics
 	// KafkaOpts are extra client options (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
+	// Refs declares per event type the ids a thin payload keeps (a
+	// *catalog.Catalog: its schemas' x-hookline-refs). Default: the
+	// embedded catalog.
+	Refs payload.RefSource
 }
 
 // Defaults of the memory and fetch settings.
@@ -125,6 +131,13 @@ func (c *Config) withDefaults() error {
 	}
 	if c.Metrics == nil {
 		c.Metrics = noMetrics{}
+	}
+	if c.Refs == nil {
+		cat, err := catalog.Load("")
+		if err != nil {
+			return fmt.Errorf("%w: event catalog for thin payloads: %w", ErrConfig, err)
+		}
+		c.Refs = cat
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/member"
+	"github.com/hookline/hookline/internal/payload"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
@@ -20,8 +21,10 @@ type Dispatcher struct {
 	log    *zap.Logger
 	sender *delivery.Sender
 	ranges *idempotency.Ranges
-	m      *member.Member[*partition]
-	cl     *kgo.Client
+	// shapers compiles each payload spec once for every endpoint using it.
+	shapers *payload.Cache
+	m       *member.Member[*partition]
+	cl      *kgo.Client
 
 	// workCtx outlives a graceful drain and ends when Run returns.
 	workCtx context.Context
@@ -55,11 +58,12 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		sender: delivery.NewSender(cfg.Sender),
-		ranges: idempotency.NewRanges(cfg.Redis, cfg.RedisPrefix, cfg.Group),
-		eps:    map[string]*endpointState{},
+		cfg:     cfg,
+		log:     cfg.Logger,
+		sender:  delivery.NewSender(cfg.Sender),
+		ranges:  idempotency.NewRanges(cfg.Redis, cfg.RedisPrefix, cfg.Group),
+		eps:     map[string]*endpointState{},
+		shapers: payload.NewCache(cfg.Refs),
 	}
 	d.cond = sync.NewCond(&d.mu)
 	m, err := member.New(member.Config{

@@ -147,7 +147,7 @@ func (d *Dispatcher) split(b *batch, del *delivery.Delivery, topic string, delay
 func (b *batch) part(items []item) *batch {
 	n := 1
 	for _, it := range items {
-		n += len(it.value) + 1
+		n += len(it.payload()) + 1
 	}
 	return &batch{id: delivery.NewID(), ep: b.ep, items: items, bytes: n, typ: b.typ}
 }

@@ -32,6 +32,9 @@ func (d *Dispatcher) preparer(st *endpointState, out chan<- prepared) {
 		if d.workCtx.Err() != nil {
 			continue // abandoned: uncommitted, re-consumed by the next owner
 		}
+		if !d.shapeItems(b) {
+			continue // every event failed its shape: dead letters each
+		}
 		del := d.newDelivery(b)
 		del.Attempt = 1
 		out <- prepared{b: b, del: del, signed: d.sender.Sign(b.ep, del, time.Now())}

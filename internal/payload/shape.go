@@ -208,13 +208,13 @@ func (sh *Shaper) execute(dst, value []byte) ([]byte, error) {
 	}
 	w := &capped{b: new(bytes.Buffer), left: maxOutput}
 	if err := sh.tmpl.Execute(w, ev); err != nil {
-		return dst, fmt.Errorf("%w: template: %w", ErrShape, err)
+		return dst, fmt.Errorf("%w (template): %w", ErrShape, err)
 	}
 	// Compact also proves the output is one JSON value, and keeps a
 	// template's indentation out of every body.
 	out := bytes.NewBuffer(dst)
 	if err := json.Compact(out, w.b.Bytes()); err != nil {
-		return dst, fmt.Errorf("%w: template output is not one JSON value (%w): %q", ErrShape, err, excerpt(bytes.TrimSpace(w.b.Bytes())))
+		return dst, fmt.Errorf("%w (template): output is not one JSON value (%w): %q", ErrShape, err, excerpt(bytes.TrimSpace(w.b.Bytes())))
 	}
 	return out.Bytes(), nil
 }

@@ -87,7 +87,7 @@ func parse(src string) (*template.Template, error) {
 	case len(src) > MaxTemplateBytes:
 		return nil, &SpecError{Field: "template", Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(src), MaxTemplateBytes)}
 	}
-	t, err := template.New("payload").Option("missingkey=error").Funcs(funcs).Parse(src)
+	t, err := template.New("endpoint").Option("missingkey=error").Funcs(funcs).Parse(src)
 	if err != nil {
 		return nil, &SpecError{Field: "template", Reason: err.Error()}
 	}
