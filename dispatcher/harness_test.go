@@ -56,7 +56,9 @@ func newFixture(t *testing.T, b testbackend.Backend, eps []*endpoints.Endpoint, 
 	if f.set, err = endpoints.NewSet(eps...); err != nil {
 		t.Fatal(err)
 	}
-	if f.prod, err = producer.New(producer.Config{Brokers: b.Brokers, Topic: f.topics.Events}); err != nil {
+	// The tests publish one write many times as distinct events, so their
+	// eventIds are random rather than derived from the write.
+	if f.prod, err = producer.New(producer.Config{Brokers: b.Brokers, Topic: f.topics.Events, RandomEventIDs: true}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.prod.Close(context.Background()) })

@@ -14,7 +14,10 @@ import (
 )
 
 // Event is the envelope a domain service publishes. Type, TenantID and Data
-// are required; EventID and CreatedUTC are filled when empty.
+// are required; EventID and CreatedUTC are filled when empty. Set Version
+// (or the object's updatedUtc, Config.VersionField) to the write's version
+// so the filled EventID names the write (Config.VersionField,
+// Config.RandomEventIDs and README.md give the rules).
 type Event = envelope.Envelope
 
 // Bad-input errors. Every error Publish returns for bad input matches one of
@@ -65,13 +68,13 @@ func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
 	if !p.cat.Has(ev.Type) {
 		return nil, "", fmt.Errorf("%w %q (known: %v)", ErrUnknownType, ev.Type, p.cat.Types())
 	}
-	if ev.EventID == "" {
-		ev.EventID = newEventID(ev.Type)
-	}
 	if ev.CreatedUTC == "" {
 		ev.CreatedUTC = envelope.NowUTC(p.now())
 	}
 	ev.Data = envelope.StripTenant(ev.Data)
+	if ev.EventID == "" {
+		ev.EventID = p.eventID(ev)
+	}
 	if err := p.validate(ev); err != nil {
 		return nil, ev.EventID, err
 	}

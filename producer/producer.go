@@ -1,6 +1,8 @@
 // Package producer is the library domain services use to publish change
 // events to hookline. Publish validates each event against the event catalog,
-// fills eventId and createdUtc when absent, strips tenant ids from inner
+// fills eventId and createdUtc when absent (an eventId is derived from the
+// object and the write, so a publish retried after a timeout keeps its id;
+// random ids only with Config.RandomEventIDs), strips tenant ids from inner
 // objects, computes the changed fields of update events, and produces to the
 // events topic with an idempotent, acks=all Kafka producer. Routing fields go
 // into record headers so the dispatcher never parses JSON to route.
@@ -8,8 +10,6 @@ package producer
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -47,6 +47,15 @@ type Config struct {
 	Logger *zap.Logger
 	// Now is the clock for createdUtc. Default time.Now.
 	Now func() time.Time
+	// VersionField is the field of data.<object> that identifies a write
+	// when an event has neither EventID nor Version: its value becomes the
+	// last part of the derived eventId. Default "updatedUtc".
+	VersionField string
+	// RandomEventIDs gives an event with neither EventID, Version nor a
+	// VersionField value a random eventId ("task:<24 hex>"), so a publish
+	// the caller retries arrives as a new event. Default false: the id is
+	// derived from the event's type and data, the same on every retry.
+	RandomEventIDs bool
 }
 
 // Producer publishes events. It is safe for concurrent use.
@@ -58,11 +67,18 @@ type Producer struct {
 	cat       *catalog.Catalog
 	log       *zap.Logger
 	now       func() time.Time
+	// versionField and random decide derived eventIds (eventid.go).
+	versionField string
+	random       bool
 }
 
 // New validates cfg, loads the catalog and connects.
 func New(cfg Config) (*Producer, error) {
-	p := &Producer{topic: cfg.Topic, maxBytes: cfg.MaxEventBytes, cat: cfg.Catalog, log: cfg.Logger, now: cfg.Now}
+	p := &Producer{topic: cfg.Topic, maxBytes: cfg.MaxEventBytes, cat: cfg.Catalog, log: cfg.Logger, now: cfg.Now,
+		versionField: cfg.VersionField, random: cfg.RandomEventIDs}
+	if p.versionField == "" {
+		p.versionField = DefaultVersionField
+	}
 	if p.topic == "" {
 		p.topic = DefaultTopic
 	}
@@ -165,18 +181,4 @@ func (p *Producer) Close(ctx context.Context) error {
 		p.client.Close()
 	}
 	return err
-}
-
-// newEventID is used when the caller gave none; callers that can should pass
-// a stable id per write ("task:abc123:<updatedUtc>") so retries of the write
-// dedupe at the receiver.
-func newEventID(typ string) string {
-	var r [12]byte
-	_, _ = rand.Read(r[:])
-	obj := envelopeObject(typ)
-	id := make([]byte, len(obj)+1+hex.EncodedLen(len(r)))
-	n := copy(id, obj)
-	id[n] = ':'
-	hex.Encode(id[n+1:], r[:])
-	return string(id)
 }

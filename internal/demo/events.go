@@ -18,22 +18,25 @@ var statuses = []string{"Todo", "In progress", "Review", "Done"}
 // Generator makes plausible events of every seed type. Not safe for
 // concurrent use.
 type Generator struct {
-	rng *rand.Rand
-	seq int
+	rng  *rand.Rand
+	seed uint64
+	seq  int
 	// Origin is set on every event ("" for none).
 	Origin string
 }
 
 // NewGenerator returns a generator with a fixed seed, so runs repeat.
 func NewGenerator(seed uint64) *Generator {
-	return &Generator{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return &Generator{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), seed: seed}
 }
 
 // Next returns a new event; eventId and createdUtc are left for the producer.
+// Every event is a write of its own: its Version (the generator's seed and
+// sequence number) makes the producer's derived eventId unique.
 func (g *Generator) Next() envelope.Envelope {
 	g.seq++
 	tenant := Tenants[g.rng.IntN(len(Tenants))]
-	e := envelope.Envelope{TenantID: tenant, Origin: g.Origin}
+	e := envelope.Envelope{TenantID: tenant, Origin: g.Origin, Version: fmt.Sprintf("v%x.%d", g.seed, g.seq)}
 	n := g.rng.IntN(100)
 	switch {
 	case n < 30:

@@ -31,6 +31,10 @@ type Envelope struct {
 	// events only.
 	Application string         `json:"application,omitempty"`
 	Data        map[string]any `json:"data"`
+	// Version names the write the event reports (a version number or the
+	// object's updatedUtc) for the producer to derive a stable eventId
+	// from when EventID is empty. It is not part of the envelope sent.
+	Version string `json:"-"`
 }
 
 // BeforeKey is the data field holding the previous object on update events.
