@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/payload"
 )
 
 // Endpoint limits the API enforces beyond endpoints.Validate.
@@ -47,6 +49,22 @@ type endpointInput struct {
 	Active, Verify                                      *bool
 	MaxItems, MaxBytes                                  *int
 	Timeout, MaxWait, MaxAge                            *duration
+	Payload                                             *payloadInput
+}
+
+// payloadInput is the payload field: an object of shape and template, no
+// other keys.
+type payloadInput payload.Spec
+
+func (p *payloadInput) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var s payload.Spec
+	if err := dec.Decode(&s); err != nil {
+		return fmt.Errorf(`want {"shape": "full"|"thin"|"legacy"|"template", "template": "..."}: %w`, err)
+	}
+	*p = payloadInput(s)
+	return nil
 }
 
 func (in *endpointInput) fields() map[string]any {
@@ -56,7 +74,7 @@ func (in *endpointInput) fields() map[string]any {
 		"eventTypes": &in.EventTypes, "ignoreOrigins": &in.IgnoreOrigins, "ignoreFields": &in.IgnoreFields,
 		"active": &in.Active, "verify": &in.Verify, "maxItems": &in.MaxItems, "maxBytes": &in.MaxBytes,
 		"timeout": &in.Timeout, "maxWait": &in.MaxWait, "maxAge": &in.MaxAge,
-		"signatureFormat": &in.SignatureFormat, "auth": &in.Auth,
+		"signatureFormat": &in.SignatureFormat, "auth": &in.Auth, "payload": &in.Payload,
 	}
 }
 
@@ -96,6 +114,13 @@ func (in *endpointInput) apply(e *endpoints.Endpoint) {
 	}
 	if in.Active != nil {
 		setActive(e, *in.Active)
+	}
+	if in.Payload != nil {
+		// The whole spec is replaced; the full shape is stored as none.
+		e.Payload = nil
+		if spec := payload.Spec(*in.Payload); !spec.IsFull() || spec.Template != "" {
+			e.Payload = &spec
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/payload"
 	"github.com/hookline/hookline/internal/registry"
 	"go.uber.org/zap"
 )
@@ -57,21 +58,22 @@ type endpointView struct {
 	DisabledReason string   `json:"disabledReason,omitempty"`
 	Scheme         string   `json:"scheme"`
 	// SignatureFormat is shown for the hookline scheme, the one it shapes.
-	SignatureFormat string     `json:"signatureFormat,omitempty"`
-	Auth            authView   `json:"auth"`
-	Timeout         string     `json:"timeout"`
-	MaxItems        int        `json:"maxItems"`
-	MaxWait         string     `json:"maxWait"`
-	MaxBytes        int        `json:"maxBytes"`
-	RetryPolicy     string     `json:"retryPolicy"`
-	MaxAge          string     `json:"maxAge,omitempty"`
-	IgnoreOrigins   []string   `json:"ignoreOrigins"`
-	IgnoreFields    []string   `json:"ignoreFields"`
-	SecretSet       bool       `json:"secretSet"`
-	RotatedUntil    *time.Time `json:"rotatedUntil,omitempty"`
-	CreatedAt       time.Time  `json:"createdAt"`
-	UpdatedAt       time.Time  `json:"updatedAt"`
-	Secret          string     `json:"secret,omitempty"`
+	SignatureFormat string       `json:"signatureFormat,omitempty"`
+	Auth            authView     `json:"auth"`
+	Timeout         string       `json:"timeout"`
+	MaxItems        int          `json:"maxItems"`
+	MaxWait         string       `json:"maxWait"`
+	MaxBytes        int          `json:"maxBytes"`
+	RetryPolicy     string       `json:"retryPolicy"`
+	MaxAge          string       `json:"maxAge,omitempty"`
+	IgnoreOrigins   []string     `json:"ignoreOrigins"`
+	IgnoreFields    []string     `json:"ignoreFields"`
+	Payload         payload.Spec `json:"payload"`
+	SecretSet       bool         `json:"secretSet"`
+	RotatedUntil    *time.Time   `json:"rotatedUntil,omitempty"`
+	CreatedAt       time.Time    `json:"createdAt"`
+	UpdatedAt       time.Time    `json:"updatedAt"`
+	Secret          string       `json:"secret,omitempty"`
 }
 
 func status(e *endpoints.Endpoint) string {
@@ -102,6 +104,12 @@ func viewOf(e *endpoints.Endpoint) endpointView {
 	}
 	if v.RetryPolicy == "" {
 		v.RetryPolicy = "any"
+	}
+	if e.Payload != nil {
+		v.Payload = *e.Payload
+	}
+	if v.Payload.Shape == "" {
+		v.Payload.Shape = payload.ShapeFull
 	}
 	if e.MaxAge > 0 {
 		v.MaxAge = time.Duration(e.MaxAge).String()

@@ -130,6 +130,12 @@ func TestCreateEndpointRefusesBadInput(t *testing.T) {
 		{"unknown field", with(base, "colour", "red"), "colour"},
 		{"long application", with(base, "application", strings.Repeat("a", 201)), "application"},
 		{"not an object", "[1,2]", ""},
+		{"payload shape", with(base, "payload", map[string]any{"shape": "skinny"}), "payload.shape"},
+		{"payload template syntax", with(base, "payload", map[string]any{"shape": "template", "template": `{"text": {{jsonStr .type}`}), "payload.template"},
+		{"payload template missing", with(base, "payload", map[string]any{"shape": "template"}), "payload.template"},
+		{"payload template on thin", with(base, "payload", map[string]any{"shape": "thin", "template": "{}"}), "payload.template"},
+		{"payload unknown key", with(base, "payload", map[string]any{"shape": "thin", "colour": "red"}), "payload"},
+		{"payload not an object", with(base, "payload", "thin"), "payload"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -195,4 +201,44 @@ func TestNameRaceAcrossServers(t *testing.T) {
 			t.Fatalf("%d endpoints stored, want 5", n)
 		}
 	})
+}
+
+func TestEndpointPayloadOnCreatePatchAndGet(t *testing.T) {
+	e := newEnv(t, testbackend.NewFake(t))
+	_, key := e.tenant("acme")
+	rc := newReceiver(t)
+	shape := func(r *resp) (string, any) {
+		t.Helper()
+		p, ok := r.JSON["payload"].(map[string]any)
+		if !ok {
+			t.Fatalf("no payload object: %s", r.Body)
+		}
+		return p["shape"].(string), p["template"]
+	}
+	r := e.do("POST", "/v1/endpoints", key, endpointBody("plain", rc.URL())).want(t, 201)
+	if s, tmpl := shape(r); s != "full" || tmpl != nil {
+		t.Fatalf("default payload %s %v", s, tmpl)
+	}
+	slack := `{"text": {{jsonStr .type}}}`
+	r = e.do("POST", "/v1/endpoints", key, with(endpointBody("slack", rc.URL()), "maxItems", 1,
+		"payload", map[string]any{"shape": "template", "template": slack})).want(t, 201)
+	id := r.str("id")
+	if s, tmpl := shape(r); s != "template" || tmpl != slack {
+		t.Fatalf("create: %s", r.Body)
+	}
+	if s, tmpl := shape(e.do("GET", "/v1/endpoints/"+id, key, nil).want(t, 200)); s != "template" || tmpl != slack {
+		t.Fatalf("get: %s %v", s, tmpl)
+	}
+	r = e.do("PATCH", "/v1/endpoints/"+id, key, map[string]any{"payload": map[string]any{"shape": "legacy"}, "verify": false}).want(t, 200)
+	if s, tmpl := shape(r); s != "legacy" || tmpl != nil {
+		t.Fatalf("patch to legacy: %s", r.Body)
+	}
+	e.do("PATCH", "/v1/endpoints/"+id, key, map[string]any{"payload": map[string]any{"shape": "template", "template": "{{"}, "verify": false}).wantErr(t, 400, "payload.template")
+	if s, _ := shape(e.do("GET", "/v1/endpoints/"+id, key, nil).want(t, 200)); s != "legacy" {
+		t.Fatalf("a refused patch changed the payload to %s", s)
+	}
+	r = e.do("PATCH", "/v1/endpoints/"+id, key, map[string]any{"payload": map[string]any{"shape": "full"}, "verify": false}).want(t, 200)
+	if s, _ := shape(r); s != "full" {
+		t.Fatalf("patch back to full: %s", r.Body)
+	}
 }
