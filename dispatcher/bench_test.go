@@ -57,6 +57,12 @@ package dispatcher_test
 //	                               iteration, and report it beside this build
 //	HOOKLINE_BENCH_VERBOSE=1       copy the dispatcher process's stderr (e.g.
 //	                               with GODEBUG=gctrace=1) to the test's
+//	HOOKLINE_BENCH_SHAPES=LIST     also run batched-<shape> and single-<shape>
+//	                               for each payload shape of LIST (thin,
+//	                               legacy, template), after the full-shape
+//	                               modes, so a shape's cost is the ratio of
+//	                               its line to the full line of one run. The
+//	                               ceiling still sends the record values.
 //
 // Each b.N iteration uses a fresh consumer group over the same preloaded
 // topic, so -benchtime 3x repeats the measurement; figures are totals over
@@ -69,10 +75,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/payload"
 	"github.com/hookline/hookline/internal/signing"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/redis/go-redis/v9"
@@ -99,6 +107,35 @@ type benchMode struct {
 	// headerless: the records carry no hl-* headers, as written by any
 	// other Kafka client.
 	headerless bool
+	// payload is the bench endpoint's shape; nil: full.
+	payload *payload.Spec
+}
+
+// benchTemplate is a Slack-style template for the template modes: it
+// decodes every event and writes a short message per event.
+const benchTemplate = `{"text": {{jsonStr (printf "%s %s in %s" .type .eventId .tenantId)}}}`
+
+// benchShapeModes are the batched and single modes again for each shape
+// HOOKLINE_BENCH_SHAPES lists.
+func benchShapeModes(b *testing.B, base []benchMode) []benchMode {
+	var out []benchMode
+	for _, shape := range strings.FieldsFunc(os.Getenv("HOOKLINE_BENCH_SHAPES"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		spec := &payload.Spec{Shape: shape}
+		if shape == payload.ShapeTemplate {
+			spec.Template = benchTemplate
+		}
+		if err := spec.Validate(); err != nil || spec.IsFull() {
+			b.Fatalf("HOOKLINE_BENCH_SHAPES: %q: want thin, legacy or template (%v)", shape, err)
+		}
+		for _, m := range base {
+			if m.name != "batched" && m.name != "single" {
+				continue
+			}
+			m.name, m.payload = m.name+"-"+shape, spec
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // benchBins are the compiled processes.
@@ -125,6 +162,7 @@ func BenchmarkDispatch(b *testing.B) {
 		// 100 of them the bench tenant's.
 		{name: "batched-10k-endpoints", maxItems: 10_000, envVar: "HOOKLINE_BENCH_BATCHED_EVENTS", events: 1_000_000, registered: 10_000},
 	}
+	modes = append(modes, benchShapeModes(b, modes)...)
 	for _, m := range modes {
 		if v := os.Getenv(m.envVar); v != "" {
 			n, err := strconv.Atoi(v)
@@ -180,7 +218,7 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 	b.Cleanup(srv.Close)
 	ep := &endpoints.Endpoint{
 		ID: "ep-bench", TenantID: benchTenant, URL: srv.URL + "/hooks/bench", Secrets: []string{benchSecret},
-		MaxItems: m.maxItems,
+		MaxItems: m.maxItems, Payload: m.payload,
 		// A time seal only for a trailing partial batch.
 		MaxWait: endpoints.Duration(time.Second),
 	}
