@@ -169,3 +169,29 @@ func TestPayloadShapes(t *testing.T) {
 		}
 	})
 }
+
+// TestShapedBodyIsSealed fails the first attempt of a thin delivery: the
+// retry record carries the body that was POSTed, byte for byte, so the
+// retrier resends it as sealed rather than shaping again.
+func TestShapedBodyIsSealed(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		sink := newSink(t, "X-Hookline")
+		sink.SetStatus(func(int) int { return 503 })
+		f := newFixture(t, b, []*endpoints.Endpoint{endpointFor("thin", "t-s", sink, func(e *endpoints.Endpoint) {
+			e.MaxItems, e.MaxWait, e.Payload = 10, endpoints.Duration(200*time.Millisecond), &payload.Spec{Shape: payload.ShapeThin}
+		})}, nil)
+		f.publish(t, shapeEvents()...)
+		recs := f.read(t, f.retry.Topic(0), 1)
+		del, err := delivery.FromRecord(recs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		posts, _ := sink.Snapshot()
+		if len(posts) != 1 || !bytes.Equal(posts[0].Body, del.Body) || del.Items != 3 {
+			t.Fatalf("retry record holds %d items %s; the endpoint got %d posts", del.Items, del.Body, len(posts))
+		}
+		if !bytes.HasPrefix(del.Body, []byte(`[{"type":"task.created","eventId":"task:t1:1","tenantId":"t-s","createdUtc":"2026-04-30T14:22:01.456Z","data":{"task":{"id":"t1","projectId":"p9"}}},`)) {
+			t.Fatalf("retry body is not the thin batch: %s", del.Body)
+		}
+	})
+}

@@ -174,3 +174,40 @@ func TestCacheCompilesEachSpecOnce(t *testing.T) {
 		t.Fatalf("nil spec is %s", full.Shape())
 	}
 }
+
+// TestShapesReadEnvelopesOtherClientsWrite covers values not written by
+// the producer: spaces, escaped keys and strings, repeated keys.
+func TestShapesReadEnvelopesOtherClientsWrite(t *testing.T) {
+	value := []byte(` { "type" : "task.created", "eventId":"e\u002d1", "tenantId":"t-1", "createdUtc":"2026-04-30T14:22:01.456Z",
+		"data" : { "t\u0061sk" : { "id" : "t1", "title":"a \"b\"", "projectId":"p1", "projectId":"p2" }, "extra": [1, 2] } } `)
+	for spec, want := range map[string]string{
+		payload.ShapeThin:   `{"type":"task.created","eventId":"e\u002d1","tenantId":"t-1","createdUtc":"2026-04-30T14:22:01.456Z","data":{"task":{"id":"t1","projectId":"p2"}}}`,
+		payload.ShapeLegacy: `{"event":"task.created","occurred_at":"2026-04-30T14:22:01.456Z","data":{ "id" : "t1", "title":"a \"b\"", "projectId":"p1", "projectId":"p2","extra":[1, 2]}}`,
+	} {
+		if got := shape(t, payload.Spec{Shape: spec}, value); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", spec, got, want)
+		}
+	}
+}
+
+func BenchmarkShapes(b *testing.B) {
+	value := events(b)[1]
+	cat := loadCatalog(b)
+	for _, spec := range []payload.Spec{{Shape: payload.ShapeThin}, {Shape: payload.ShapeLegacy},
+		{Shape: payload.ShapeTemplate, Template: `{"text": {{jsonStr (printf "%s %s in %s" .type .eventId .tenantId)}}}`}} {
+		b.Run(spec.Shape, func(b *testing.B) {
+			sh, err := payload.New(&spec, cat)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 0, 4096)
+			b.SetBytes(int64(len(value)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if buf, err = sh.Append(buf[:0], value); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

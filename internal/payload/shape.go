@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/hookline/hookline/internal/envelope"
@@ -23,6 +24,8 @@ type Shaper struct {
 	shape string
 	tmpl  *template.Template
 	refs  RefSource
+	// trees caches, per event type, the pointers a thin body keeps.
+	trees sync.Map // string -> *node
 }
 
 // New compiles s. refs may be nil: thin bodies then keep the object's id
@@ -44,18 +47,45 @@ func New(s *Spec, refs RefSource) (*Shaper, error) {
 // Shape is the shape this Shaper makes.
 func (sh *Shaper) Shape() string { return sh.shape }
 
-// head is the part of an envelope every shape but full reads.
-type head struct {
-	Type       string          `json:"type"`
-	EventID    string          `json:"eventId"`
-	TenantID   string          `json:"tenantId"`
-	CreatedUTC string          `json:"createdUtc"`
-	Data       json.RawMessage `json:"data"`
+// fields are the raw JSON tokens of the envelope fields thin and legacy
+// bodies copy: strings keep their quotes and escapes, so they are written
+// back as they came, without decoding.
+type fields struct {
+	typ, eventID, tenantID, createdUTC, data []byte
 }
 
-// Append appends the body of the event in value (one envelope, as the
-// dispatcher's scanner accepted it) to dst. An error wraps ErrShape and
-// says what failed; dst is then returned as it was.
+func fieldsOf(value []byte) fields {
+	var f fields
+	for m := range envelope.Members(value) {
+		switch {
+		case m.KeyIs("type"):
+			f.typ = m.Value
+		case m.KeyIs("eventId"):
+			f.eventID = m.Value
+		case m.KeyIs("tenantId"):
+			f.tenantID = m.Value
+		case m.KeyIs("createdUtc"):
+			f.createdUTC = m.Value
+		case m.KeyIs("data"):
+			f.data = m.Value
+		}
+	}
+	return f
+}
+
+// typeName is the event type from its raw token: type names have no
+// escapes (envelope.IsTypeName), so the token is the name in quotes.
+func (f *fields) typeName() string {
+	if len(f.typ) < 2 {
+		return ""
+	}
+	return string(f.typ[1 : len(f.typ)-1])
+}
+
+// Append appends the body of the event in value to dst. value must be a
+// record value envelope.FromRecord accepted: thin and legacy bodies walk
+// it without checking its syntax again. An error wraps ErrShape and says
+// what failed; dst is then returned as it was.
 func (sh *Shaper) Append(dst, value []byte) ([]byte, error) {
 	switch sh.shape {
 	case ShapeFull:
@@ -63,77 +93,102 @@ func (sh *Shaper) Append(dst, value []byte) ([]byte, error) {
 	case ShapeTemplate:
 		return sh.execute(dst, value)
 	}
-	var h head
-	if err := json.Unmarshal(value, &h); err != nil {
-		return dst, fmt.Errorf("%w: decoding the event: %w", ErrShape, err)
+	f := fieldsOf(value)
+	if len(f.data) == 0 || f.data[0] != '{' {
+		return dst, fmt.Errorf("%w: the event's data is not an object", ErrShape)
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(h.Data, &fields); err != nil {
-		return dst, fmt.Errorf("%w: data of event %s is not an object: %w", ErrShape, h.EventID, err)
-	}
-	object := envelope.ObjectName(h.Type)
 	if sh.shape == ShapeLegacy {
-		return legacy(dst, &h, object, fields)
+		return legacy(dst, &f), nil
 	}
-	return sh.thin(dst, &h, object, fields)
+	return sh.thin(dst, &f), nil
+}
+
+func appendToken(dst, tok []byte) []byte {
+	if len(tok) == 0 {
+		return append(dst, "null"...)
+	}
+	return append(dst, tok...)
 }
 
 // legacy writes seed 001's body. data is the event's object; fields data
 // carries beside it (a budget threshold's usedPercent, say) are added to
 // it, unless the object has a field of that name, and data.before is left
 // out as that format has no place for it.
-func legacy(dst []byte, h *head, object string, fields map[string]json.RawMessage) ([]byte, error) {
+func legacy(dst []byte, f *fields) []byte {
+	object := envelope.ObjectName(f.typeName())
 	dst = append(dst, `{"event":`...)
-	dst = envelope.AppendString(dst, h.Type)
+	dst = appendToken(dst, f.typ)
 	dst = append(dst, `,"occurred_at":`...)
-	dst = envelope.AppendString(dst, h.CreatedUTC)
+	dst = appendToken(dst, f.createdUTC)
 	dst = append(dst, `,"data":`...)
-	obj, ok := fields[object]
-	var members map[string]json.RawMessage
-	if !ok || json.Unmarshal(obj, &members) != nil {
-		return append(append(dst, h.Data...), '}'), nil // no object: data as it is
-	}
-	var extra []string
-	for k := range fields {
-		if _, clash := members[k]; k != object && k != envelope.BeforeKey && !clash {
-			extra = append(extra, k)
+	var obj []byte
+	for m := range envelope.Members(f.data) {
+		if m.KeyIs(object) {
+			obj = m.Value
 		}
 	}
-	if len(extra) == 0 {
-		return append(append(dst, obj...), '}'), nil
+	if len(obj) == 0 || obj[0] != '{' {
+		return append(append(dst, f.data...), '}') // no object: data as it is
 	}
-	slices.Sort(extra)
-	trimmed := bytes.TrimRight(obj, " \t\r\n")
-	dst = append(dst, trimmed[:len(trimmed)-1]...) // without its closing brace
-	for i, k := range extra {
-		if i > 0 || len(members) > 0 {
+	const space = " \t\r\n"
+	trimmed := bytes.TrimRight(obj, space)
+	dst = append(dst, bytes.TrimRight(trimmed[:len(trimmed)-1], space)...) // without its closing brace
+	empty := true
+	for range envelope.Members(obj) {
+		empty = false
+		break
+	}
+	for m := range envelope.Members(f.data) {
+		if m.KeyIs(object) || m.KeyIs(envelope.BeforeKey) || hasKey(obj, m) {
+			continue
+		}
+		if !empty {
 			dst = append(dst, ',')
 		}
-		dst = envelope.AppendString(dst, k)
-		dst = append(dst, ':')
-		dst = append(dst, fields[k]...)
+		empty = false
+		dst = append(append(append(dst, '"'), m.Key...), `":`...)
+		dst = append(dst, m.Value...)
 	}
-	return append(dst, "}}"...), nil
+	return append(dst, "}}"...)
+}
+
+// hasKey reports whether obj has a member named as m is.
+func hasKey(obj []byte, m envelope.Member) bool {
+	for o := range envelope.Members(obj) {
+		if bytes.Equal(o.Key, m.Key) {
+			return true
+		}
+	}
+	return false
 }
 
 // thin writes the envelope's identifying fields and data pruned to the
 // object's id and the type's refs, nested as in the event.
-func (sh *Shaper) thin(dst []byte, h *head, object string, fields map[string]json.RawMessage) ([]byte, error) {
-	ptrs := []string{"/" + escapeToken(object) + "/id"}
-	if sh.refs != nil {
-		ptrs = append(ptrs, sh.refs.Refs(h.Type)...)
-	}
+func (sh *Shaper) thin(dst []byte, f *fields) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = envelope.AppendString(dst, h.Type)
+	dst = appendToken(dst, f.typ)
 	dst = append(dst, `,"eventId":`...)
-	dst = envelope.AppendString(dst, h.EventID)
+	dst = appendToken(dst, f.eventID)
 	dst = append(dst, `,"tenantId":`...)
-	dst = envelope.AppendString(dst, h.TenantID)
+	dst = appendToken(dst, f.tenantID)
 	dst = append(dst, `,"createdUtc":`...)
-	dst = envelope.AppendString(dst, h.CreatedUTC)
+	dst = appendToken(dst, f.createdUTC)
 	dst = append(dst, `,"data":`...)
-	dst = appendPruned(dst, fields, treeOf(ptrs))
-	return append(dst, '}'), nil
+	dst = appendPruned(dst, f.data, sh.tree(f.typeName()))
+	return append(dst, '}')
+}
+
+// tree is the pointer tree of typ's thin body, built once per type.
+func (sh *Shaper) tree(typ string) *node {
+	if t, ok := sh.trees.Load(typ); ok {
+		return t.(*node)
+	}
+	ptrs := []string{"/" + escapeToken(envelope.ObjectName(typ)) + "/id"}
+	if sh.refs != nil {
+		ptrs = append(ptrs, sh.refs.Refs(typ)...)
+	}
+	t, _ := sh.trees.LoadOrStore(typ, treeOf(ptrs))
+	return t.(*node)
 }
 
 // node is one step of the pointers a thin body keeps; a node without kids
@@ -143,12 +198,14 @@ type node struct {
 	kids []*node
 }
 
+var unescapeToken = strings.NewReplacer("~1", "/", "~0", "~")
+
 func treeOf(ptrs []string) *node {
 	root := &node{}
 	for _, p := range ptrs {
 		at := root
 		for _, tok := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
-			tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+			tok = unescapeToken.Replace(tok)
 			i := slices.IndexFunc(at.kids, func(n *node) bool { return n.key == tok })
 			if i < 0 {
 				at.kids = append(at.kids, &node{key: tok})
@@ -165,18 +222,29 @@ func escapeToken(s string) string {
 }
 
 // appendPruned writes obj's members named by n's kids, in n's order;
-// members absent from the event are left out.
-func appendPruned(dst []byte, obj map[string]json.RawMessage, n *node) []byte {
+// members absent from the event, and pointers through values that are
+// not objects, are left out. A repeated key counts as its last value, as
+// decoders read it.
+func appendPruned(dst, obj []byte, n *node) []byte {
+	var buf [8][]byte
+	vals := buf[:0]
+	if len(n.kids) > len(buf) {
+		vals = make([][]byte, 0, len(n.kids))
+	}
+	vals = vals[:len(n.kids)]
+	for m := range envelope.Members(obj) {
+		for i, k := range n.kids {
+			if m.KeyIs(k.key) {
+				vals[i] = m.Value
+			}
+		}
+	}
 	dst = append(dst, '{')
 	first := true
-	for _, k := range n.kids {
-		raw, ok := obj[k.key]
-		if !ok {
+	for i, k := range n.kids {
+		v := vals[i]
+		if v == nil || (len(k.kids) > 0 && v[0] != '{') {
 			continue
-		}
-		var inner map[string]json.RawMessage
-		if len(k.kids) > 0 && json.Unmarshal(raw, &inner) != nil {
-			continue // a pointer through a non-object: nothing to keep
 		}
 		if !first {
 			dst = append(dst, ',')
@@ -185,10 +253,10 @@ func appendPruned(dst []byte, obj map[string]json.RawMessage, n *node) []byte {
 		dst = envelope.AppendString(dst, k.key)
 		dst = append(dst, ':')
 		if len(k.kids) == 0 {
-			dst = append(dst, raw...)
-			continue
+			dst = append(dst, v...)
+		} else {
+			dst = appendPruned(dst, v, k)
 		}
-		dst = appendPruned(dst, inner, k)
 	}
 	return append(dst, '}')
 }
