@@ -113,7 +113,7 @@ func TestSIGKILLLosesNothingAndResendsOnlyTheKillWindow(t *testing.T) {
 				lost++
 			}
 		}
-		perKill, unattributed := attributeDuplicates(t, posts, killedAt, time.Second)
+		perKill, unattributed := attributeDuplicates(t, posts, killedAt)
 		dup := 0
 		for _, n := range perKill {
 			dup += n
@@ -140,11 +140,12 @@ func TestSIGKILLLosesNothingAndResendsOnlyTheKillWindow(t *testing.T) {
 }
 
 // attributeDuplicates assigns every event that arrived more than once (in
-// 2xx posts) to the kill between its first and second arrival, and returns
-// the extra arrivals per kill and those no kill explains: a first arrival
-// more than window before the next kill was settled and marked, so it
-// must not come again.
-func attributeDuplicates(t *testing.T, posts []testbackend.Post, kills []time.Time, window time.Duration) (perKill []int, unattributed int) {
+// 2xx posts) to the first kill after its earlier arrival, and returns the
+// extra arrivals per kill and those no kill explains. The guarantee bounds
+// a kill's re-sends by count (the requests in flight or answered but not
+// yet marked), not by how long before the kill they were answered: a mark
+// delayed on a loaded machine still counts against its kill's bound.
+func attributeDuplicates(t *testing.T, posts []testbackend.Post, kills []time.Time) (perKill []int, unattributed int) {
 	t.Helper()
 	arrivals := map[string][]time.Time{}
 	for _, p := range posts {
@@ -166,7 +167,7 @@ func attributeDuplicates(t *testing.T, posts []testbackend.Post, kills []time.Ti
 					break
 				}
 			}
-			if k < 0 || kills[k].Sub(at[i-1]) > window {
+			if k < 0 {
 				unattributed++
 				continue
 			}

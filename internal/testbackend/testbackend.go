@@ -78,7 +78,29 @@ func (k Kafka) Topic(t testing.TB, partitions int32) string {
 	if err != nil {
 		t.Fatalf("create topic %s on %s: %v", name, k.Name, err)
 	}
-	return name
+	// A broker answers the create before every broker's metadata has the
+	// topic; a produce that comes first is refused as unknown.
+	for {
+		md, err := adm.ListTopics(ctx, name)
+		if err == nil {
+			if d, ok := md[name]; ok && d.Err == nil && len(d.Partitions) == int(partitions) && leadersKnown(d) {
+				return name
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("topic %s on %s: not in the metadata 30s after its creation", name, k.Name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func leadersKnown(d kadm.TopicDetail) bool {
+	for _, p := range d.Partitions {
+		if p.Err != nil || p.Leader < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Admin returns an admin client closed at test end.
