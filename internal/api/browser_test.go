@@ -263,6 +263,13 @@ func (b *browser) typeInto(sel, text string) {
 	b.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
+// choose picks an option of a select and fires change, as a user would.
+func (b *browser) choose(sel, value string) {
+	b.t.Helper()
+	b.do("choose "+value+" in "+sel, chromedp.SetValue(chromedp.CSS(sel), value))
+	eval[bool](b, `document.querySelector(`+jsString(sel)+`).dispatchEvent(new Event("change", {bubbles: true}))`)
+}
+
 func (b *browser) key(keys string) {
 	b.t.Helper()
 	b.do("press "+keys, chromedp.KeyEvent(keys))
