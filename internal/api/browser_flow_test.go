@@ -96,6 +96,7 @@ func createEndpoint(t *testing.T, b *browser, s *stack, rc *receiver, key string
 	b.typeInto("#f-auth-name", ordersTokenHeader)
 	b.click("#save")
 	b.waitText("#err-auth-value", "required")
+	b.screenshot("create-credentials", `document.querySelector("#auth").scrollIntoView({block: "center"})`)
 	b.typeInto("#f-auth-value", ordersToken)
 	rc.requireHeader(ordersTokenHeader, ordersToken)
 	b.click("#save")

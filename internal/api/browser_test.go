@@ -292,6 +292,8 @@ func (b *browser) screenshot(name string, prepare string) {
 		b.do("resize to "+size.suffix, chromedp.EmulateViewport(size.w, size.h), chromedp.Sleep(400*time.Millisecond))
 		if prepare != "" {
 			eval[any](b, prepare)
+			// Let the scrolled page paint before it is captured.
+			b.do("settle", chromedp.Sleep(300*time.Millisecond))
 		}
 		if overflow := eval[int64](b, `document.documentElement.scrollWidth - window.innerWidth`); overflow > 0 {
 			b.t.Errorf("%s at %d px: the page is %d px wider than the window", name, size.w, overflow)
