@@ -229,6 +229,15 @@ func rotateInactivateDelete(t *testing.T, b *browser, s *stack, rc *receiver, ke
 		(v => v.value === "" && v.placeholder.includes("leave empty to keep"))(document.querySelector("#f-auth-value"))`) {
 		t.Fatal("the edit form lets the credentials' type change, or fills in the token")
 	}
+	// A template that does not parse is refused at its field.
+	b.choose("#f-payload-shape", "template")
+	b.typeInto("#f-payload-template", `{"text": {{jsonStr .type}`)
+	b.click("#save")
+	b.wait("the template's syntax error", `/template: .*:1: /.test(document.querySelector("#err-payload-template").textContent)`)
+	if eval[string](b, `document.querySelector("#f-payload-template").getAttribute("aria-invalid")`) != "true" {
+		t.Fatal("the template field is not marked invalid")
+	}
+	b.choose("#f-payload-shape", "full")
 	b.typeInto("#f-timeout", "20")
 	b.click("#save")
 	b.waitText("#notice", "Saved “orders”")
@@ -271,7 +280,7 @@ func rotateInactivateDelete(t *testing.T, b *browser, s *stack, rc *receiver, ke
 // one (one per radio group).
 func checkControls(t *testing.T, b *browser, sel string) {
 	t.Helper()
-	unlabelled := eval[[]string](b, `[...document.querySelectorAll(`+jsString(sel+" input, "+sel+" select, "+sel+" button, "+sel+" a")+`)]
+	unlabelled := eval[[]string](b, `[...document.querySelectorAll(`+jsString(sel+" input, "+sel+" select, "+sel+" textarea, "+sel+" button, "+sel+" a")+`)]
 		.filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.textContent.trim())
 		.map(el => el.outerHTML)`)
 	if len(unlabelled) > 0 {

@@ -115,6 +115,7 @@ class Details {
       ep.application ? row('Application', ep.application) : [],
       row('Authentication', ep.scheme === 'standard-webhooks' ? 'Standard Webhooks signatures' : 'HMAC-SHA256 signature (X-Hookline-Signature' + (ep.signatureFormat === 'hex' ? ', bare hex)' : ', sha256=<hex>)')),
       row('Receiver credentials', describeAuth(ep.auth)),
+      row('Payload', ep.payload ? ep.payload.shape : 'full'),
       row('Secret', ep.rotatedUntil ? `set; the previous one also signs until ${fmtTime(ep.rotatedUntil)}` : ep.secretSet ? 'set (never shown again)' : 'none'),
       row('Timeout', ep.timeout),
       row('Batching', batching),

@@ -5,6 +5,7 @@
 import { api } from './api.js';
 import { h, field, clearErrors, showError, secondsOf, memo } from './dom.js';
 import { authGroup } from './credentials.js';
+import { payloadGroup } from './payload.js';
 
 const allowHTTP = document.documentElement.dataset.allowHttp === 'true';
 const enc = encodeURIComponent;
@@ -52,7 +53,7 @@ const list = (s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean
 function buildForm(types, ep) {
   const editing = !!ep;
   const v = ep || { name: '', url: '', application: '', eventTypes: [], scheme: 'hookline', timeout: '10s', active: true,
-    maxItems: 1, maxWait: '30s', retryPolicy: 'any', maxAge: '', ignoreOrigins: [], ignoreFields: [], signatureFormat: 'sha256', auth: null };
+    maxItems: 1, maxWait: '30s', retryPolicy: 'any', maxAge: '', ignoreOrigins: [], ignoreFields: [], signatureFormat: 'sha256', auth: null, payload: null };
 
   const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, value: v.name, autocomplete: 'off' });
   const application = h('input', { type: 'text', name: 'application', maxlength: 200, value: v.application || '', disabled: editing, autocomplete: 'off' });
@@ -80,6 +81,7 @@ function buildForm(types, ep) {
   sigFormat.hidden = !hooklineScheme();
   scheme.addEventListener('change', () => { sigFormat.hidden = !hooklineScheme(); });
   const auth = authGroup(v.auth, editing);
+  const payload = payloadGroup(v.payload);
   const single = v.maxItems === 1;
   const batching = batchingGroup(single, single ? 10000 : v.maxItems, Math.round(secondsOf(v.maxWait)) || 30);
 
@@ -126,7 +128,8 @@ function buildForm(types, ep) {
       field('ignoreFields', 'Ignore updates that change only these fields (comma-separated)', ignoreFields, 'e.g. seenUtc'),
       h('div', { class: 'field check', 'data-field': 'active' }, active, h('label', { for: 'f-active' }, 'Active'),
         h('p', { class: 'help' }, 'Only active endpoints receive events.'), h('p', { class: 'field-error' })),
-      batching),
+      batching,
+      payload),
     h('fieldset', {}, h('legend', {}, 'Retries'),
       field('retryPolicy', 'Retry policy', retryPolicy),
       field('maxAge', 'Give up after', maxAge, 'A duration such as 24h. Empty: the retry schedule decides.')),
@@ -166,6 +169,7 @@ function buildForm(types, ep) {
     if (hooklineScheme()) body.signatureFormat = sigFormat.querySelector('input:checked').value;
     const creds = auth.body();
     if (creds) body.auth = creds;
+    body.payload = payload.body();
     if (!editing) {
       body.scheme = scheme.querySelector('input:checked').value;
       if (application.value.trim()) body.application = application.value.trim();
