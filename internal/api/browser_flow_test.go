@@ -73,17 +73,32 @@ func signIn(t *testing.T, b *browser, base, key string) {
 	}
 }
 
-// createEndpoint goes through the form: a private address and a failing
-// receiver are refused next to the URL field, then the endpoint is
-// created with its ping accepted and its secret shown once.
+// The static token the flow's endpoint sends, and its receiver requires.
+const (
+	ordersTokenHeader = "X-Orders-Token"
+	ordersToken       = "tok_3b9f0c2e7a41d85c"
+)
+
+// createEndpoint goes through the form: a missing header token is
+// refused next to its field, a private address and a failing receiver
+// next to the URL field, then the endpoint is created with its ping
+// (carrying the header the receiver requires) accepted and its secret
+// shown once.
 func createEndpoint(t *testing.T, b *browser, s *stack, rc *receiver, key string) (id, secret string) {
 	t.Helper()
 	b.click("#create")
 	b.wait("the form", `document.querySelector("#endpoint-form") && document.querySelector("#ev-task-created")`)
+	b.choose("#f-auth-type", "header")
 	checkControls(t, b, "#endpoint-form")
 	b.typeInto("#f-name", "orders")
 	b.typeInto("#f-url", "http://10.0.0.1/hook")
 	b.click("#ev-task-created")
+	b.typeInto("#f-auth-name", ordersTokenHeader)
+	b.click("#save")
+	b.waitText("#err-auth-value", "required")
+	b.screenshot("create-credentials", `document.querySelector("#auth").scrollIntoView({block: "center"})`)
+	b.typeInto("#f-auth-value", ordersToken)
+	rc.requireHeader(ordersTokenHeader, ordersToken)
 	b.click("#save")
 	b.waitText("#err-url", "private")
 	if eval[string](b, `document.querySelector("#f-url").getAttribute("aria-invalid")`) != "true" {
@@ -113,8 +128,8 @@ func createEndpoint(t *testing.T, b *browser, s *stack, rc *receiver, key string
 	b.wait("the copy button's answer", `/Copied|Ctrl\+C/.test(document.querySelector(".copy-status").textContent)`)
 	id = eval[string](b, `decodeURIComponent(location.hash.split("/")[2])`)
 	got := rc.got()
-	if len(got) != pings+1 || !hooklineSigned(got[len(got)-1], secret) {
-		t.Fatalf("%d pings on save, want 1 signed with the secret shown", len(got)-pings)
+	if len(got) != pings+1 || !hooklineSigned(got[len(got)-1], secret) || got[len(got)-1].Header.Get(ordersTokenHeader) != ordersToken {
+		t.Fatalf("%d pings on save, want 1 signed with the secret shown and carrying %s", len(got)-pings, ordersTokenHeader)
 	}
 
 	b.do("reload", chromedp.Reload())
@@ -201,13 +216,28 @@ func countDelivery(rc *receiver, id string) int {
 
 func rotateInactivateDelete(t *testing.T, b *browser, s *stack, rc *receiver, key, id, old string) {
 	t.Helper()
-	// Edit: application and authentication are fixed; the rest saves.
+	// Edit: application, scheme and credentials' type are fixed, the
+	// token is not filled in; the rest saves, and the stored token stays.
 	b.click("#edit")
 	b.wait("the edit form", `document.querySelector("#endpoint-form") && document.querySelector("#ev-task-created")`)
 	if !eval[bool](b, `document.querySelector("#f-application").disabled && document.querySelector("#f-scheme-hookline").disabled &&
 		document.querySelector("#f-scheme-standard-webhooks").disabled && document.querySelector("#ev-task-created").checked`) {
 		t.Fatal("the edit form lets application or authentication change, or lost the events")
 	}
+	if !eval[bool](b, `(t => t.disabled && t.value === "header")(document.querySelector("#f-auth-type")) &&
+		document.querySelector("#f-auth-name").value === `+jsString(ordersTokenHeader)+` &&
+		(v => v.value === "" && v.placeholder.includes("leave empty to keep"))(document.querySelector("#f-auth-value"))`) {
+		t.Fatal("the edit form lets the credentials' type change, or fills in the token")
+	}
+	// A template that does not parse is refused at its field.
+	b.choose("#f-payload-shape", "template")
+	b.typeInto("#f-payload-template", `{"text": {{jsonStr .type}`)
+	b.click("#save")
+	b.wait("the template's syntax error", `/template: .*:1: /.test(document.querySelector("#err-payload-template").textContent)`)
+	if eval[string](b, `document.querySelector("#f-payload-template").getAttribute("aria-invalid")`) != "true" {
+		t.Fatal("the template field is not marked invalid")
+	}
+	b.choose("#f-payload-shape", "full")
 	b.typeInto("#f-timeout", "20")
 	b.click("#save")
 	b.waitText("#notice", "Saved “orders”")
@@ -250,7 +280,7 @@ func rotateInactivateDelete(t *testing.T, b *browser, s *stack, rc *receiver, ke
 // one (one per radio group).
 func checkControls(t *testing.T, b *browser, sel string) {
 	t.Helper()
-	unlabelled := eval[[]string](b, `[...document.querySelectorAll(`+jsString(sel+" input, "+sel+" select, "+sel+" button, "+sel+" a")+`)]
+	unlabelled := eval[[]string](b, `[...document.querySelectorAll(`+jsString(sel+" input, "+sel+" select, "+sel+" textarea, "+sel+" button, "+sel+" a")+`)]
 		.filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.textContent.trim())
 		.map(el => el.outerHTML)`)
 	if len(unlabelled) > 0 {

@@ -263,6 +263,13 @@ func (b *browser) typeInto(sel, text string) {
 	b.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
+// choose picks an option of a select and fires change, as a user would.
+func (b *browser) choose(sel, value string) {
+	b.t.Helper()
+	b.do("choose "+value+" in "+sel, chromedp.SetValue(chromedp.CSS(sel), value))
+	eval[bool](b, `document.querySelector(`+jsString(sel)+`).dispatchEvent(new Event("change", {bubbles: true}))`)
+}
+
 func (b *browser) key(keys string) {
 	b.t.Helper()
 	b.do("press "+keys, chromedp.KeyEvent(keys))
@@ -285,6 +292,8 @@ func (b *browser) screenshot(name string, prepare string) {
 		b.do("resize to "+size.suffix, chromedp.EmulateViewport(size.w, size.h), chromedp.Sleep(400*time.Millisecond))
 		if prepare != "" {
 			eval[any](b, prepare)
+			// Let the scrolled page paint before it is captured.
+			b.do("settle", chromedp.Sleep(300*time.Millisecond))
 		}
 		if overflow := eval[int64](b, `document.documentElement.scrollWidth - window.innerWidth`); overflow > 0 {
 			b.t.Errorf("%s at %d px: the page is %d px wider than the window", name, size.w, overflow)

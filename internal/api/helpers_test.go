@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -279,6 +280,9 @@ type receiver struct {
 	status int
 	// failBody is the body of non-2xx answers.
 	failBody string
+	// authName and authValue, when set, are a header every request must
+	// carry; one without it is answered 401.
+	authName, authValue string
 }
 
 type post struct {
@@ -293,6 +297,9 @@ func newReceiver(t testing.TB) *receiver {
 		rc.mu.Lock()
 		rc.posts = append(rc.posts, post{Header: r.Header.Clone(), Body: b})
 		st, body := rc.status, rc.failBody
+		if rc.authName != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(rc.authName)), []byte(rc.authValue)) != 1 {
+			st, body = http.StatusUnauthorized, `{"error":"missing or wrong `+rc.authName+`"}`
+		}
 		rc.mu.Unlock()
 		w.WriteHeader(st)
 		if st >= 300 && body != "" {
@@ -306,6 +313,13 @@ func newReceiver(t testing.TB) *receiver {
 func (rc *receiver) URL() string { return rc.srv.URL + "/hook" }
 
 func (rc *receiver) setStatus(s int) { rc.mu.Lock(); rc.status = s; rc.mu.Unlock() }
+
+// requireHeader makes the receiver refuse requests without name: value.
+func (rc *receiver) requireHeader(name, value string) {
+	rc.mu.Lock()
+	rc.authName, rc.authValue = name, value
+	rc.mu.Unlock()
+}
 
 func (rc *receiver) got() []post {
 	rc.mu.Lock()

@@ -8,6 +8,7 @@ import { errorPage } from './form.js';
 import { reconcile, actionRow, cell } from './list.js';
 import { openDrawer } from './drawer.js';
 import { statusChart } from './chart.js';
+import { describeAuth } from './credentials.js';
 
 const EVERY = 2000;
 const enc = encodeURIComponent;
@@ -112,7 +113,9 @@ class Details {
       row('URL', h('span', { class: 'url', id: 'ep-url' }, ep.url)),
       row('Events', ep.eventTypes.join(', ')),
       ep.application ? row('Application', ep.application) : [],
-      row('Authentication', ep.scheme === 'standard-webhooks' ? 'Standard Webhooks signatures' : 'HMAC-SHA256 signature (X-Hookline-Signature)'),
+      row('Authentication', ep.scheme === 'standard-webhooks' ? 'Standard Webhooks signatures' : 'HMAC-SHA256 signature (X-Hookline-Signature' + (ep.signatureFormat === 'hex' ? ', bare hex)' : ', sha256=<hex>)')),
+      row('Receiver credentials', describeAuth(ep.auth)),
+      row('Payload', ep.payload ? ep.payload.shape : 'full'),
       row('Secret', ep.rotatedUntil ? `set; the previous one also signs until ${fmtTime(ep.rotatedUntil)}` : ep.secretSet ? 'set (never shown again)' : 'none'),
       row('Timeout', ep.timeout),
       row('Batching', batching),

@@ -190,7 +190,9 @@ export function field(name, label, control, help) {
   const id = control.id || 'f-' + name;
   control.id = id;
   const helpId = help ? id + '-help' : null;
-  const errId = 'err-' + name;
+  // API field names such as auth.name hold dots, which would read as
+  // classes in a CSS selector.
+  const errId = 'err-' + name.replaceAll('.', '-');
   control.setAttribute('aria-describedby', [helpId, errId].filter(Boolean).join(' '));
   return h('div', { class: 'field', 'data-field': name },
     h('label', { for: id }, label),

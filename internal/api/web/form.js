@@ -1,9 +1,11 @@
-// Create and edit an endpoint. Application and authentication are fixed
-// once created; a new URL is pinged on save, and a failed ping stops the
+// Create and edit an endpoint. Application, signature scheme and the
+// receiver credentials' type are fixed once created; a new URL is pinged on save, and a failed ping stops the
 // save unless the user chooses to save without it.
 
 import { api } from './api.js';
 import { h, field, clearErrors, showError, secondsOf, memo } from './dom.js';
+import { authGroup } from './credentials.js';
+import { payloadGroup } from './payload.js';
 
 const allowHTTP = document.documentElement.dataset.allowHttp === 'true';
 const enc = encodeURIComponent;
@@ -51,7 +53,7 @@ const list = (s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean
 function buildForm(types, ep) {
   const editing = !!ep;
   const v = ep || { name: '', url: '', application: '', eventTypes: [], scheme: 'hookline', timeout: '10s', active: true,
-    maxItems: 1, maxWait: '30s', retryPolicy: 'any', maxAge: '', ignoreOrigins: [], ignoreFields: [] };
+    maxItems: 1, maxWait: '30s', retryPolicy: 'any', maxAge: '', ignoreOrigins: [], ignoreFields: [], signatureFormat: 'sha256', auth: null, payload: null };
 
   const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, value: v.name, autocomplete: 'off' });
   const application = h('input', { type: 'text', name: 'application', maxlength: 200, value: v.application || '', disabled: editing, autocomplete: 'off' });
@@ -71,6 +73,15 @@ function buildForm(types, ep) {
     ['hookline', 'HMAC-SHA256 signature', 'X-Hookline-Signature: sha256=<hex of HMAC-SHA256(secret, body)>'],
     ['standard-webhooks', 'Standard Webhooks', 'webhook-id, webhook-timestamp and webhook-signature headers'],
   ], v.scheme, editing, editing ? 'Fixed once the endpoint is created.' : 'How your receiver checks that a request comes from us. Fixed once created.');
+  const sigFormat = radios('signatureFormat', 'Signature format', [
+    ['sha256', 'sha256=<hex>', 'The digest behind a sha256= prefix: the default.'],
+    ['hex', 'Bare hex digest', 'The digest alone, for receivers that compare it without a prefix.'],
+  ], v.signatureFormat || 'sha256', false, 'The value of the signature header.');
+  const hooklineScheme = () => (editing ? v.scheme : scheme.querySelector('input:checked').value) === 'hookline';
+  sigFormat.hidden = !hooklineScheme();
+  scheme.addEventListener('change', () => { sigFormat.hidden = !hooklineScheme(); });
+  const auth = authGroup(v.auth, editing);
+  const payload = payloadGroup(v.payload);
   const single = v.maxItems === 1;
   const batching = batchingGroup(single, single ? 10000 : v.maxItems, Math.round(secondsOf(v.maxWait)) || 30);
 
@@ -103,10 +114,11 @@ function buildForm(types, ep) {
       field('name', 'Name', name, 'Unique among your endpoints.'),
       field('url', 'URL', url, allowHTTP ? 'Where we POST events. This development server also accepts http://; production servers require https://.' : 'Where we POST events: an https:// URL.')),
     h('fieldset', {}, h('legend', {}, 'Authentication'),
-      scheme,
+      scheme, sigFormat,
       field('timeout', 'Timeout (seconds)', timeout, 'How long we wait for your answer: 1 to 60 s. Default 10.'),
       secretMode, secretField,
-      editing ? h('p', { class: 'help' }, 'To change the secret, use Rotate secret on the endpoint’s page.') : null),
+      editing ? h('p', { class: 'help' }, 'To change the secret, use Rotate secret on the endpoint’s page.') : null,
+      auth),
     h('fieldset', {}, h('legend', {}, 'Delivery'),
       h('div', { class: 'field check', 'data-field': 'ignoreOrigins' }, ignoreAPI,
         h('label', { for: 'f-ignore-api' }, 'Ignore for API'),
@@ -116,7 +128,8 @@ function buildForm(types, ep) {
       field('ignoreFields', 'Ignore updates that change only these fields (comma-separated)', ignoreFields, 'e.g. seenUtc'),
       h('div', { class: 'field check', 'data-field': 'active' }, active, h('label', { for: 'f-active' }, 'Active'),
         h('p', { class: 'help' }, 'Only active endpoints receive events.'), h('p', { class: 'field-error' })),
-      batching),
+      batching,
+      payload),
     h('fieldset', {}, h('legend', {}, 'Retries'),
       field('retryPolicy', 'Retry policy', retryPolicy),
       field('maxAge', 'Give up after', maxAge, 'A duration such as 24h. Empty: the retry schedule decides.')),
@@ -153,12 +166,16 @@ function buildForm(types, ep) {
     if (maxAge.value.trim()) body.maxAge = maxAge.value.trim();
     else if (editing) body.maxAge = '0s';
     if (!skipWrap.hidden && skipPing.checked) body.verify = false;
+    if (hooklineScheme()) body.signatureFormat = sigFormat.querySelector('input:checked').value;
+    const creds = auth.body();
+    if (creds) body.auth = creds;
+    body.payload = payload.body();
     if (!editing) {
       body.scheme = scheme.querySelector('input:checked').value;
       if (application.value.trim()) body.application = application.value.trim();
       if (secretMode.querySelector('input:checked').value === 'own') body.secret = secret.value;
     }
-    const pinged = body.verify !== false && (!editing || body.url !== ep.url);
+    const pinged = body.verify !== false && (!editing || body.url !== ep.url || !!creds);
     submit.disabled = true;
     submit.textContent = pinged ? 'Saving: sending a test ping…' : 'Saving…';
     try {
@@ -170,10 +187,10 @@ function buildForm(types, ep) {
       if (got.secret) { memo.secret = got.secret; memo.secretFor = got.id; memo.secretWhy = 'The endpoint was created.'; }
       location.hash = '#/endpoints/' + enc(got.id);
     } catch (e) {
-      const m = e.field === 'url' && /test POST to url failed \((.*)\);/.exec(e.message);
+      const m = (e.field === 'url' || e.field === 'auth') && /test POST (?:to url failed|could not get an OAuth2 token) \((.*)\);/.exec(e.message);
       if (m) {
         skipWrap.hidden = false;
-        e.message = `Test ping failed (${m[1]}). Nothing was saved. Fix the receiver and save again, or choose “Save without a successful test ping”.`;
+        e.message = `${e.field === 'auth' ? 'The test ping got no OAuth 2.0 token' : 'Test ping failed'} (${m[1]}). Nothing was saved. Fix the receiver and save again, or choose “Save without a successful test ping”.`;
       }
       showError(form, e);
     } finally {
