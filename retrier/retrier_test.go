@@ -75,6 +75,15 @@ func (r *rig) startRetrier(t *testing.T) *retrier.Retrier {
 		t.Fatal(err)
 	}
 	runUntilCleanup(t, ret)
+	// Timed tests start their clocks at the publish: let the group form
+	// first, which on a real broker takes a moment.
+	deadline := time.Now().Add(30 * time.Second)
+	for ret.Ready(context.Background()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("retrier not ready after 30s: %v", ret.Ready(context.Background()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return ret
 }
 
