@@ -97,22 +97,6 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, tenant stri
 	return nil
 }
 
-// healthView is an endpoint's health over the delivery log.
-type healthView struct {
-	State               string     `json:"state"`
-	Reason              string     `json:"reason,omitempty"`
-	Recent              []int      `json:"recent"`
-	SuccessRate1h       float64    `json:"successRate1h"`
-	SuccessRate24h      float64    `json:"successRate24h"`
-	Attempts1h          int        `json:"attempts1h"`
-	Attempts24h         int        `json:"attempts24h"`
-	P50MS               int64      `json:"p50Ms"`
-	P99MS               int64      `json:"p99Ms"`
-	ConsecutiveFailures int        `json:"consecutiveFailures"`
-	FailingSince        *time.Time `json:"failingSince,omitempty"`
-	LastDelivery        *time.Time `json:"lastDelivery,omitempty"`
-}
-
 func (s *Server) endpointHealth(w http.ResponseWriter, r *http.Request, tenant string) error {
 	if s.cfg.Deliveries == nil {
 		return unavailable("the delivery log")
@@ -125,11 +109,8 @@ func (s *Server) endpointHealth(w http.ResponseWriter, r *http.Request, tenant s
 	if err != nil && !errors.Is(err, deliverylog.ErrNotFound) {
 		return s.internal(r, "read endpoint health", err)
 	}
-	v := healthView{
-		State: h.State, Reason: h.Reason, Recent: h.Recent, SuccessRate1h: h.SuccessRate1h, SuccessRate24h: h.SuccessRate24h,
-		Attempts1h: h.Attempts1h, Attempts24h: h.Attempts24h, P50MS: h.P50MS, P99MS: h.P99MS,
-		ConsecutiveFailures: h.ConsecutiveFailures, FailingSince: h.FailingSince, LastDelivery: h.LastDelivery,
-	}
+	// The log's view is the API's answer (its JSON names are the API's).
+	v := h
 	if v.State == "" {
 		v.State = "healthy"
 	}
