@@ -21,10 +21,16 @@ type Dispatcher struct {
 	log    *zap.Logger
 	sender *delivery.Sender
 	ranges *idempotency.Ranges
+	// marks group-commits settled spans: one round trip for every mark
+	// ready, across deliveries and endpoints.
+	marks *idempotency.Group
 	// shapers compiles each payload spec once for every endpoint using it.
 	shapers *payload.Cache
 	m       *member.Member[*partition]
 	cl      *kgo.Client
+	// attempts writes the attempt log on a client of its own, lingering
+	// to batch; hand-offs go on cl.
+	attempts *delivery.LogWriter
 
 	// workCtx outlives a graceful drain and ends when Run returns.
 	workCtx context.Context
@@ -65,6 +71,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		eps:     map[string]*endpointState{},
 		shapers: payload.NewCache(cfg.Refs),
 	}
+	d.marks = idempotency.NewGroup(d.ranges)
 	d.cond = sync.NewCond(&d.mu)
 	m, err := member.New(member.Config{
 		Brokers:        cfg.Brokers,
@@ -84,6 +91,13 @@ func New(cfg Config) (*Dispatcher, error) {
 		Observer:  kafkaObserver(cfg.Metrics),
 	}, group{d})
 	if err != nil {
+		return nil, fmt.Errorf("dispatcher: %w", err)
+	}
+	d.attempts, err = delivery.NewLogWriter(delivery.LogWriterConfig{
+		Brokers: cfg.Brokers, Topic: cfg.Topics.Attempts, KafkaOpts: cfg.KafkaOpts, Logger: cfg.Logger,
+	})
+	if err != nil {
+		m.Client().Close()
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
 	d.m, d.cl, d.workCtx = m, m.Client(), m.Work()
@@ -106,6 +120,7 @@ func (d *Dispatcher) Stats() Stats {
 // returning.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	go d.tick(d.workCtx)
+	go d.marks.Run(d.workCtx)
 	err := d.m.Run(ctx)
 	// Every delivery settled (drain) or was abandoned: end the workers.
 	d.mu.Lock()
@@ -114,6 +129,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 	d.workers.Wait()
+	d.attempts.Close()
 	if err != nil {
 		return fmt.Errorf("dispatcher: %w", err)
 	}

@@ -135,7 +135,7 @@ func (d *Dispatcher) split(b *batch, del *delivery.Delivery, topic string, delay
 	}
 	reason := fmt.Sprintf("%d bytes too large for %s: split into %d and %d events", len(del.Body), topic, half, len(b.items)-half)
 	d.log.Warn("delivery split", zap.String("delivery", del.ID), zap.String("endpoint", b.ep.ID), zap.String("reason", reason))
-	d.cl.Produce(d.workCtx, delivery.SplitRecord(d.cfg.Topics.Attempts, del, dels, reason), nil)
+	d.attempts.Split(del, dels, reason)
 	for i, pb := range parts {
 		d.handOff(pb, dels[i], topic, delay, deadCause)
 		releaseBody(dels[i])

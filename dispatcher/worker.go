@@ -89,7 +89,7 @@ func (d *Dispatcher) deliver(p prepared) bool {
 			next, del.Due, del.Tier = step.Topic, step.Due, step.Tier
 		}
 	}
-	d.cl.Produce(d.workCtx, delivery.LogRecord(d.cfg.Topics.Attempts, del, a, outcome, del.Reason), nil)
+	d.attempts.Attempt(del, a, outcome, del.Reason)
 	switch outcome {
 	case delivery.Delivered:
 		if d.settle(b, true) {
@@ -120,7 +120,7 @@ func (d *Dispatcher) deliver(p prepared) bool {
 func (d *Dispatcher) settle(b *batch, delivered bool) bool {
 	spans := spansOf(b)
 	err := idempotency.Until(d.workCtx, d.log, "record settled delivery", func(ctx context.Context) error {
-		return d.ranges.Record(ctx, spans)
+		return d.marks.Record(ctx, spans)
 	})
 	if err != nil {
 		if delivered {

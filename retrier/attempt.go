@@ -101,8 +101,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 			r.log.Warn("disable endpoint", zap.String("endpoint", ep.ID), zap.Error(err))
 		}
 	}
-	// Buffered, not awaited: ctx ends with this call.
-	r.cl.Produce(context.WithoutCancel(ctx), delivery.LogRecord(r.cfg.Topics.Attempts, d, a, outcome, d.Reason), nil)
+	r.attempts.Attempt(d, a, outcome, d.Reason)
 
 	if outcome == delivery.Delivered {
 		err := idempotency.Until(ctx, r.log, "mark delivery done", func(ctx context.Context) error {

@@ -22,7 +22,10 @@ type Retrier struct {
 	marks  *idempotency.Marks
 	m      *member.Member[*partition]
 	cl     *kgo.Client
-	tiers  map[string]int // topic -> index in the schedule
+	// attempts writes the attempt log on a client of its own, lingering
+	// to batch; hand-offs go on cl.
+	attempts *delivery.LogWriter
+	tiers    map[string]int // topic -> index in the schedule
 
 	// workCtx outlives a graceful drain and ends when Run returns.
 	workCtx context.Context
@@ -83,6 +86,13 @@ func New(cfg Config) (*Retrier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retrier: %w", err)
 	}
+	r.attempts, err = delivery.NewLogWriter(delivery.LogWriterConfig{
+		Brokers: cfg.Brokers, Topic: cfg.Topics.Attempts, KafkaOpts: cfg.KafkaOpts, Logger: cfg.Logger,
+	})
+	if err != nil {
+		m.Client().Close()
+		return nil, fmt.Errorf("retrier: %w", err)
+	}
 	r.m, r.cl, r.workCtx = m, m.Client(), m.Work()
 	return r, nil
 }
@@ -119,7 +129,9 @@ func (r *Retrier) Lateness() []time.Duration {
 // or Shutdown drains.
 func (r *Retrier) Run(ctx context.Context) error {
 	go kafka.Every(r.workCtx, time.Second, func(context.Context) { r.sample() })
-	if err := r.m.Run(ctx); err != nil {
+	err := r.m.Run(ctx)
+	r.attempts.Close()
+	if err != nil {
 		return fmt.Errorf("retrier: %w", err)
 	}
 	return nil

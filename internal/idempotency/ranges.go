@@ -53,19 +53,35 @@ func (r *Ranges) key(topic string, part int32) string {
 	return r.prefix + "{" + topic + ":" + strconv.Itoa(int(part)) + "}"
 }
 
-// Record stores spans in one pipeline.
+// Record stores spans in one round trip: one ZADD per partition, holding
+// every member of that partition, in a pipeline when there are several.
 func (r *Ranges) Record(ctx context.Context, spans []Span) error {
-	var err error
-	switch len(spans) {
-	case 0:
+	if len(spans) == 0 {
 		return nil
-	case 1: // single-event mode: spare the pipeline's overhead
-		s := spans[0]
-		err = r.rdb.ZAdd(ctx, r.key(s.Topic, s.Partition), redis.Z{Score: float64(s.Last), Member: s.member()}).Err()
-	default:
+	}
+	type keyed struct {
+		key     string
+		members []redis.Z
+	}
+	var byKey []keyed // few partitions per round: a slice beats a map
+	for _, s := range spans {
+		k := r.key(s.Topic, s.Partition)
+		i := 0
+		for i < len(byKey) && byKey[i].key != k {
+			i++
+		}
+		if i == len(byKey) {
+			byKey = append(byKey, keyed{key: k})
+		}
+		byKey[i].members = append(byKey[i].members, redis.Z{Score: float64(s.Last), Member: s.member()})
+	}
+	var err error
+	if len(byKey) == 1 { // spare the pipeline's overhead
+		err = r.rdb.ZAdd(ctx, byKey[0].key, byKey[0].members...).Err()
+	} else {
 		_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, s := range spans {
-				p.ZAdd(ctx, r.key(s.Topic, s.Partition), redis.Z{Score: float64(s.Last), Member: s.member()})
+			for _, k := range byKey {
+				p.ZAdd(ctx, k.key, k.members...)
 			}
 			return nil
 		})

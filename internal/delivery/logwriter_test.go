@@ -1,0 +1,47 @@
+package delivery_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/testbackend"
+)
+
+// TestLogWriterWritesEveryAttemptByClose: records lingering (here for a
+// whole minute) are all in the topic once Close returns, each decoding to
+// the attempt it logged.
+func TestLogWriterWritesEveryAttemptByClose(t *testing.T) {
+	testbackend.ForEachKafka(t, func(t *testing.T, k testbackend.Kafka) {
+		topic := k.Topic(t, 3)
+		w, err := delivery.NewLogWriter(delivery.LogWriterConfig{Brokers: k.Brokers, Topic: topic, Linger: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 500
+		for i := 0; i < n; i++ {
+			d := &delivery.Delivery{ID: fmt.Sprintf("d%03d", i), EndpointID: "ep1", TenantID: "t-1", Attempt: 1, Items: 1}
+			w.Attempt(d, delivery.Attempt{Status: 204, Latency: time.Millisecond}, delivery.Delivered, "")
+		}
+		w.Close()
+		if w.Failed() != 0 {
+			t.Fatalf("%d records failed", w.Failed())
+		}
+		seen := map[string]bool{}
+		for _, r := range k.ReadAll(t, topic, n, 10*time.Second) {
+			var e delivery.LogEntry
+			if err := json.Unmarshal(r.Value, &e); err != nil {
+				t.Fatalf("record %s: %v", r.Value, err)
+			}
+			if e.Outcome != "delivered" || e.Status != 204 || string(r.Key) != e.DeliveryID {
+				t.Fatalf("record %s: want a delivered 204 keyed by its delivery", r.Value)
+			}
+			seen[e.DeliveryID] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%d distinct attempts in the log, want %d", len(seen), n)
+		}
+	})
+}

@@ -1,0 +1,137 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/testbackend"
+	"github.com/redis/go-redis/v9"
+)
+
+// countingRecorder counts round trips and can hold them up or fail them.
+type countingRecorder struct {
+	next  idempotency.SpanRecorder
+	trips atomic.Int64
+	hold  chan struct{} // when set, every round trip waits for a receive
+	fail  atomic.Bool
+}
+
+var errRedisDown = errors.New("redis down")
+
+func (c *countingRecorder) Record(ctx context.Context, spans []idempotency.Span) error {
+	c.trips.Add(1)
+	if c.hold != nil {
+		<-c.hold
+	}
+	if c.fail.Load() {
+		return errRedisDown
+	}
+	return c.next.Record(ctx, spans)
+}
+
+// TestGroupStoresEveryMarkInFewerRoundTrips: 64 concurrent callers over
+// four partitions each get their spans stored, every one loadable after,
+// and while a round trip is in flight the others gather into one.
+func TestGroupStoresEveryMarkInFewerRoundTrips(t *testing.T) {
+	testbackend.ForEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ranges := idempotency.NewRanges(rdb, prefix, "g")
+		rec := &countingRecorder{next: ranges, hold: make(chan struct{})}
+		g := idempotency.NewGroup(rec)
+		go g.Run(ctx)
+
+		const callers = 64
+		var wg sync.WaitGroup
+		errs := make(chan error, callers)
+		for i := 0; i < callers; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				span := idempotency.Span{Topic: "events", Partition: int32(i % 4), EndpointID: fmt.Sprintf("ep%d", i), First: int64(i), Last: int64(i)}
+				errs <- g.Record(ctx, []idempotency.Span{span})
+			}()
+		}
+		// The first round trip is held while the rest arrive; then every
+		// round goes through.
+		waitFor(t, func() bool { return rec.trips.Load() == 1 })
+		time.Sleep(50 * time.Millisecond)
+		close(rec.hold)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("record: %v", err)
+			}
+		}
+		stored := 0
+		for part := int32(0); part < 4; part++ {
+			got, err := ranges.Load(ctx, "events", part, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ep, spans := range got {
+				var i int
+				fmt.Sscanf(ep, "ep%d", &i)
+				if len(spans) != 1 || spans[0] != [2]int64{int64(i), int64(i)} || int32(i%4) != part {
+					t.Fatalf("partition %d: %s has %v", part, ep, spans)
+				}
+				stored++
+			}
+		}
+		if stored != callers {
+			t.Fatalf("%d spans stored, want %d", stored, callers)
+		}
+		if trips := rec.trips.Load(); trips > 3 {
+			t.Fatalf("%d round trips for %d callers that arrived during one: want them gathered (at most 3)", trips, callers)
+		}
+	})
+}
+
+// TestGroupFailsTheRoundAndRecoversAfter: a failed round trip fails every
+// caller in it; a caller retrying after Redis is back gets stored.
+func TestGroupFailsTheRoundAndRecoversAfter(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testbackend.NewMiniredis(t).Options().Addr})
+	defer rdb.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ranges := idempotency.NewRanges(rdb, "", "g")
+	rec := &countingRecorder{next: ranges}
+	rec.fail.Store(true)
+	g := idempotency.NewGroup(rec)
+	go g.Run(ctx)
+	span := []idempotency.Span{{Topic: "events", Partition: 0, EndpointID: "ep", First: 5, Last: 9}}
+	if err := g.Record(ctx, span); !errors.Is(err, errRedisDown) {
+		t.Fatalf("record while Redis is down: %v, want %v", err, errRedisDown)
+	}
+	rec.fail.Store(false)
+	if err := g.Record(ctx, span); err != nil {
+		t.Fatalf("record after: %v", err)
+	}
+	got, err := ranges.Load(ctx, "events", 0, 0)
+	if err != nil || len(got["ep"]) != 1 {
+		t.Fatalf("stored %v (%v), want the span", got, err)
+	}
+	// Once Run has stopped, a caller is not left waiting.
+	cancel()
+	waitFor(t, func() bool {
+		return errors.Is(g.Record(context.Background(), span), idempotency.ErrStopped)
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
