@@ -77,7 +77,10 @@ func benchRunProcess(b *testing.B, command []string, set *benchEvents, redisURL 
 		args = append(args, "--allow-http", "--retry-schedule", "1m", "--log-level", "warn")
 	}
 	cmd := exec.Command(command[0], args...)
-	cmd.Env = os.Environ()
+	// The ops endpoints on a port of their own, as a dispatcher already
+	// serving on the default one would take it (by environment, which
+	// builds older than the flag ignore).
+	cmd.Env = append(os.Environ(), "HOOKLINE_OPS_ADDR=127.0.0.1:0")
 	var stderr benchLockedBuffer
 	cmd.Stderr = &stderr
 	if os.Getenv("HOOKLINE_BENCH_VERBOSE") == "1" {

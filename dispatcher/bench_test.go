@@ -181,7 +181,7 @@ func BenchmarkDispatch(b *testing.B) {
 	machine, redisLong, redisShort := benchMachine(b)
 	rig.redis = redisShort
 	fmt.Printf("dispatch machine: %s | Redis: %s | Kafka: %s | in flight: %s\n",
-		machine, redisLong, benchKafkaName(), strings.Trim(fmt.Sprint(rig.inflight), "[]"))
+		machine, redisLong, benchKafkaName(), strings.Trim(strings.ReplaceAll(fmt.Sprint(rig.inflight), " ", ","), "[]"))
 	modes := []benchMode{
 		{name: "batched", maxItems: 10_000, envVar: "HOOKLINE_BENCH_BATCHED_EVENTS", events: 1_000_000, registered: 4},
 		// The same records without their headers.
