@@ -2,6 +2,7 @@ package dispatcher_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -25,6 +26,30 @@ import (
 	"github.com/hookline/hookline/producer"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// benchEvents is the preloaded topic, and the same record values in a file
+// for the ceiling.
+type benchEvents struct {
+	k     testbackend.Kafka
+	topic string
+	file  string  // see benchrig's readEvents
+	sizes []int32 // value sizes, in file order
+}
+
+func (s *benchEvents) n() int { return len(s.sizes) }
+
+// maxBatchBytes is the largest body of consecutive groups of items values.
+func (s *benchEvents) maxBatchBytes(items int) int {
+	most, cur := 0, 0
+	for i, n := range s.sizes {
+		if i%items == 0 {
+			cur = 1 // '['
+		}
+		cur += int(n) + 1 // value and ',' or ']'
+		most = max(most, cur)
+	}
+	return most
+}
 
 // benchPreload starts a broker, writes n seed-catalog events of one tenant
 // through the producer (as many publishers as CPUs, for speed), and reads
@@ -302,4 +327,22 @@ func (rd *benchRound) result(elapsed time.Duration) benchResult {
 	rd.gapMu.Lock()
 	defer rd.gapMu.Unlock()
 	return benchResult{elapsed: elapsed, firstPost: time.Duration(rd.firstAt.Load()), posts: rd.posts.Load(), maxGap: rd.maxGap}
+}
+
+// benchLockedBuffer collects a child's stderr.
+type benchLockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *benchLockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *benchLockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }

@@ -12,10 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,21 +62,25 @@ func benchEndpoints(ep *endpoints.Endpoint, registered int) []*endpoints.Endpoin
 
 // benchRunProcess runs the dispatcher command until the receiver has every
 // event, reads its peak RSS and CPU time, and stops it with SIGTERM.
-func benchRunProcess(b *testing.B, command []string, set *benchEvents, redisAddr string, ep *endpoints.Endpoint,
+func benchRunProcess(b *testing.B, command []string, set *benchEvents, redisURL string, ep *endpoints.Endpoint,
 	recv *benchReceiver, m benchMode) benchResult {
 	b.Helper()
 	epFile := benchEndpointsFile(b, ep, m.registered)
 	group := testbackend.UniqueName(b)
 	args := append(command[1:len(command):len(command)],
 		"--brokers", strings.Join(set.k.Brokers, ","), "--events-topic", set.topic, "--group", group,
-		"--endpoints", epFile, "--redis-url", "redis://"+redisAddr+"/0", "--allow-networks", "127.0.0.0/8")
+		"--endpoints", epFile, "--redis-url", redisURL, "--allow-networks", "127.0.0.0/8",
+		"--concurrency", strconv.Itoa(m.inflight))
 	if prof := os.Getenv("HOOKLINE_BENCH_CPUPROFILE"); prof != "" {
-		args = append(args, "--cpuprofile", prof+"."+m.name)
+		args = append(args, "--cpuprofile", benchProfilePath(prof, m))
 	} else {
 		args = append(args, "--allow-http", "--retry-schedule", "1m", "--log-level", "warn")
 	}
 	cmd := exec.Command(command[0], args...)
-	cmd.Env = os.Environ()
+	// The ops endpoints on a port of their own, as a dispatcher already
+	// serving on the default one would take it (by environment, which
+	// builds older than the flag ignore).
+	cmd.Env = append(os.Environ(), "HOOKLINE_OPS_ADDR=127.0.0.1:0")
 	var stderr benchLockedBuffer
 	cmd.Stderr = &stderr
 	if os.Getenv("HOOKLINE_BENCH_VERBOSE") == "1" {
@@ -96,7 +101,7 @@ func benchRunProcess(b *testing.B, command []string, set *benchEvents, redisAddr
 			b.Logf("dispatcher stderr:\n%s", stderr.String())
 		}
 	}()
-	elapsed := rd.wait(b, "dispatch "+m.name, exited)
+	elapsed := rd.wait(b, "dispatch "+m.label(), exited)
 	rigCPU := benchSelfCPU() - rig0
 	rss, cpu, err := benchProcStats(cmd.Process.Pid)
 	if err != nil {
@@ -113,7 +118,7 @@ func benchRunProcess(b *testing.B, command []string, set *benchEvents, redisAddr
 	case <-time.After(30 * time.Second):
 		b.Fatalf("dispatcher did not stop within 30s of SIGTERM")
 	}
-	rd.check(b, "dispatch "+m.name)
+	rd.check(b, "dispatch "+m.label())
 	if s := stderr.String(); strings.Contains(s, `"level":"warn"`) || strings.Contains(s, `"level":"error"`) {
 		b.Logf("dispatcher warnings:\n%s", s)
 	}
@@ -123,7 +128,7 @@ func benchRunProcess(b *testing.B, command []string, set *benchEvents, redisAddr
 }
 
 // benchRunInProcess runs a Dispatcher in the test binary (for profiling).
-func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *endpoints.Endpoint,
+func benchRunInProcess(b *testing.B, set *benchEvents, redisURL string, ep *endpoints.Endpoint,
 	recv *benchReceiver, m benchMode) benchResult {
 	b.Helper()
 	name := testbackend.UniqueName(b)
@@ -131,13 +136,17 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	if err != nil {
 		b.Fatal(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	d, err := dispatcher.New(dispatcher.Config{
 		Brokers: set.k.Brokers, Group: name,
 		Topics:    kafka.Topics{Events: set.topic, Invalid: name + ".invalid", Attempts: name + ".attempts", Dead: name + ".dead"},
 		Retry:     retry.Policy{Prefix: name + ".retry.", Delays: []time.Duration{time.Minute}},
-		Endpoints: eps, Redis: rdb,
+		Endpoints: eps, Redis: rdb, Concurrency: m.inflight,
 		Sender: delivery.SenderConfig{AllowHTTP: true, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 	})
 	if err != nil {
@@ -145,7 +154,7 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	}
 	var prof *os.File
 	if path := os.Getenv("HOOKLINE_BENCH_CPUPROFILE"); path != "" {
-		if prof, err = os.Create(path + "." + m.name); err != nil {
+		if prof, err = os.Create(benchProfilePath(path, m)); err != nil {
 			b.Fatal(err)
 		}
 		if err := pprof.StartCPUProfile(prof); err != nil {
@@ -158,7 +167,7 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	rig0 := benchSelfCPU()
 	rd := recv.begin(set.n())
 	go func() { exited <- d.Run(ctx) }()
-	elapsed := rd.wait(b, "dispatch "+m.name, exited)
+	elapsed := rd.wait(b, "dispatch "+m.label(), exited)
 	rigCPU := benchSelfCPU() - rig0
 	if prof != nil {
 		pprof.StopCPUProfile()
@@ -173,7 +182,7 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	if err := <-exited; err != nil {
 		b.Fatalf("run: %v", err)
 	}
-	rd.check(b, "dispatch "+m.name)
+	rd.check(b, "dispatch "+m.label())
 	if st.Deferred+st.Retried+st.Dead+st.Invalid > 0 {
 		b.Fatalf("dispatcher stats %+v: every delivery should have gone straight through", st)
 	}
@@ -182,12 +191,19 @@ func benchRunInProcess(b *testing.B, set *benchEvents, redisAddr string, ep *end
 	return r
 }
 
-// benchRunCeiling runs `benchrig ceiling` over the same events, timing from
-// its start signal (events already loaded) until the receiver has them all.
-func benchRunCeiling(b *testing.B, rig string, set *benchEvents, ep *endpoints.Endpoint, recv *benchReceiver, maxItems int) benchResult {
+// benchProfilePath is where HOOKLINE_BENCH_CPUPROFILE=base puts the
+// profile of one sub-benchmark.
+func benchProfilePath(base string, m benchMode) string {
+	return base + "." + m.name + ".c" + strconv.Itoa(m.inflight)
+}
+
+// benchRunCeiling runs `benchrig ceiling` over the same events with
+// m.inflight requests in flight, timing from its start signal (events
+// already loaded) until the receiver has them all.
+func benchRunCeiling(b *testing.B, rig string, set *benchEvents, ep *endpoints.Endpoint, recv *benchReceiver, m benchMode) benchResult {
 	b.Helper()
-	cmd := exec.Command(rig, "ceiling", "--url", ep.URL, "--secret", ep.Secrets[0],
-		"--items", strconv.Itoa(maxItems), "--events", set.file, "--header-prefix", benchHeaderPfx)
+	cmd := exec.Command(rig, "ceiling", "--url", ep.URL, "--secret", ep.Secrets[0], "--items", strconv.Itoa(m.maxItems),
+		"--inflight", strconv.Itoa(m.inflight), "--events", set.file, "--header-prefix", benchHeaderPfx)
 	var stderr benchLockedBuffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -237,17 +253,82 @@ func benchRunCeiling(b *testing.B, rig string, set *benchEvents, ep *endpoints.E
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
 		b.Fatal(err)
 	}
-	elapsed := rd.wait(b, "ceiling", exited)
+	elapsed := rd.wait(b, "ceiling "+m.label(), exited)
 	rigCPU := benchSelfCPU() - rig0
 	expect("done")
 	_, cpu1, err := benchProcStats(cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	rd.check(b, "ceiling")
+	rd.check(b, "ceiling "+m.label())
 	r := rd.result(elapsed)
 	r.cpu, r.rigCPU = cpu1-cpu0, rigCPU
 	return r
+}
+
+// benchMachine describes what the figures were measured on, since they
+// compare only within one machine and one set of backends: cores,
+// platform, CPU model and the Redis in use, long (version and address) for
+// the header and short for each summary line.
+func benchMachine(b *testing.B) (machine, redisLong, redisShort string) {
+	b.Helper()
+	machine = fmt.Sprintf("NumCPU=%d GOMAXPROCS=%d %s/%s %s", runtime.NumCPU(), runtime.GOMAXPROCS(0),
+		runtime.GOOS, runtime.GOARCH, runtime.Version())
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if model := benchInfoField(string(raw), "model name"); model != "" {
+			machine += " CPU " + strconv.Quote(model)
+		}
+	}
+	url := os.Getenv(testbackend.EnvRedis)
+	if url == "" {
+		return machine, "miniredis (in-process)", "miniredis"
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		b.Fatalf("%s=%q: %v", testbackend.EnvRedis, url, err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		b.Fatalf("%s=%q: INFO server: %v", testbackend.EnvRedis, url, err)
+	}
+	server := "redis " + benchInfoField(info, "redis_version")
+	if v := benchInfoField(info, "valkey_version"); v != "" {
+		server = "valkey " + v
+	}
+	return machine, fmt.Sprintf("%s at %s db %d", server, opts.Addr, opts.DB), server
+}
+
+// benchInfoField is the value of the first "key:value" line of text whose
+// key, trimmed, is key (/proc/cpuinfo and Redis INFO are both laid out so).
+func benchInfoField(text, key string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// benchKafkaName names the broker: always the in-process kfake, which the
+// rig's CPU figure includes.
+func benchKafkaName() string {
+	name := "kfake"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range bi.Deps {
+			if dep.Path == "github.com/twmb/franz-go/pkg/kfake" {
+				name += " " + dep.Version
+			}
+		}
+	}
+	name += " (in-process)"
+	if os.Getenv(testbackend.EnvKafka) != "" {
+		name += "; " + testbackend.EnvKafka + " is not used by this benchmark"
+	}
+	return name
 }
 
 // benchProcStats reads a live process's VmHWM (peak resident set, kB) and
@@ -299,22 +380,4 @@ func benchSelfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchLockedBuffer collects a child's stderr.
-type benchLockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *benchLockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *benchLockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -5,22 +5,22 @@ package dispatcher_test
 //
 //	go test -run '^$' -bench Dispatch -benchtime 1x ./dispatcher/
 //
-// For each mode (batched: 10,000 events per delivery; single: one envelope
-// per delivery) it preloads a topic of an in-process broker with
+// For each mode it preloads a topic of an in-process broker (kfake) with
 // seed-catalog events of one tenant, written through the producer library
 // (so records carry the routing headers), starts a local receiver that
-// verifies every signature, and then
+// verifies every signature, and then, at each in-flight count N of
+// HOOKLINE_BENCH_INFLIGHT (a sub-benchmark <mode>/c<N> each),
 //
-//   - runs the hookline binary's dispatcher command as a process of its own
-//     against that topic (Redis: an in-process miniredis over TCP), timing
+//   - runs the hookline binary's dispatcher command with --concurrency N as
+//     a process of its own against that topic (Redis: see below), timing
 //     from process start until the receiver has counted every event, and
-//     reads the process's peak RSS (VmHWM) before stopping it;
-//   - runs the ceiling, ./internal/benchrig ceiling, also a process of its
-//     own: a minimal signer that POSTs the same record values in the same
-//     batch sizes, signed the same way and with the same headers, one
-//     request at a time over one keep-alive connection (as the dispatcher's
-//     default per-endpoint concurrency of 1), to the same receiver, with no
-//     Kafka and no Redis. It loads the events before its clock starts.
+//     reads the process's peak RSS (VmHWM) and CPU time before stopping it;
+//   - runs the ceiling, ./internal/benchrig ceiling --inflight N, also a
+//     process of its own: a minimal signer that POSTs the same record values
+//     in the same batch sizes, signed the same way and with the same
+//     headers, N requests in flight over N keep-alive connections, to the
+//     same receiver, with no Kafka and no Redis. It loads the events before
+//     its clock starts.
 //
 // Modes: batched (10,000 events a delivery), single (one a delivery), both
 // with 4 registered endpoints; batched-headerless, the batched run over the
@@ -29,32 +29,48 @@ package dispatcher_test
 // batched-10k-endpoints, the batched run with 10,000 registered endpoints
 // (100 of the bench tenant), so the registry's size shows likewise.
 //
-// It reports events/s of both, their ratio (dispatcher / ceiling) and the
-// dispatcher's peak RSS, and prints one summary line per mode. Targets:
-// batched ratio >= 0.60, single ratio >= 0.80, peak RSS < 256 MB.
+// It first prints the machine (NumCPU, GOMAXPROCS, platform, CPU model) and
+// the backends in use, then one summary line per sub-benchmark: events/s of
+// hookline and of the ceiling at the same N, their ratio (hookline /
+// ceiling), the CPU seconds of the dispatcher process and of the signer
+// process, their ratio (CPU per event, as both send the same events), the
+// dispatcher's CPU seconds per 1M events, and its peak RSS. Targets:
 //
-// Besides those it reports CPU seconds per run: of the dispatcher process
-// (dispatcher-cpu-s), of the test binary while the dispatcher runs (broker,
-// Redis and receiver: rig-cpu-s), and of the ceiling (signer process plus
-// receiver: ceiling-cpu-s). On a machine with C cores, wall time times C
-// bounds their sums.
+//   - batched/c4: ratio >= 0.60, dispatcher CPU per 1M events <= 1.0 s;
+//   - batched-headerless: events/s >= 0.80 of batched's at the same N;
+//   - single/c4: ratio >= 0.75, CPU per event <= 1.6 times the ceiling's;
+//   - peak RSS < 256 MB.
+//
+// The c1 lines are the same measurement at the dispatcher's default
+// concurrency. A detail line per sub-benchmark adds the CPU seconds of the
+// test binary: while the dispatcher runs (broker, Redis and receiver:
+// rig-cpu-s) and while the ceiling runs (its receiver; with the signer,
+// ceiling-cpu-s). On a machine with C cores, wall time times C bounds the
+// sums.
 //
 // Environment:
 //
-//	HOOKLINE_BENCH_BATCHED_EVENTS  events preloaded for batched mode (default 1000000)
-//	HOOKLINE_BENCH_SINGLE_EVENTS   events preloaded for single mode (default 20000)
+//	HOOKLINE_TEST_REDIS=URL        the Redis the dispatcher uses (a database
+//	                               of a real server); unset: an in-process
+//	                               miniredis, whose CPU per command is
+//	                               several times a real Redis's
+//	HOOKLINE_BENCH_INFLIGHT=LIST   in-flight counts to measure (default 1,4)
+//	HOOKLINE_BENCH_BATCHED_EVENTS  events preloaded for batched modes (default 1000000)
+//	HOOKLINE_BENCH_SINGLE_EVENTS   events preloaded for single modes (default 20000)
 //	HOOKLINE_BENCH_INPROCESS=1     run the dispatcher inside the test binary
-//	                               instead of as a process (no peak RSS then)
+//	                               (Config.Concurrency N) instead of as a
+//	                               process (no peak RSS or CPU figures then)
 //	HOOKLINE_BENCH_CPUPROFILE=F    write a CPU profile of the dispatcher to
-//	                               F.<mode>: with INPROCESS, of the test binary
-//	                               during the timed phase (broker and receiver
-//	                               included); else the dispatcher process is
-//	                               `benchrig dispatcher` (the dispatcher
-//	                               command's wiring plus a profile) in place
-//	                               of hookline
+//	                               F.<mode>.c<N>: with INPROCESS, of the test
+//	                               binary during the timed phase (broker and
+//	                               receiver included); else the dispatcher
+//	                               process is `benchrig dispatcher` (the
+//	                               dispatcher command's wiring plus a
+//	                               profile) in place of hookline
 //	HOOKLINE_BENCH_COMPARE=BIN     also run BIN (another build of the hookline
-//	                               command, e.g. of an earlier commit) in each
-//	                               iteration, and report it beside this build
+//	                               command, e.g. of an earlier commit) with
+//	                               the same --concurrency in each iteration,
+//	                               and report it beside this build
 //	HOOKLINE_BENCH_VERBOSE=1       copy the dispatcher process's stderr (e.g.
 //	                               with GODEBUG=gctrace=1) to the test's
 //	HOOKLINE_BENCH_SHAPES=LIST     also run batched-<shape> and single-<shape>
@@ -109,7 +125,13 @@ type benchMode struct {
 	headerless bool
 	// payload is the bench endpoint's shape; nil: full.
 	payload *payload.Spec
+	// inflight is the dispatcher's --concurrency and the ceiling's
+	// --inflight; set per sub-benchmark.
+	inflight int
 }
+
+// label names a sub-benchmark's figures: mode/c<inflight>.
+func (m benchMode) label() string { return m.name + "/c" + strconv.Itoa(m.inflight) }
 
 // benchTemplate is a Slack-style template for the template modes: it
 // decodes every event and writes a short message per event.
@@ -138,21 +160,28 @@ func benchShapeModes(b *testing.B, base []benchMode) []benchMode {
 	return out
 }
 
-// benchBins are the compiled processes.
-type benchBins struct {
+// benchRig is what every mode shares: the compiled processes, the
+// in-flight counts to measure at and the Redis in use.
+type benchRig struct {
 	dispatcher []string // command and leading arguments; nil: in-process
 	rig        string   // benchrig, for the ceiling
+	inflight   []int    // HOOKLINE_BENCH_INFLIGHT
+	redis      string   // how the summary lines name the Redis
 }
 
 func BenchmarkDispatch(b *testing.B) {
-	bins := benchBins{rig: benchBuild(b, "./internal/benchrig")}
+	rig := benchRig{rig: benchBuild(b, "./internal/benchrig"), inflight: benchInflight(b)}
 	switch {
 	case os.Getenv("HOOKLINE_BENCH_INPROCESS") == "1":
 	case os.Getenv("HOOKLINE_BENCH_CPUPROFILE") != "":
-		bins.dispatcher = []string{bins.rig, "dispatcher"}
+		rig.dispatcher = []string{rig.rig, "dispatcher"}
 	default:
-		bins.dispatcher = []string{benchBuild(b, "../cmd/hookline"), "dispatcher"}
+		rig.dispatcher = []string{benchBuild(b, "../cmd/hookline"), "dispatcher"}
 	}
+	machine, redisLong, redisShort := benchMachine(b)
+	rig.redis = redisShort
+	fmt.Printf("dispatch machine: %s | Redis: %s | Kafka: %s | in flight: %s\n",
+		machine, redisLong, benchKafkaName(), strings.Trim(strings.ReplaceAll(fmt.Sprint(rig.inflight), " ", ","), "[]"))
 	modes := []benchMode{
 		{name: "batched", maxItems: 10_000, envVar: "HOOKLINE_BENCH_BATCHED_EVENTS", events: 1_000_000, registered: 4},
 		// The same records without their headers.
@@ -171,8 +200,29 @@ func BenchmarkDispatch(b *testing.B) {
 			}
 			m.events = n
 		}
-		b.Run(m.name, func(b *testing.B) { benchDispatchMode(b, m, bins) })
+		b.Run(m.name, func(b *testing.B) { benchDispatchMode(b, m, rig) })
 	}
+}
+
+// benchInflight parses HOOKLINE_BENCH_INFLIGHT, within the dispatcher's
+// --concurrency range.
+func benchInflight(b *testing.B) []int {
+	v := os.Getenv("HOOKLINE_BENCH_INFLIGHT")
+	if v == "" {
+		v = "1,4"
+	}
+	var out []int
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 64 {
+			b.Fatalf("HOOKLINE_BENCH_INFLIGHT=%q: want a list of numbers 1-64", v)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		b.Fatalf("HOOKLINE_BENCH_INFLIGHT=%q: want a list of numbers 1-64", v)
+	}
+	return out
 }
 
 // benchBuild compiles a command once for the benchmark.
@@ -210,9 +260,11 @@ func (r *benchResult) add(o benchResult) {
 	r.rigCPU += o.rigCPU
 }
 
-func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
+// benchDispatchMode preloads the mode's events once and measures them at
+// each in-flight count, as a sub-benchmark c<N> each.
+func benchDispatchMode(b *testing.B, m benchMode, rig benchRig) {
 	set := benchPreload(b, m.events, m.headerless)
-	redisAddr, redisName := benchRedis(b)
+	redisURL := benchRedis(b)
 	recv := newBenchReceiver([]byte(benchSecret), benchHeaderPfx)
 	srv := httptest.NewServer(recv)
 	b.Cleanup(srv.Close)
@@ -227,25 +279,47 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 	if maxBytes := ep.Limits().MaxBytes; set.maxBatchBytes(m.maxItems) > maxBytes {
 		b.Fatalf("a batch of %d events needs %d bytes, over MaxBytes %d", m.maxItems, set.maxBatchBytes(m.maxItems), maxBytes)
 	}
+	for _, n := range rig.inflight {
+		m.inflight = n
+		b.Run("c"+strconv.Itoa(n), func(b *testing.B) { benchDispatchAt(b, m, rig, set, redisURL, ep, recv) })
+	}
+}
 
+// benchDispatchAt measures hookline and the ceiling at m.inflight.
+func benchDispatchAt(b *testing.B, m benchMode, rig benchRig, set *benchEvents, redisURL string,
+	ep *endpoints.Endpoint, recv *benchReceiver) {
 	var disp, ceil, cmp benchResult
 	cmpBin := os.Getenv("HOOKLINE_BENCH_COMPARE")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if bins.dispatcher != nil {
-			disp.add(benchRunProcess(b, bins.dispatcher, set, redisAddr, ep, recv, m))
+		if rig.dispatcher != nil {
+			disp.add(benchRunProcess(b, rig.dispatcher, set, redisURL, ep, recv, m))
 		} else {
-			disp.add(benchRunInProcess(b, set, redisAddr, ep, recv, m))
+			disp.add(benchRunInProcess(b, set, redisURL, ep, recv, m))
 		}
 		b.StopTimer()
-		ceil.add(benchRunCeiling(b, bins.rig, set, ep, recv, m.maxItems))
+		ceil.add(benchRunCeiling(b, rig.rig, set, ep, recv, m))
 		if cmpBin != "" {
-			cmp.add(benchRunProcess(b, []string{cmpBin, "dispatcher"}, set, redisAddr, ep, recv, m))
+			cmp.add(benchRunProcess(b, []string{cmpBin, "dispatcher"}, set, redisURL, ep, recv, m))
 		}
 		b.StartTimer()
 	}
 	b.StopTimer()
+	benchReport(b, m, rig, benchFigures{disp: disp, ceil: ceil, cmp: cmp, cmpBin: cmpBin})
+}
 
+// benchFigures are one sub-benchmark's totals over its iterations.
+type benchFigures struct {
+	disp, ceil, cmp benchResult
+	cmpBin          string // HOOKLINE_BENCH_COMPARE; "": no cmp
+}
+
+// benchReport reports the metrics and prints the summary lines. The CPU
+// figures compare the sending processes only (the dispatcher, the signer):
+// the receiver's share is the same work for both, and the broker's and
+// Redis's is not the dispatcher's own.
+func benchReport(b *testing.B, m benchMode, rig benchRig, f benchFigures) {
+	disp, ceil, cmp := f.disp, f.ceil, f.cmp
 	total := float64(m.events) * float64(b.N)
 	dispRate := total / disp.elapsed.Seconds()
 	ceilRate := total / ceil.elapsed.Seconds()
@@ -257,61 +331,43 @@ func benchDispatchMode(b *testing.B, m benchMode, bins benchBins) {
 	b.ReportMetric(per(disp.firstPost), "first-post-s")
 	b.ReportMetric(per(disp.rigCPU), "rig-cpu-s")
 	b.ReportMetric(per(ceil.cpu+ceil.rigCPU), "ceiling-cpu-s")
-	rss := "n/a (in-process)"
+	b.ReportMetric(per(ceil.cpu), "signer-cpu-s")
+	rss, cpu := "n/a (in-process)", "hookline=n/a (in-process)"
 	if disp.peakRSSKB > 0 {
+		cpuRatio := disp.cpu.Seconds() / max(ceil.cpu.Seconds(), 0.01)
+		perM := disp.cpu.Seconds() / total * 1e6
 		b.ReportMetric(float64(disp.peakRSSKB)/1024, "peakRSS-MB")
 		b.ReportMetric(per(disp.cpu), "dispatcher-cpu-s")
+		b.ReportMetric(cpuRatio, "cpu-per-event-ratio")
+		b.ReportMetric(perM, "dispatcher-cpu-s/1M-events")
 		rss = fmt.Sprintf("%.0f MB", float64(disp.peakRSSKB)/1024)
+		cpu = fmt.Sprintf("hookline=%.2fs ceiling=%.2fs per-event ratio=%.2f hookline per 1M events=%.2fs",
+			per(disp.cpu), per(ceil.cpu), cpuRatio, perM)
 	}
-	fmt.Printf("dispatch %s: hookline=%.0f ev/s ceiling=%.0f ev/s ratio=%.2f peakRSS=%s (Redis: %s)\n", m.name, dispRate, ceilRate, ratio, rss, redisName)
-	if cmpBin != "" {
+	fmt.Printf("dispatch %s: hookline=%.0f ev/s ceiling(%d in flight)=%.0f ev/s ratio=%.2f cpu: %s peakRSS=%s (Redis: %s)\n",
+		m.label(), dispRate, m.inflight, ceilRate, ratio, cpu, rss, rig.redis)
+	if f.cmpBin != "" {
 		cmpRate := total / cmp.elapsed.Seconds()
 		b.ReportMetric(cmpRate, "compare-events/s")
 		fmt.Printf("  %s compare: %s=%.0f ev/s ratio=%.2f peakRSS=%.0f MB cpu=%.2fs; this build / compared = %.2f\n",
-			m.name, filepath.Base(cmpBin), cmpRate, cmpRate/ceilRate, float64(cmp.peakRSSKB)/1024, per(cmp.cpu), dispRate/cmpRate)
+			m.label(), filepath.Base(f.cmpBin), cmpRate, cmpRate/ceilRate, float64(cmp.peakRSSKB)/1024, per(cmp.cpu), dispRate/cmpRate)
 	}
 	fmt.Printf("  %s detail: events=%d posts=%d/%d wall=%.2fs/%.2fs first-post=%.2fs max-gap=%s/%s cpu: dispatcher=%.2fs broker+redis+receiver=%.2fs | ceiling signer=%.2fs receiver=%.2fs\n",
-		m.name, m.events, disp.posts/int64(b.N), ceil.posts/int64(b.N), per(disp.elapsed), per(ceil.elapsed), per(disp.firstPost),
+		m.label(), m.events, disp.posts/int64(b.N), ceil.posts/int64(b.N), per(disp.elapsed), per(ceil.elapsed), per(disp.firstPost),
 		disp.maxGap.Round(time.Millisecond), ceil.maxGap.Round(time.Millisecond),
 		per(disp.cpu), per(disp.rigCPU), per(ceil.cpu), per(ceil.rigCPU))
 }
 
-// benchRedis is the Redis the dispatcher records settled spans in: the
-// real one named by HOOKLINE_TEST_REDIS when set (its database is taken
-// from the URL; keys are namespaced by each run's fresh consumer group),
-// else an in-process miniredis, which costs several times a real Redis's
-// CPU per command and so weighs on single-event mode.
-func benchRedis(b *testing.B) (addr, name string) {
+// benchRedis is the URL of the Redis the dispatcher records settled spans
+// in: HOOKLINE_TEST_REDIS when set (keys are namespaced by each run's fresh
+// consumer group), else an in-process miniredis's, which costs several
+// times a real Redis's CPU per command and so weighs on single-event mode.
+func benchRedis(b *testing.B) (url string) {
 	if url := os.Getenv(testbackend.EnvRedis); url != "" {
-		opts, err := redis.ParseURL(url)
-		if err != nil {
+		if _, err := redis.ParseURL(url); err != nil {
 			b.Fatalf("%s=%q: %v", testbackend.EnvRedis, url, err)
 		}
-		return opts.Addr, "redis"
+		return url
 	}
-	return testbackend.NewMiniredis(b).Options().Addr, "miniredis"
-}
-
-// benchEvents is the preloaded topic, and the same record values in a file
-// for the ceiling.
-type benchEvents struct {
-	k     testbackend.Kafka
-	topic string
-	file  string  // see benchrig's readEvents
-	sizes []int32 // value sizes, in file order
-}
-
-func (s *benchEvents) n() int { return len(s.sizes) }
-
-// maxBatchBytes is the largest body of consecutive groups of items values.
-func (s *benchEvents) maxBatchBytes(items int) int {
-	most, cur := 0, 0
-	for i, n := range s.sizes {
-		if i%items == 0 {
-			cur = 1 // '['
-		}
-		cur += int(n) + 1 // value and ',' or ']'
-		most = max(most, cur)
-	}
-	return most
+	return "redis://" + testbackend.NewMiniredis(b).Options().Addr + "/0"
 }
