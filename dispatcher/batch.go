@@ -153,15 +153,31 @@ func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
 	if st == nil {
 		st = &endpointState{queue: make(chan *batch, d.cfg.MaxQueuedPerEndpoint)}
 		d.eps[ep.ID] = st
-		prep := make(chan prepared)
-		d.workers.Add(1 + d.cfg.Concurrency)
-		go d.preparer(st, prep)
-		for i := 0; i < d.cfg.Concurrency; i++ {
-			go d.worker(st, prep)
-		}
+		d.startWorkers(st, ep.Limits().MaxItems == 1)
 	}
 	d.lastEp, d.lastSt = ep, st
 	return st
+}
+
+// startWorkers starts the endpoint's Concurrency senders: for batches, fed
+// by a preparer that builds the next body while they send; for single
+// events, each preparing its own. The choice holds for the endpoint's
+// lifetime in this process; either serves any batch size.
+func (d *Dispatcher) startWorkers(st *endpointState, single bool) {
+	n := d.cfg.Concurrency
+	if single {
+		d.workers.Add(n)
+		for i := 0; i < n; i++ {
+			go d.soloWorker(st)
+		}
+		return
+	}
+	prep := make(chan prepared)
+	d.workers.Add(1 + n)
+	go d.preparer(st, prep)
+	for i := 0; i < n; i++ {
+		go d.worker(st, prep)
+	}
 }
 
 // add appends it to ep's open batch, sealing by bytes before and by items

@@ -120,7 +120,6 @@ func (d *Dispatcher) Stats() Stats {
 // returning.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	go d.tick(d.workCtx)
-	go d.marks.Run(d.workCtx)
 	err := d.m.Run(ctx)
 	// Every delivery settled (drain) or was abandoned: end the workers.
 	d.mu.Lock()

@@ -26,18 +26,9 @@ func (d *Dispatcher) preparer(st *endpointState, out chan<- prepared) {
 	defer d.workers.Done()
 	defer close(out)
 	for b := range st.queue {
-		d.mu.Lock()
-		d.wake() // the queue has room
-		d.mu.Unlock()
-		if d.workCtx.Err() != nil {
-			continue // abandoned: uncommitted, re-consumed by the next owner
+		if p, ok := d.prepare(b); ok {
+			out <- p
 		}
-		if !d.shapeItems(b) {
-			continue // every event failed its shape: dead letters each
-		}
-		del := d.newDelivery(b)
-		del.Attempt = 1
-		out <- prepared{b: b, del: del, signed: d.sender.Sign(b.ep, del, time.Now())}
 	}
 }
 
@@ -45,24 +36,58 @@ func (d *Dispatcher) preparer(st *endpointState, out chan<- prepared) {
 func (d *Dispatcher) worker(st *endpointState, in <-chan prepared) {
 	defer d.workers.Done()
 	for p := range in {
-		if d.workCtx.Err() != nil {
-			releaseBody(p.del)
-			continue // abandoned: uncommitted, re-consumed by the next owner
-		}
-		d.mu.Lock()
-		if st.inflight == 0 {
-			st.since = time.Now()
-		}
-		st.inflight++
-		d.mu.Unlock()
-		ok := d.deliver(p)
-		releaseBody(p.del)
-		d.mu.Lock()
-		st.inflight--
-		st.failing = !ok
-		d.wake()
-		d.mu.Unlock()
+		d.send(st, p)
 	}
+}
+
+// soloWorker prepares and sends an endpoint's deliveries itself: for single
+// events, whose body is the record as is and whose signature takes a
+// microsecond, handing each to another goroutine would cost more than it
+// overlaps.
+func (d *Dispatcher) soloWorker(st *endpointState) {
+	defer d.workers.Done()
+	for b := range st.queue {
+		if p, ok := d.prepare(b); ok {
+			d.send(st, p)
+		}
+	}
+}
+
+// prepare builds and signs the delivery of a batch taken off the queue. It
+// reports false when there is nothing to send: work abandoned (left
+// uncommitted, re-consumed by the next owner) or every event failed its
+// shape (dead letters each).
+func (d *Dispatcher) prepare(b *batch) (prepared, bool) {
+	d.mu.Lock()
+	d.wake() // the queue has room
+	d.mu.Unlock()
+	if d.workCtx.Err() != nil || !d.shapeItems(b) {
+		return prepared{}, false
+	}
+	del := d.newDelivery(b)
+	del.Attempt = 1
+	return prepared{b: b, del: del, signed: d.sender.Sign(b.ep, del, time.Now())}, true
+}
+
+// send delivers p, keeping the endpoint's in-flight count.
+func (d *Dispatcher) send(st *endpointState, p prepared) {
+	if d.workCtx.Err() != nil {
+		releaseBody(p.del)
+		return // abandoned: uncommitted, re-consumed by the next owner
+	}
+	d.mu.Lock()
+	if st.inflight == 0 {
+		st.since = time.Now()
+	}
+	st.inflight++
+	d.mu.Unlock()
+	ok := d.deliver(p)
+	releaseBody(p.del)
+	d.mu.Lock()
+	st.inflight--
+	st.failing = !ok
+	d.wake()
+	d.mu.Unlock()
 }
 
 // deliver makes the first attempt and settles the batch by its outcome. It

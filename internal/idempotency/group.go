@@ -2,12 +2,8 @@ package idempotency
 
 import (
 	"context"
-	"errors"
 	"sync"
 )
-
-// ErrStopped is returned by Group.Record once the group's Run has returned.
-var ErrStopped = errors.New("idempotency: group commit stopped")
 
 // SpanRecorder stores settled spans; *Ranges is one.
 type SpanRecorder interface {
@@ -22,55 +18,39 @@ type SpanRecorder interface {
 // durable (or with the round's error), so a delivery slot waiting on its
 // mark is reused only after the mark is stored.
 //
-// The zero value is not usable; use NewGroup, then Run.
+// There is no goroutine of its own: a caller finding no round trip in
+// flight makes it, so a lone caller pays nothing over a direct call, and
+// when a round trip ends, a caller of the round gathered meanwhile takes
+// the next. The zero value is not usable; use NewGroup.
 type Group struct {
-	rec  SpanRecorder
-	kick chan struct{} // buffered 1: a round is waiting
-	stop chan struct{} // closed when Run returns
+	rec SpanRecorder
 
-	mu  sync.Mutex
-	cur *round // gathering; flushed by the next turn of Run
+	mu       sync.Mutex
+	flushing bool   // a round trip is in flight
+	cur      *round // gathering
 }
 
 // round is one round trip's spans and its outcome, known once done closes.
+// lead closes when the round trip before it ended and this round needs a
+// caller to make its own.
 type round struct {
 	spans []Span
 	done  chan struct{}
+	lead  chan struct{}
 	err   error
 }
 
-func newRound() *round { return &round{done: make(chan struct{})} }
+func newRound() *round { return &round{done: make(chan struct{}), lead: make(chan struct{})} }
 
 // NewGroup commits through rec.
 func NewGroup(rec SpanRecorder) *Group {
-	return &Group{rec: rec, kick: make(chan struct{}, 1), stop: make(chan struct{}), cur: newRound()}
-}
-
-// Run flushes rounds until ctx ends; callers still waiting then, and any
-// after, get ErrStopped from Record. It is the only goroutine that calls
-// rec. Call it once.
-func (g *Group) Run(ctx context.Context) {
-	defer close(g.stop)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-g.kick:
-		}
-		g.mu.Lock()
-		r := g.cur
-		g.cur = newRound()
-		g.mu.Unlock()
-		if len(r.spans) > 0 {
-			r.err = g.rec.Record(ctx, r.spans)
-		}
-		close(r.done)
-	}
+	return &Group{rec: rec, cur: newRound()}
 }
 
 // Record adds spans to the next round trip and waits for its outcome. A
 // failed round fails every caller in it; each retries on its own terms
-// (see Until), joining a later round.
+// (see Until), joining a later round. A caller leaving on ctx leaves its
+// spans to the round, which a later caller flushes.
 func (g *Group) Record(ctx context.Context, spans []Span) error {
 	if len(spans) == 0 {
 		return nil
@@ -78,22 +58,37 @@ func (g *Group) Record(ctx context.Context, spans []Span) error {
 	g.mu.Lock()
 	r := g.cur
 	r.spans = append(r.spans, spans...)
-	g.mu.Unlock()
-	select {
-	case g.kick <- struct{}{}:
-	default: // a round is already due, and will carry these spans
-	}
-	select {
-	case <-r.done:
-		return r.err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-g.stop:
+	lead := r.lead
+	for {
+		if !g.flushing && g.cur == r {
+			return g.flush(ctx, r) // unlocks
+		}
+		g.mu.Unlock()
 		select {
-		case <-r.done: // the last round went through
+		case <-r.done:
 			return r.err
-		default:
-			return ErrStopped
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-lead:
+			lead = nil // closed once: from now on wait for done only
+			g.mu.Lock()
 		}
 	}
+}
+
+// flush makes r's round trip, then hands the round gathered meanwhile to
+// one of its callers. Called with g.mu held; returns with it released.
+func (g *Group) flush(ctx context.Context, r *round) error {
+	g.flushing = true
+	g.cur = newRound()
+	g.mu.Unlock()
+	r.err = g.rec.Record(ctx, r.spans)
+	close(r.done)
+	g.mu.Lock()
+	g.flushing = false
+	if next := g.cur; len(next.spans) > 0 {
+		close(next.lead)
+	}
+	g.mu.Unlock()
+	return r.err
 }

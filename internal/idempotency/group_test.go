@@ -45,7 +45,6 @@ func TestGroupStoresEveryMarkInFewerRoundTrips(t *testing.T) {
 		ranges := idempotency.NewRanges(rdb, prefix, "g")
 		rec := &countingRecorder{next: ranges, hold: make(chan struct{})}
 		g := idempotency.NewGroup(rec)
-		go g.Run(ctx)
 
 		const callers = 64
 		var wg sync.WaitGroup
@@ -105,7 +104,6 @@ func TestGroupFailsTheRoundAndRecoversAfter(t *testing.T) {
 	rec := &countingRecorder{next: ranges}
 	rec.fail.Store(true)
 	g := idempotency.NewGroup(rec)
-	go g.Run(ctx)
 	span := []idempotency.Span{{Topic: "events", Partition: 0, EndpointID: "ep", First: 5, Last: 9}}
 	if err := g.Record(ctx, span); !errors.Is(err, errRedisDown) {
 		t.Fatalf("record while Redis is down: %v, want %v", err, errRedisDown)
@@ -118,11 +116,6 @@ func TestGroupFailsTheRoundAndRecoversAfter(t *testing.T) {
 	if err != nil || len(got["ep"]) != 1 {
 		t.Fatalf("stored %v (%v), want the span", got, err)
 	}
-	// Once Run has stopped, a caller is not left waiting.
-	cancel()
-	waitFor(t, func() bool {
-		return errors.Is(g.Record(context.Background(), span), idempotency.ErrStopped)
-	})
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -133,5 +126,77 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestGroupUnderSteadyLoadStoresEverything: eight callers recording one
+// span after another, as delivery slots do, all get stored, in fewer
+// round trips than spans.
+func TestGroupUnderSteadyLoadStoresEverything(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testbackend.NewMiniredis(t).Options().Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	ranges := idempotency.NewRanges(rdb, "", "g")
+	rec := &countingRecorder{next: ranges}
+	g := idempotency.NewGroup(rec)
+	const slots, each = 8, 200
+	var wg sync.WaitGroup
+	for s := 0; s < slots; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				off := int64(s*each + i)
+				if err := g.Record(ctx, []idempotency.Span{{Topic: "events", EndpointID: fmt.Sprintf("ep%d", s), First: off, Last: off}}); err != nil {
+					t.Errorf("record: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := ranges.Load(ctx, "events", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, spans := range got {
+		n += len(spans)
+	}
+	if n != slots*each {
+		t.Fatalf("%d spans stored, want %d", n, slots*each)
+	}
+	t.Logf("%d spans in %d round trips", n, rec.trips.Load())
+}
+
+// TestGroupCallerLeavingOnContextLeavesItsSpanToTheRound: a caller whose
+// context ends while it waits gets the context's error; its span is stored
+// by the next round trip all the same.
+func TestGroupCallerLeavingOnContextLeavesItsSpanToTheRound(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testbackend.NewMiniredis(t).Options().Addr})
+	defer rdb.Close()
+	ranges := idempotency.NewRanges(rdb, "", "g")
+	rec := &countingRecorder{next: ranges, hold: make(chan struct{})}
+	g := idempotency.NewGroup(rec)
+	first := make(chan error, 1)
+	go func() {
+		first <- g.Record(context.Background(), []idempotency.Span{{Topic: "events", EndpointID: "a", First: 1, Last: 1}})
+	}()
+	waitFor(t, func() bool { return rec.trips.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := g.Record(ctx, []idempotency.Span{{Topic: "events", EndpointID: "b", First: 2, Last: 2}}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiting caller: %v, want its context's error", err)
+	}
+	close(rec.hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Record(context.Background(), []idempotency.Span{{Topic: "events", EndpointID: "c", First: 3, Last: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := ranges.Load(context.Background(), "events", 0, 0)
+	if len(got["a"]) != 1 || len(got["b"]) != 1 || len(got["c"]) != 1 {
+		t.Fatalf("stored %v, want a, b and c", got)
 	}
 }
