@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -68,6 +69,8 @@ type Sender struct {
 	// tokenHTTP fetches OAuth2 tokens through the same guarded transport,
 	// so a token URL obeys the endpoint URL's network rules.
 	tokenHTTP *http.Client
+	// macs reuses HMAC states per secret.
+	macs signing.MACs
 	// capped holds the endpoints whose Retry-After was capped, so the
 	// log says it once per endpoint, not once per attempt.
 	capped sync.Map
@@ -133,8 +136,42 @@ func NewSender(cfg SenderConfig) *Sender {
 	rc.RetryWaitMax = 250 * time.Millisecond
 	rc.CheckRetry = retryConnectFailures
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return &Sender{cfg: cfg, headers: signing.HeadersFor(cfg.Prefix), client: rc,
+	return &Sender{cfg: cfg, headers: canonical(signing.HeadersFor(cfg.Prefix)), client: rc,
 		tokenHTTP: &http.Client{Transport: tr, CheckRedirect: noRedirects}}
+}
+
+// excerptSize is how much of a response body the delivery log keeps.
+const excerptSize = 1024
+
+var excerptBufs = sync.Pool{New: func() any { return new([excerptSize]byte) }}
+
+// readResponse returns the first excerptSize bytes of body (nil when
+// empty, the usual answer) and drains up to MaxResponseBytes more, so the
+// connection can be reused, never all of an endless body. One pooled
+// buffer serves both.
+func (s *Sender) readResponse(body io.Reader) []byte {
+	buf := excerptBufs.Get().(*[excerptSize]byte)
+	defer excerptBufs.Put(buf)
+	n, err := io.ReadFull(body, buf[:])
+	var excerpt []byte
+	if n > 0 {
+		excerpt = bytes.Clone(buf[:n])
+	}
+	for left := s.cfg.MaxResponseBytes; err == nil && left > 0; {
+		var m int
+		m, err = body.Read(buf[:min(int64(len(buf)), left)])
+		left -= int64(m)
+	}
+	return excerpt
+}
+
+// canonical puts header names in net/http's canonical form, so that sign
+// can set them without Set's canonicalization per request.
+func canonical(h signing.Headers) signing.Headers {
+	for _, name := range []*string{&h.Event, &h.Delivery, &h.Signature, &h.Timestamp, &h.BatchSize} {
+		*name = http.CanonicalHeaderKey(*name)
+	}
+	return h
 }
 
 // retryConnectFailures retries only dial errors: the request never left, so
@@ -255,10 +292,7 @@ func (s *Sender) post(ctx context.Context, sg *Signed, rejected *oauth2.Token) (
 	}
 	defer resp.Body.Close()
 	a.Status = resp.StatusCode
-	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	a.Excerpt = excerpt
-	// Drain a little more so the connection can be reused; never all of it.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, s.cfg.MaxResponseBytes))
+	a.Excerpt = s.readResponse(resp.Body)
 	if a.Status == http.StatusTooManyRequests || a.Status == http.StatusServiceUnavailable {
 		a.RetryAfter = s.capRetryAfter(ep.ID, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	}
@@ -267,9 +301,9 @@ func (s *Sender) post(ctx context.Context, sg *Signed, rejected *oauth2.Token) (
 
 func (s *Sender) sign(h http.Header, ep *endpoints.Endpoint, d *Delivery, now time.Time) error {
 	setStaticAuth(h, ep.Auth)
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", s.cfg.UserAgent)
 	if ep.Scheme == endpoints.SchemeStandard {
+		h.Set("Content-Type", "application/json")
+		h.Set("User-Agent", s.cfg.UserAgent)
 		keys := make([][]byte, 0, len(ep.Secrets))
 		for _, sec := range ep.Secrets {
 			k, err := signing.StdKey(sec)
@@ -284,16 +318,27 @@ func (s *Sender) sign(h http.Header, ep *endpoints.Endpoint, d *Delivery, now ti
 		h[signing.StdSignature] = []string{signing.StdSignAll(keys, d.ID, ts, d.Body)}
 		return nil
 	}
-	h.Set(s.headers.Event, d.EventType)
-	h.Set(s.headers.Delivery, d.ID)
-	sig := signing.HexSignature([]byte(ep.Secrets[0]), d.Body)
+	sig := s.macs.Hex(ep.Secrets[0], d.Body)
 	if ep.SignatureFormat == endpoints.SignatureHex {
 		sig = strings.TrimPrefix(sig, "sha256=")
 	}
-	h.Set(s.headers.Signature, sig)
-	h.Set(s.headers.Timestamp, now.UTC().Format(signing.TimestampLayout))
+	// Every value in one backing array: one allocation where Set makes
+	// one per header. The names are canonical already (NewSender).
+	vals := make([]string, 0, 7)
+	set := func(name, v string) {
+		vals = append(vals, v)
+		n := len(vals)
+		h[name] = vals[n-1 : n : n]
+	}
+	set("Content-Type", "application/json")
+	set("User-Agent", s.cfg.UserAgent)
+	set(s.headers.Event, d.EventType)
+	set(s.headers.Delivery, d.ID)
+	set(s.headers.Signature, sig)
+	var ts [len(signing.TimestampLayout) + 8]byte
+	set(s.headers.Timestamp, string(now.UTC().AppendFormat(ts[:0], signing.TimestampLayout)))
 	if d.Batch {
-		h.Set(s.headers.BatchSize, strconv.Itoa(d.Items))
+		set(s.headers.BatchSize, strconv.Itoa(d.Items))
 	}
 	return nil
 }

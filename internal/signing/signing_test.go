@@ -2,6 +2,7 @@ package signing
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,5 +70,19 @@ func TestBareHexSignatureVector(t *testing.T) {
 	want := "b87fa7a53a8c1e86df57f5c65e78e1c7f293bee1b8eb9eb61463179e8321306e"
 	if got := BareHexSignature([]byte("whsec-demo-secret"), body); got != want {
 		t.Fatalf("BareHexSignature = %s, want %s", got, want)
+	}
+}
+
+func TestMACsSignLikeAFreshHMAC(t *testing.T) {
+	var macs MACs
+	bodies := [][]byte{[]byte(`{"a":1}`), []byte(`[]`), nil, []byte(strings.Repeat("x", 5000))}
+	for round := 0; round < 3; round++ { // reused states must not carry over
+		for _, secret := range []string{"s1", "another-secret", ""} {
+			for _, b := range bodies {
+				if got, want := macs.Hex(secret, b), HexSignature([]byte(secret), b); got != want {
+					t.Fatalf("secret %q body %.20q: %s, want %s", secret, b, got, want)
+				}
+			}
+		}
 	}
 }
