@@ -6,11 +6,12 @@ package dispatcher_test
 //	go test -run '^$' -bench ManyEndpoints -benchtime 1x ./dispatcher/
 //
 // Each sub-benchmark runs the hookline binary's dispatcher command as a
-// process of its own (default per-endpoint settings unless said), with
-// Kafka from HOOKLINE_TEST_KAFKA when set (else an in-process kfake) and
-// the Redis of benchRedis. Receivers verify every signature and count each
-// event exactly (a duplicate is counted apart). Every endpoint has a
-// listener of its own, as distinct hosts would.
+// process of its own (default settings unless said), with Kafka from
+// HOOKLINE_TEST_KAFKA when set (else an in-process kfake; topics a run
+// makes on a real cluster are deleted at its end) and the Redis of
+// benchRedis. Receivers verify every signature and count each event
+// exactly (a duplicate is counted apart). Every endpoint has a listener of
+// its own, as distinct hosts would.
 //
 // healthy-only and with-bad: 100 tenants, and a producer in the test binary
 // publishing seed-catalog events through the producer library at a fixed
@@ -23,12 +24,15 @@ package dispatcher_test
 // connection, reads, never answers; the dispatcher gives up after the
 // endpoint's default timeout, endpoints.DefaultTimeout, 10s) and 1
 // answering 503. healthy-only has the same 800 healthy endpoints and no
-// others. Failed deliveries go to the first retry tier; no retrier runs.
-// Each reports, of the healthy endpoints: events/s (events delivered over
-// first publish to last receipt), p50/p99/max latency, p99 of the events
-// published in the second half (after the black holes' first timeouts),
-// and the dispatcher's peak RSS (VmHWM) and CPU time. A summary line gives
-// the with-bad / healthy-only ratios of events/s and p99.
+// others. The dispatcher runs with --concurrency 1 (the default); failed
+// deliveries go to the first retry tier, and no retrier runs. Each
+// reports, of the healthy endpoints: events/s (events delivered over first
+// publish to last receipt), p50/p99/max latency, p99 of the events
+// published in the second half (at the default 30 s, after the black
+// holes' first timeouts, so start-up effects show apart), and the
+// dispatcher's peak RSS (VmHWM) and CPU time, and prints its settled
+// deliveries and attempts by outcome from its /metrics. A summary line
+// gives the with-bad / healthy-only ratios of events/s and p99.
 //
 // single-50x4: 50 tenants with one single-event endpoint each (maxItems 1),
 // --concurrency 4, every receiver answering after 20 ms; the topic is
@@ -36,8 +40,9 @@ package dispatcher_test
 // from the first receipt to the last, and that as a fraction of the
 // ceiling 50 x 4 / 20 ms = 10,000 events/s.
 //
-// Targets: with-bad's events/s and p99 within 20% of healthy-only's; peak
-// RSS < 512 MB; single-50x4 >= 90% of 10,000 events/s.
+// Targets, each line saying met or MISSED: with-bad's healthy events/s at
+// least 80% of healthy-only's and its p99 at most 120%; peak RSS < 512 MB;
+// single-50x4 >= 90% of 10,000 events/s.
 //
 // Environment:
 //
