@@ -17,22 +17,22 @@ package dispatcher_test
 // publishing seed-catalog events through the producer library at a fixed
 // rate, round robin over the tenants, for a fixed time, once the
 // dispatcher is ready (/readyz). Endpoints take every event type, batched
-// with maxItems 100 and maxWait 200ms, so a batch seals by time at these
-// rates and latency, receipt minus the event's createdUtc, is about
-// maxWait when the dispatcher keeps up. with-bad has 1,000 endpoints, 10
-// per tenant: 8 healthy (answering 204 at once), 1 black hole (accepts the
-// connection, reads, never answers; the dispatcher gives up after the
-// endpoint's default timeout, endpoints.DefaultTimeout, 10s) and 1
-// answering 503. healthy-only has the same 800 healthy endpoints and no
-// others. The dispatcher runs with --concurrency 1 (the default); failed
-// deliveries go to the first retry tier, and no retrier runs. Each
-// reports, of the healthy endpoints: events/s (events delivered over first
-// publish to last receipt), p50/p99/max latency, p99 of the events
-// published in the second half (at the default 30 s, after the black
-// holes' first timeouts, so start-up effects show apart), and the
-// dispatcher's peak RSS (VmHWM) and CPU time, and prints its settled
-// deliveries and attempts by outcome from its /metrics. A summary line
-// gives the with-bad / healthy-only ratios of events/s and p99.
+// with maxItems 100 and maxWait 200ms, so at these rates a batch seals by
+// time and latency, receipt minus the event's createdUtc, is about maxWait
+// when the dispatcher keeps up. with-bad has 1,000 endpoints, 10 per
+// tenant: 8 healthy (answering 204 at once), 1 black hole (accepts the
+// connection, reads, never answers: each delivery waits out the default
+// timeout, endpoints.DefaultTimeout, 10s) and 1 answering 503.
+// healthy-only has the same 800 healthy endpoints alone. The dispatcher
+// runs with --concurrency 1 (the default); failed deliveries go to the
+// first retry tier, and no retrier runs. Each reports, of the healthy
+// endpoints: events/s (delivered over first publish to last receipt),
+// p50/p99/max latency, and p99 of the events published in the second half
+// (at the default 30 s, after the black holes' first timeouts, so start-up
+// shows apart); the dispatcher's peak RSS (VmHWM), CPU time and settled
+// deliveries and attempts by outcome (from its /metrics); and the test
+// binary's CPU time. A summary line gives the with-bad / healthy-only
+// ratios of events/s and p99.
 //
 // single-50x4: 50 tenants with one single-event endpoint each (maxItems 1),
 // --concurrency 4, every receiver answering after 20 ms; the topic is
@@ -119,11 +119,13 @@ type manyResult struct {
 	elapsed time.Duration // first publish (or process start) to last receipt
 	steady  time.Duration // first receipt to last
 	rssKB   int64
-	cpu     time.Duration
-	held    int64 // black-hole connections open at the end
-	posts   int64 // of the healthy receivers
-	failed  int64 // posts the 503 endpoints answered
-	detail  string
+	// cpu is the dispatcher's; rigCPU the test binary's (producer,
+	// receivers, and kfake when in use) from the process start.
+	cpu, rigCPU time.Duration
+	// held: black-hole connections open at the end; posts: to the
+	// healthy receivers; failed: to the 503 endpoints.
+	held, posts, failed int64
+	detail              string
 }
 
 func (r *manyResult) add(o manyResult) {
@@ -134,10 +136,8 @@ func (r *manyResult) add(o manyResult) {
 	r.elapsed += o.elapsed
 	r.steady += o.steady
 	r.rssKB = max(r.rssKB, o.rssKB)
-	r.cpu += o.cpu
-	r.held = max(r.held, o.held)
-	r.posts += o.posts
-	r.failed += o.failed
+	r.cpu, r.rigCPU = r.cpu+o.cpu, r.rigCPU+o.rigCPU
+	r.held, r.posts, r.failed = max(r.held, o.held), r.posts+o.posts, r.failed+o.failed
 	r.detail = o.detail
 }
 
@@ -148,7 +148,10 @@ func BenchmarkManyEndpoints(b *testing.B) {
 	cfg := manyConfigFromEnv(b)
 	bin := benchBuild(b, "../cmd/hookline")
 	redisAddr, redisName := benchRedis(b)
-	k := manyKafka(b)
+	k := testbackend.Kafka{Name: "kafka", Brokers: strings.Split(os.Getenv(testbackend.EnvKafka), ",")}
+	if os.Getenv(testbackend.EnvKafka) == "" {
+		k = testbackend.NewFake(b)
+	}
 	b.Logf("Kafka: %s, Redis: %s", k.Name, redisName)
 	var healthy, bad *manyResult
 	b.Run("healthy-only", func(b *testing.B) { healthy = benchManyMixed(b, cfg, bin, k, redisAddr, false) })
@@ -161,14 +164,6 @@ func BenchmarkManyEndpoints(b *testing.B) {
 			float64(bad.rssKB)/1024, float64(healthy.rssKB)/1024, manyVerdict(max(bad.rssKB, healthy.rssKB) < 512<<10))
 	}
 	b.Run("single-50x4", func(b *testing.B) { benchManySingle(b, cfg, bin, k, redisAddr) })
-}
-
-// manyKafka is real Kafka when HOOKLINE_TEST_KAFKA names one, else kfake.
-func manyKafka(b *testing.B) testbackend.Kafka {
-	if v := os.Getenv(testbackend.EnvKafka); v != "" {
-		return testbackend.Kafka{Name: "kafka", Brokers: strings.Split(v, ",")}
-	}
-	return testbackend.NewFake(b)
 }
 
 // benchManyMixed is healthy-only (withBad false) or with-bad.
@@ -188,9 +183,9 @@ func benchManyMixed(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafk
 	b.ReportMetric(manyQuantile(all, 0.5).Seconds()*1000, "p50-ms")
 	b.ReportMetric(manyQuantile(all, 0.99).Seconds()*1000, "p99-ms")
 	b.ReportMetric(manyP99(res.late).Seconds()*1000, "p99-2nd-half-ms")
-	fmt.Printf("many %s: %.0f ev/s p50=%s p99=%s max=%s second-half-p99=%s peakRSS=%.0f MB dispatcher-cpu=%.1fs events=%d/%d dups=%d\n",
+	fmt.Printf("many %s: %.0f ev/s p50=%s p99=%s max=%s second-half-p99=%s peakRSS=%.0f MB dispatcher-cpu=%.1fs rig-cpu=%.1fs events=%d/%d dups=%d\n",
 		name, res.rate(), manyMS(manyQuantile(all, 0.5)), manyMS(manyQuantile(all, 0.99)), manyMS(manyQuantile(all, 1)),
-		manyMS(manyP99(res.late)), float64(res.rssKB)/1024, res.cpu.Seconds()/float64(b.N), res.got(), res.want, res.dups)
+		manyMS(manyP99(res.late)), float64(res.rssKB)/1024, res.cpu.Seconds()/float64(b.N), res.rigCPU.Seconds()/float64(b.N), res.got(), res.want, res.dups)
 	fmt.Printf("  %s detail: published %.0f ev/s for %s over %d tenants; healthy posts=%d, 503 posts=%d, black-hole connections held=%d; dispatcher %s\n",
 		name, cfg.rate, cfg.publish, manyTenants, res.posts, res.failed, res.held, res.detail)
 	return &res
@@ -222,6 +217,7 @@ func benchManyMixedRun(b *testing.B, cfg manyConfig, bin string, k testbackend.K
 		}
 	}
 	topic := k.Topic(b, benchPartitions)
+	rig0 := benchSelfCPU()
 	p := startManyDispatcher(b, bin, k, topic, redisAddr, eps, 1)
 	start := time.Now()
 	sent := manyPublish(b, k, topic, tenants, cfg.rate, cfg.publish)
@@ -229,6 +225,7 @@ func benchManyMixedRun(b *testing.B, cfg manyConfig, bin string, k testbackend.K
 	recv.waitFor(int64(want), manyQuiet)
 	r := manyResult{manyTake: recv.take(start.Add(cfg.publish / 2)), want: want, posts: recv.posts.Load()}
 	r.rssKB, r.cpu, r.detail = p.sample(b)
+	r.rigCPU = benchSelfCPU() - rig0
 	if withBad {
 		r.held, r.failed = holes.open.Load(), fails.posts.Load()
 		holes.close()
@@ -255,10 +252,12 @@ func benchManySingle(b *testing.B, cfg manyConfig, bin string, k testbackend.Kaf
 		topic := k.Topic(b, benchPartitions)
 		manyPreload(b, k, topic, tenants, cfg.singleEvents)
 		b.StartTimer()
+		rig0 := benchSelfCPU()
 		p := startManyDispatcher(b, bin, k, topic, redisAddr, eps, manySingleConc)
 		recv.waitFor(int64(cfg.singleEvents), manyQuiet)
 		r := manyResult{manyTake: recv.take(time.Time{}), want: cfg.singleEvents, posts: recv.posts.Load()}
 		r.rssKB, r.cpu, r.detail = p.sample(b)
+		r.rigCPU = benchSelfCPU() - rig0
 		p.stop(b)
 		manyCheck(b, recv)
 		r.elapsed, r.steady = r.last.Sub(p.started), r.last.Sub(r.first)
@@ -269,9 +268,9 @@ func benchManySingle(b *testing.B, cfg manyConfig, bin string, k testbackend.Kaf
 	b.ReportMetric(steady, "steady-events/s")
 	b.ReportMetric(steady/manySingleCeiling, "of-ceiling")
 	manyReport(b, &res)
-	fmt.Printf("many single-50x4: %.0f ev/s first to last receipt = %.2f of 50 x 4 / 20ms = %.0f ev/s (>= 0.90 %s); from process start %.0f ev/s; peakRSS=%.0f MB dispatcher-cpu=%.1fs events=%d/%d dups=%d\n",
+	fmt.Printf("many single-50x4: %.0f ev/s first to last receipt = %.2f of 50 x 4 / 20ms = %.0f ev/s (>= 0.90 %s); from process start %.0f ev/s; peakRSS=%.0f MB dispatcher-cpu=%.1fs rig-cpu=%.1fs events=%d/%d dups=%d\n",
 		steady, steady/manySingleCeiling, manySingleCeiling, manyVerdict(steady >= 0.9*manySingleCeiling),
-		res.rate(), float64(res.rssKB)/1024, res.cpu.Seconds()/float64(b.N), res.got(), res.want, res.dups)
+		res.rate(), float64(res.rssKB)/1024, res.cpu.Seconds()/float64(b.N), res.rigCPU.Seconds()/float64(b.N), res.got(), res.want, res.dups)
 	fmt.Printf("  single-50x4 detail: posts=%d; dispatcher %s\n", res.posts, res.detail)
 }
 
@@ -288,6 +287,7 @@ func manyReport(b *testing.B, r *manyResult) {
 	b.ReportMetric(r.rate(), "events/s")
 	b.ReportMetric(float64(r.rssKB)/1024, "peakRSS-MB")
 	b.ReportMetric(r.cpu.Seconds()/float64(b.N), "dispatcher-cpu-s")
+	b.ReportMetric(r.rigCPU.Seconds()/float64(b.N), "rig-cpu-s")
 	b.ReportMetric(float64(r.want-r.got()), "missing-events")
 }
 
