@@ -47,19 +47,26 @@ type endpointState struct {
 	open   *batch
 	queue  chan *batch
 	closed bool
-	// inflight counts deliveries being sent; since is when the oldest
-	// of them started. failing is set while the last attempt did not
-	// get a 2xx.
-	inflight int
-	since    time.Time
-	failing  bool
+	// started holds when each delivery in flight began (at most
+	// Concurrency), so the oldest is known however the others come and
+	// go. failing is set while the last attempt did not get a 2xx.
+	started []time.Time
+	failing bool
 }
 
 // behind reports whether the endpoint is slow or failing: a delivery has
 // been in flight for over half its timeout, or the last one failed. Only
 // then do its sealed batches skip the queue.
 func (st *endpointState) behind(timeout time.Duration) bool {
-	return st.failing || (st.inflight > 0 && time.Since(st.since) > timeout/2)
+	if st.failing {
+		return true
+	}
+	for _, at := range st.started {
+		if time.Since(at) > timeout/2 {
+			return true
+		}
+	}
+	return false
 }
 
 func (st *endpointState) closeQueue() {

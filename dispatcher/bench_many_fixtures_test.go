@@ -285,7 +285,7 @@ type manyProc struct {
 // startManyDispatcher runs the dispatcher command over eps (its own
 // consumer group and topic prefix) and waits until /readyz says it joined.
 // On real Kafka the topics it wrote are deleted at the benchmark's end.
-func startManyDispatcher(b *testing.B, bin string, k testbackend.Kafka, topic, redisAddr string,
+func startManyDispatcher(b *testing.B, bin string, k testbackend.Kafka, topic, redisURL string,
 	eps []*endpoints.Endpoint, concurrency int) *manyProc {
 	b.Helper()
 	raw, err := json.Marshal(map[string]any{"endpoints": eps})
@@ -307,7 +307,7 @@ func startManyDispatcher(b *testing.B, bin string, k testbackend.Kafka, topic, r
 	p := &manyProc{exited: make(chan error, 1), ops: ln.Addr().String()}
 	_ = ln.Close()
 	p.cmd = exec.Command(bin, "dispatcher", "--brokers", strings.Join(k.Brokers, ","), "--events-topic", topic,
-		"--group", group, "--topic-prefix", group+".", "--endpoints", file, "--redis-url", "redis://"+redisAddr+"/0",
+		"--group", group, "--topic-prefix", group+".", "--endpoints", file, "--redis-url", redisURL,
 		"--allow-networks", "127.0.0.0/8", "--allow-http", "--retry-schedule", "1m", "--log-level", "warn",
 		"--concurrency", strconv.Itoa(concurrency), "--ops-addr", p.ops)
 	p.cmd.Stderr = &p.stderr

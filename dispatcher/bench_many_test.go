@@ -147,15 +147,16 @@ func (r *manyResult) rate() float64 { return float64(r.got()) / r.elapsed.Second
 func BenchmarkManyEndpoints(b *testing.B) {
 	cfg := manyConfigFromEnv(b)
 	bin := benchBuild(b, "../cmd/hookline")
-	redisAddr, redisName := benchRedis(b)
+	redisURL := benchRedis(b)
+	machine, redisName, _ := benchMachine(b)
 	k := testbackend.Kafka{Name: "kafka", Brokers: strings.Split(os.Getenv(testbackend.EnvKafka), ",")}
 	if os.Getenv(testbackend.EnvKafka) == "" {
 		k = testbackend.NewFake(b)
 	}
-	b.Logf("Kafka: %s, Redis: %s", k.Name, redisName)
+	fmt.Printf("many machine: %s | Redis: %s | Kafka: %s\n", machine, redisName, k.Name)
 	var healthy, bad *manyResult
-	b.Run("healthy-only", func(b *testing.B) { healthy = benchManyMixed(b, cfg, bin, k, redisAddr, false) })
-	b.Run("with-bad", func(b *testing.B) { bad = benchManyMixed(b, cfg, bin, k, redisAddr, true) })
+	b.Run("healthy-only", func(b *testing.B) { healthy = benchManyMixed(b, cfg, bin, k, redisURL, false) })
+	b.Run("with-bad", func(b *testing.B) { bad = benchManyMixed(b, cfg, bin, k, redisURL, true) })
 	if healthy != nil && bad != nil {
 		tput, p99 := bad.rate()/healthy.rate(), manyP99(bad.all).Seconds()/manyP99(healthy.all).Seconds()
 		late := manyP99(bad.late).Seconds() / manyP99(healthy.late).Seconds()
@@ -163,11 +164,11 @@ func BenchmarkManyEndpoints(b *testing.B) {
 			tput, manyVerdict(tput >= 0.8), p99, manyVerdict(p99 <= 1.2), late, manyVerdict(late <= 1.2),
 			float64(bad.rssKB)/1024, float64(healthy.rssKB)/1024, manyVerdict(max(bad.rssKB, healthy.rssKB) < 512<<10))
 	}
-	b.Run("single-50x4", func(b *testing.B) { benchManySingle(b, cfg, bin, k, redisAddr) })
+	b.Run("single-50x4", func(b *testing.B) { benchManySingle(b, cfg, bin, k, redisURL) })
 }
 
 // benchManyMixed is healthy-only (withBad false) or with-bad.
-func benchManyMixed(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafka, redisAddr string, withBad bool) *manyResult {
+func benchManyMixed(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafka, redisURL string, withBad bool) *manyResult {
 	name := "healthy-only"
 	if withBad {
 		name = "with-bad"
@@ -175,7 +176,7 @@ func benchManyMixed(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafk
 	var res manyResult
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res.add(benchManyMixedRun(b, cfg, bin, k, redisAddr, withBad))
+		res.add(benchManyMixedRun(b, cfg, bin, k, redisURL, withBad))
 	}
 	b.StopTimer()
 	manyReport(b, &res)
@@ -191,7 +192,7 @@ func benchManyMixed(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafk
 	return &res
 }
 
-func benchManyMixedRun(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafka, redisAddr string, withBad bool) manyResult {
+func benchManyMixedRun(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafka, redisURL string, withBad bool) manyResult {
 	recv, okURLs := newManyReceiver(b, manyTenants*manyHealthyPer, 204, 0)
 	var fails *manyReceiver
 	var holes *manyBlackHoles
@@ -218,7 +219,7 @@ func benchManyMixedRun(b *testing.B, cfg manyConfig, bin string, k testbackend.K
 	}
 	topic := k.Topic(b, benchPartitions)
 	rig0 := benchSelfCPU()
-	p := startManyDispatcher(b, bin, k, topic, redisAddr, eps, 1)
+	p := startManyDispatcher(b, bin, k, topic, redisURL, eps, 1)
 	start := time.Now()
 	sent := manyPublish(b, k, topic, tenants, cfg.rate, cfg.publish)
 	want := sent * manyHealthyPer
@@ -236,7 +237,7 @@ func benchManyMixedRun(b *testing.B, cfg manyConfig, bin string, k testbackend.K
 	return r
 }
 
-func benchManySingle(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafka, redisAddr string) {
+func benchManySingle(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafka, redisURL string) {
 	var res manyResult
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -253,7 +254,7 @@ func benchManySingle(b *testing.B, cfg manyConfig, bin string, k testbackend.Kaf
 		manyPreload(b, k, topic, tenants, cfg.singleEvents)
 		b.StartTimer()
 		rig0 := benchSelfCPU()
-		p := startManyDispatcher(b, bin, k, topic, redisAddr, eps, manySingleConc)
+		p := startManyDispatcher(b, bin, k, topic, redisURL, eps, manySingleConc)
 		recv.waitFor(int64(cfg.singleEvents), manyQuiet)
 		r := manyResult{manyTake: recv.take(time.Time{}), want: cfg.singleEvents, posts: recv.posts.Load()}
 		r.rssKB, r.cpu, r.detail = p.sample(b)

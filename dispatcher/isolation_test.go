@@ -107,3 +107,40 @@ func TestSlowEndpointDoesNotHoldUpAFastOne(t *testing.T) {
 		}
 	})
 }
+
+// TestBusyHealthyEndpointAtConcurrencyIsNotDeferred: an endpoint kept busy
+// at concurrency 2 (always a request in flight, each answered well within
+// its timeout) is healthy however long the busy spell lasts: every event
+// goes straight to it, none deferred to the retry tier. Counting only from
+// the first request of a busy spell would call it slow after half a
+// timeout.
+func TestBusyHealthyEndpointAtConcurrencyIsNotDeferred(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		const timeout = 500 * time.Millisecond
+		s := newSink(t, "X-Hookline")
+		s.SetDelay(40 * time.Millisecond) // a tenth of the timeout
+		ep := endpointFor("busy", "t-1", s, func(e *endpoints.Endpoint) {
+			e.MaxItems, e.Timeout = 1, endpoints.Duration(timeout)
+		})
+		f := newFixture(t, b, []*endpoints.Endpoint{ep}, func(c *dispatcher.Config) {
+			c.Concurrency, c.MaxQueuedPerEndpoint = 2, 1
+		})
+		// About 2 s of work at 50 requests a second: several timeouts long.
+		const n = 100
+		var ids []string
+		for i := 0; i < n; i++ {
+			ids = append(ids, f.publish(t, taskEvent("t-1", "obj"+strconv.Itoa(i), "s"))...)
+		}
+		got := s.Delivered(t, n, 30*time.Second)
+		st := f.d.Stats()
+		t.Logf("stats: %+v", st)
+		if st.Deferred != 0 {
+			t.Fatalf("%d events deferred to the retry tier from a healthy endpoint", st.Deferred)
+		}
+		for _, id := range ids {
+			if got[id] != 1 {
+				t.Fatalf("event %s arrived %d times, want once", id, got[id])
+			}
+		}
+	})
+}

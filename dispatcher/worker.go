@@ -75,16 +75,19 @@ func (d *Dispatcher) send(st *endpointState, p prepared) {
 		releaseBody(p.del)
 		return // abandoned: uncommitted, re-consumed by the next owner
 	}
+	start := time.Now()
 	d.mu.Lock()
-	if st.inflight == 0 {
-		st.since = time.Now()
-	}
-	st.inflight++
+	st.started = append(st.started, start)
 	d.mu.Unlock()
 	ok := d.deliver(p)
 	releaseBody(p.del)
 	d.mu.Lock()
-	st.inflight--
+	for i, at := range st.started {
+		if at == start {
+			st.started = append(st.started[:i], st.started[i+1:]...)
+			break
+		}
+	}
 	st.failing = !ok
 	d.wake()
 	d.mu.Unlock()
