@@ -158,13 +158,24 @@ func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
 	}
 	st := d.eps[ep.ID]
 	if st == nil {
-		st = &endpointState{queue: make(chan *batch, d.cfg.MaxQueuedPerEndpoint)}
+		single := ep.Limits().MaxItems == 1
+		queued := d.cfg.MaxQueuedPerEndpoint
+		if single {
+			queued *= singleQueueFactor
+		}
+		st = &endpointState{queue: make(chan *batch, queued)}
 		d.eps[ep.ID] = st
-		d.startWorkers(st, ep.Limits().MaxItems == 1)
+		d.startWorkers(st, single)
 	}
 	d.lastEp, d.lastSt = ep, st
 	return st
 }
+
+// singleQueueFactor scales the queue of a single-event endpoint: its
+// entries are single events, not batches of thousands, and a queue of four
+// would leave its slots idle whenever routing is busy elsewhere, or hold
+// routing up waiting for room. Memory stays bounded by MaxBufferedBytes.
+const singleQueueFactor = 16
 
 // startWorkers starts the endpoint's Concurrency senders: for batches, fed
 // by a preparer that builds the next body while they send; for single

@@ -62,6 +62,7 @@ type Config struct {
 	// MaxQueuedPerEndpoint is how many sealed batches may wait behind an
 	// endpoint's delivery in flight; more go straight to the first retry
 	// tier, so a slow endpoint cannot hold memory or other endpoints up.
+	// A single-event endpoint (MaxItems 1) queues 16 times as many events.
 	// Default 4.
 	MaxQueuedPerEndpoint int
 	// Concurrency is deliveries in flight per endpoint. Default 1.

@@ -33,7 +33,7 @@ func (f *dispatcherFlags) register(fs *flagSet, r role) {
 	}
 	fs.Int64Var(&f.maxBuffered, "max-buffered-bytes", dispatcher.DefaultMaxBufferedBytes, "event bytes held in batches and in flight before fetching waits")
 	fs.IntVar(&f.fetchPartitionBytes, "fetch-partition-bytes", dispatcher.DefaultFetchMaxPartitionBytes, "bytes one fetch takes from one partition; smaller keeps decoding in step with sending")
-	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint; past it, a slow or failing endpoint's batches go to the first retry tier")
+	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint (16 times as many single events on a single-event endpoint); past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
 }
 
