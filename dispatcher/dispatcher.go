@@ -11,6 +11,7 @@ import (
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/member"
 	"github.com/hookline/hookline/internal/payload"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
@@ -71,7 +72,11 @@ func New(cfg Config) (*Dispatcher, error) {
 		eps:     map[string]*endpointState{},
 		shapers: payload.NewCache(cfg.Refs),
 	}
-	d.marks = idempotency.NewGroup(d.ranges)
+	var rec idempotency.SpanRecorder = d.ranges
+	if c, ok := cfg.Redis.(*redis.Client); ok {
+		rec = idempotency.NewConnRecorder(c, cfg.RedisPrefix, cfg.Group)
+	}
+	d.marks = idempotency.NewGroup(rec)
 	d.cond = sync.NewCond(&d.mu)
 	m, err := member.New(member.Config{
 		Brokers:        cfg.Brokers,

@@ -200,3 +200,78 @@ func TestGroupCallerLeavingOnContextLeavesItsSpanToTheRound(t *testing.T) {
 		t.Fatalf("stored %v, want a, b and c", got)
 	}
 }
+
+// TestConnRecorderSurvivesALostConnection: marks through one kept
+// connection fail while Redis is unreachable and go through on a fresh
+// connection once it is back; every span stored is loadable.
+func TestConnRecorderSurvivesALostConnection(t *testing.T) {
+	target := testbackend.NewMiniredis(t).Options().Addr
+	proxy := testbackend.NewProxy(t, target)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1})
+	defer rdb.Close()
+	ctx := context.Background()
+	g := idempotency.NewGroup(idempotency.NewConnRecorder(rdb, "", "g"))
+	span := func(off int64) []idempotency.Span {
+		return []idempotency.Span{{Topic: "events", EndpointID: "ep", First: off, Last: off}}
+	}
+	if err := g.Record(ctx, span(1)); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	if err := g.Record(ctx, span(2)); err == nil {
+		t.Fatal("recorded with Redis unreachable")
+	}
+	proxy.Restore()
+	if err := g.Record(ctx, span(3)); err != nil {
+		t.Fatalf("after Redis is back: %v", err)
+	}
+	direct := redis.NewClient(&redis.Options{Addr: target})
+	defer direct.Close()
+	got, err := idempotency.NewRanges(direct, "", "g").Load(ctx, "events", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spans := got["ep"]; len(spans) != 2 || spans[0] != [2]int64{1, 1} || spans[1] != [2]int64{3, 3} {
+		t.Fatalf("stored %v, want spans 1 and 3", got)
+	}
+}
+
+// TestGroupOverConnRecorderStoresEveryMark: the steady-load case through
+// one kept connection, on miniredis and on real Redis.
+func TestGroupOverConnRecorderStoresEveryMark(t *testing.T) {
+	testbackend.ForEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		c, ok := rdb.(*redis.Client)
+		if !ok {
+			t.Fatalf("want a *redis.Client, got %T", rdb)
+		}
+		ctx := context.Background()
+		g := idempotency.NewGroup(idempotency.NewConnRecorder(c, prefix, "g"))
+		const slots, each = 8, 100
+		var wg sync.WaitGroup
+		for s := 0; s < slots; s++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					off := int64(s*each + i)
+					if err := g.Record(ctx, []idempotency.Span{{Topic: "events", Partition: int32(s % 3), EndpointID: "ep", First: off, Last: off}}); err != nil {
+						t.Errorf("record: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for part := int32(0); part < 3; part++ {
+			got, err := idempotency.NewRanges(rdb, prefix, "g").Load(ctx, "events", part, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(got["ep"])
+		}
+		if n != slots*each {
+			t.Fatalf("%d spans stored, want %d", n, slots*each)
+		}
+	})
+}
