@@ -130,16 +130,29 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // TestGroupUnderSteadyLoadStoresEverything: eight callers recording one
-// span after another, as delivery slots do, all get stored, in fewer
-// round trips than spans.
+// span after another over three partitions, as delivery slots do, all get
+// stored, through the pooled client and through one kept connection, on
+// miniredis and on real Redis; the pooled case counts its round trips.
 func TestGroupUnderSteadyLoadStoresEverything(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: testbackend.NewMiniredis(t).Options().Addr})
-	defer rdb.Close()
+	testbackend.ForEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ranges := idempotency.NewRanges(rdb, prefix, "g")
+		pooled := &countingRecorder{next: ranges}
+		steadyLoad(t, idempotency.NewGroup(pooled), ranges, "events")
+		t.Logf("pooled: %d round trips", pooled.trips.Load())
+		c, ok := rdb.(*redis.Client)
+		if !ok {
+			t.Fatalf("want a *redis.Client, got %T", rdb)
+		}
+		steadyLoad(t, idempotency.NewGroup(idempotency.NewConnRecorder(c, prefix, "g")), ranges, "events-kept")
+	})
+}
+
+// steadyLoad records 8 x 200 spans through g and checks every one is in
+// ranges.
+func steadyLoad(t *testing.T, g *idempotency.Group, ranges *idempotency.Ranges, topic string) {
+	t.Helper()
 	ctx := context.Background()
-	ranges := idempotency.NewRanges(rdb, "", "g")
-	rec := &countingRecorder{next: ranges}
-	g := idempotency.NewGroup(rec)
-	const slots, each = 8, 200
+	const slots, each, parts = 8, 200, 3
 	var wg sync.WaitGroup
 	for s := 0; s < slots; s++ {
 		wg.Add(1)
@@ -147,7 +160,8 @@ func TestGroupUnderSteadyLoadStoresEverything(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				off := int64(s*each + i)
-				if err := g.Record(ctx, []idempotency.Span{{Topic: "events", EndpointID: fmt.Sprintf("ep%d", s), First: off, Last: off}}); err != nil {
+				span := idempotency.Span{Topic: topic, Partition: int32(s % parts), EndpointID: fmt.Sprintf("ep%d", s), First: off, Last: off}
+				if err := g.Record(ctx, []idempotency.Span{span}); err != nil {
 					t.Errorf("record: %v", err)
 					return
 				}
@@ -155,18 +169,19 @@ func TestGroupUnderSteadyLoadStoresEverything(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	got, err := ranges.Load(ctx, "events", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, spans := range got {
-		n += len(spans)
+	for part := int32(0); part < parts; part++ {
+		got, err := ranges.Load(ctx, topic, part, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, spans := range got {
+			n += len(spans)
+		}
 	}
 	if n != slots*each {
-		t.Fatalf("%d spans stored, want %d", n, slots*each)
+		t.Fatalf("%s: %d spans stored, want %d", topic, n, slots*each)
 	}
-	t.Logf("%d spans in %d round trips", n, rec.trips.Load())
 }
 
 // TestGroupCallerLeavingOnContextLeavesItsSpanToTheRound: a caller whose
@@ -234,44 +249,4 @@ func TestConnRecorderSurvivesALostConnection(t *testing.T) {
 	if spans := got["ep"]; len(spans) != 2 || spans[0] != [2]int64{1, 1} || spans[1] != [2]int64{3, 3} {
 		t.Fatalf("stored %v, want spans 1 and 3", got)
 	}
-}
-
-// TestGroupOverConnRecorderStoresEveryMark: the steady-load case through
-// one kept connection, on miniredis and on real Redis.
-func TestGroupOverConnRecorderStoresEveryMark(t *testing.T) {
-	testbackend.ForEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
-		c, ok := rdb.(*redis.Client)
-		if !ok {
-			t.Fatalf("want a *redis.Client, got %T", rdb)
-		}
-		ctx := context.Background()
-		g := idempotency.NewGroup(idempotency.NewConnRecorder(c, prefix, "g"))
-		const slots, each = 8, 100
-		var wg sync.WaitGroup
-		for s := 0; s < slots; s++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < each; i++ {
-					off := int64(s*each + i)
-					if err := g.Record(ctx, []idempotency.Span{{Topic: "events", Partition: int32(s % 3), EndpointID: "ep", First: off, Last: off}}); err != nil {
-						t.Errorf("record: %v", err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		n := 0
-		for part := int32(0); part < 3; part++ {
-			got, err := idempotency.NewRanges(rdb, prefix, "g").Load(ctx, "events", part, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n += len(got["ep"])
-		}
-		if n != slots*each {
-			t.Fatalf("%d spans stored, want %d", n, slots*each)
-		}
-	})
 }
