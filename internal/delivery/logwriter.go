@@ -25,6 +25,9 @@ type LogWriterConfig struct {
 	FlushTimeout time.Duration
 	// KafkaOpts are extra client options (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
+	// MaxBuffered is how many records may wait to be written; past it, new
+	// ones are dropped (see Failed). Default 100,000.
+	MaxBuffered int
 	// Logger reports records that could not be written. Default nil: silent.
 	Logger *zap.Logger
 }
@@ -55,13 +58,16 @@ func NewLogWriter(cfg LogWriterConfig) (*LogWriter, error) {
 	if cfg.Linger <= 0 {
 		cfg.Linger = DefaultLogLinger
 	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = 100_000
+	}
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(cfg.Linger)}, kafka.ProducerOpts()...)
+	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(cfg.Linger), kgo.MaxBufferedRecords(cfg.MaxBuffered)}, kafka.ProducerOpts()...)
 	cl, err := kgo.NewClient(append(opts, cfg.KafkaOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("attempt log client: %w", err)
@@ -80,18 +86,28 @@ func (w *LogWriter) Split(d *Delivery, parts []*Delivery, reason string) {
 }
 
 func (w *LogWriter) produce(r *kgo.Record) {
+	// Never blocks: with Kafka away and the buffer full, a record is
+	// dropped (counted, logged once) rather than hold a delivery up, or
+	// hold up a stop that waits for deliveries before closing the log.
 	// Not the caller's context: a record buffered when its work is
 	// abandoned is still worth writing.
-	w.cl.Produce(context.Background(), r, w.done)
+	w.cl.TryProduce(context.Background(), r, w.done)
 }
 
 func (w *LogWriter) done(r *kgo.Record, err error) {
-	if err != nil && w.failed.Add(1) == 1 {
-		w.log.Warn("attempt log record not written; the delivery log misses it", zap.String("topic", r.Topic), zap.Error(err))
+	if err == nil {
+		return
+	}
+	// Logged at the 1st, 2nd, 4th, 8th ... failure: an outage is seen
+	// without a line per record.
+	if n := w.failed.Add(1); n&(n-1) == 0 {
+		w.log.Warn("attempt log records not written; the delivery log misses them",
+			zap.String("topic", r.Topic), zap.Int64("so_far", n), zap.Error(err))
 	}
 }
 
-// Failed is how many records could not be written.
+// Failed is how many records could not be written, or were dropped
+// because the buffer was full.
 func (w *LogWriter) Failed() int64 { return w.failed.Load() }
 
 // Close writes what is buffered, for at most the flush timeout, then

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -44,4 +45,36 @@ func TestLogWriterWritesEveryAttemptByClose(t *testing.T) {
 			t.Fatalf("%d distinct attempts in the log, want %d", len(seen), n)
 		}
 	})
+}
+
+// TestLogWriterNeverBlocksWithKafkaAway: with no broker to write to and
+// the buffer full, logging an attempt returns at once (the record is
+// dropped and counted) instead of holding the delivery up, Close returns
+// after its flush timeout, and every record is counted.
+func TestLogWriterNeverBlocksWithKafkaAway(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	w, err := delivery.NewLogWriter(delivery.LogWriterConfig{Brokers: []string{addr}, Topic: "attempts",
+		MaxBuffered: 10, FlushTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	for i := 0; i < n; i++ {
+		w.Attempt(&delivery.Delivery{ID: fmt.Sprintf("d%d", i)}, delivery.Attempt{Status: 204}, delivery.Delivered, "")
+	}
+	w.Close()
+	// Nothing was written: every record is counted as failed, refused at
+	// once or failed at Close.
+	deadline := time.Now().Add(5 * time.Second)
+	for w.Failed() != n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the last failures are reported as Close winds down
+	}
+	if failed := w.Failed(); failed != n {
+		t.Fatalf("%d of %d records counted as failed, want all", failed, n)
+	}
 }
