@@ -20,6 +20,9 @@ type Post struct {
 	Body   []byte
 	At     time.Time
 	Status int
+	// Remote is the client's address: one per connection, so posts of
+	// one sender process share none with another's.
+	Remote string
 }
 
 // Receiver is a webhook endpoint for tests that checks every request the way seed 000 tells
@@ -94,7 +97,7 @@ func (s *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		s.bad = append(s.bad, problem)
 		status = http.StatusUnauthorized
 	}
-	s.posts = append(s.posts, Post{Header: r.Header.Clone(), Body: body, At: time.Now(), Status: status})
+	s.posts = append(s.posts, Post{Header: r.Header.Clone(), Body: body, At: time.Now(), Status: status, Remote: r.RemoteAddr})
 	delay := s.delay
 	s.mu.Unlock()
 	if delay > 0 {
