@@ -67,6 +67,11 @@ type Config struct {
 	MaxQueuedPerEndpoint int
 	// Concurrency is deliveries in flight per endpoint. Default 1.
 	Concurrency int
+	// MarkLinger is how long a delivery's settle mark may wait for other
+	// deliveries in flight to finish and share its Redis round trip; a
+	// round leaves as soon as none is left sending. Default 500µs
+	// (DefaultMarkLinger); negative: never wait.
+	MarkLinger time.Duration
 	// CommitInterval between offset commits. Default 1 s.
 	CommitInterval time.Duration
 	// RevokeTimeout bounds the wait for in-flight deliveries of partitions
@@ -88,6 +93,7 @@ type Config struct {
 const (
 	DefaultMaxBufferedBytes       = 64 << 20
 	DefaultFetchMaxPartitionBytes = 256 << 10
+	DefaultMarkLinger             = 500 * time.Microsecond
 )
 
 // ErrConfig marks a configuration error.
@@ -120,6 +126,9 @@ func (c *Config) withDefaults() error {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 1
+	}
+	if c.MarkLinger == 0 {
+		c.MarkLinger = DefaultMarkLinger
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = time.Second

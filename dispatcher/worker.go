@@ -79,7 +79,9 @@ func (d *Dispatcher) send(st *endpointState, p prepared) {
 	d.mu.Lock()
 	st.started = append(st.started, start)
 	d.mu.Unlock()
+	d.marks.Begin()
 	ok := d.deliver(p)
+	d.marks.End()
 	releaseBody(p.del)
 	d.mu.Lock()
 	for i, at := range st.started {

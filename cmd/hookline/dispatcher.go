@@ -20,6 +20,7 @@ type dispatcherFlags struct {
 	maxBuffered            int64
 	fetchPartitionBytes    int
 	maxQueued, concurrency int
+	markLinger             time.Duration
 }
 
 // register adds the dispatcher's flags; in dev the events topic follows
@@ -35,6 +36,7 @@ func (f *dispatcherFlags) register(fs *flagSet, r role) {
 	fs.IntVar(&f.fetchPartitionBytes, "fetch-partition-bytes", dispatcher.DefaultFetchMaxPartitionBytes, "bytes one fetch takes from one partition; smaller keeps decoding in step with sending")
 	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint (16 times as many single events on a single-event endpoint); past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
+	fs.DurationVar(&f.markLinger, "mark-linger", dispatcher.DefaultMarkLinger, "how long a settled delivery's Redis mark waits for other deliveries in flight to share its round trip (0: never)")
 }
 
 func (f *dispatcherFlags) check() error {
@@ -47,6 +49,8 @@ func (f *dispatcherFlags) check() error {
 		return badFlag("max-queued", "want at least 1, got %d", f.maxQueued)
 	case f.concurrency < 1 || f.concurrency > 64:
 		return badFlag("concurrency", "want 1-64, got %d", f.concurrency)
+	case f.markLinger < 0 || f.markLinger > 100*time.Millisecond:
+		return badFlag("mark-linger", "want 0 to 100ms, got %v", f.markLinger)
 	}
 	return nil
 }

@@ -4,6 +4,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hookline/hookline/dispatcher"
 )
 
 func quietFlagSet(name string) *flagSet {
@@ -126,5 +129,31 @@ func TestDispatcherAndRetrierAgreeOnSharedFlags(t *testing.T) {
 	}
 	if dc.Group != "hookline-dispatcher" || dc.Topics.Events != "hookline.events" {
 		t.Errorf("dispatcher group %q, events %q", dc.Group, dc.Topics.Events)
+	}
+}
+
+func TestMarkLingerFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, dispatcher.DefaultMarkLinger},
+		{[]string{"--mark-linger", "2ms"}, 2 * time.Millisecond},
+		{[]string{"--mark-linger", "0"}, -1}, // never wait; the config's 0 is the default
+	} {
+		c, err := parseDev(quietFlagSet("dev"), tc.args)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		dc, err := buildDispatcher(&c.shared, &c.disp, deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dc.MarkLinger != tc.want {
+			t.Errorf("%v: MarkLinger %v, want %v", tc.args, dc.MarkLinger, tc.want)
+		}
+	}
+	if _, err := parseDev(quietFlagSet("dev"), []string{"--mark-linger", "1s"}); err == nil || !strings.Contains(err.Error(), "--mark-linger") {
+		t.Errorf("mark-linger 1s: %v", err)
 	}
 }

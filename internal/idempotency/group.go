@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,10 +16,17 @@ type SpanRecorder interface {
 // Group commits marks together: while one Redis round trip is in flight,
 // the spans of every caller that arrives meanwhile gather into the next
 // one, so at N deliveries in flight the marks cost about one round trip per
-// N deliveries instead of one each, and no caller waits for more than the
-// round trip in flight plus its own. A caller returns once its spans are
+// N deliveries instead of one each. A caller returns once its spans are
 // durable (or with the round's error), so a delivery slot waiting on its
 // mark is reused only after the mark is stored.
+//
+// Callers that bracket their work with Begin and End also let a round wait
+// for them: a round whose callers are all in leaves at once, and one with
+// work still under way (begun, not yet recording) waits up to Linger from
+// its first span for it to join. On a machine short of CPU this is what
+// keeps several slots of one endpoint in a single round trip, where
+// without it the round trips, each a write and a wake-up on both sides,
+// cost more than the posts they follow.
 //
 // There is no goroutine of its own: a caller finding no round trip in
 // flight makes it, so a lone caller pays nothing over a direct call, and
@@ -26,27 +34,63 @@ type SpanRecorder interface {
 // the next. The zero value is not usable; use NewGroup.
 type Group struct {
 	rec SpanRecorder
+	// Linger is how long a round waits for work begun but not yet
+	// recording; set it before use. Zero: a round never waits.
+	Linger time.Duration
 
 	mu       sync.Mutex
-	flushing bool   // a round trip is in flight
+	flushing bool   // a caller leads a round: lingering or in its round trip
 	cur      *round // gathering
+	active   int    // between Begin and End
+	waiting  int    // of those, in Record
+	lingerer *round // a round waiting for the active ones to record
 }
 
 // round is one round trip's spans and its outcome, known once done closes.
 // lead closes when the round trip before it ended and this round needs a
-// caller to make its own.
+// caller to make its own; full closes when no begun work is left outside
+// Record while the round lingers.
 type round struct {
 	spans []Span
+	first time.Time
 	done  chan struct{}
 	lead  chan struct{}
+	full  chan struct{}
 	err   error
 }
 
-func newRound() *round { return &round{done: make(chan struct{}), lead: make(chan struct{})} }
+func newRound() *round {
+	return &round{done: make(chan struct{}), lead: make(chan struct{}), full: make(chan struct{})}
+}
 
 // NewGroup commits through rec.
 func NewGroup(rec SpanRecorder) *Group {
 	return &Group{rec: rec, cur: newRound()}
+}
+
+// Begin counts one piece of work (a delivery in flight) that will record,
+// or End, soon; a lingering round waits for it.
+func (g *Group) Begin() {
+	g.mu.Lock()
+	g.active++
+	g.mu.Unlock()
+}
+
+// End undoes Begin, after Record or instead of it.
+func (g *Group) End() {
+	g.mu.Lock()
+	g.active--
+	g.wakeLingerer()
+	g.mu.Unlock()
+}
+
+// wakeLingerer lets a lingering round leave once every begun piece of work
+// is recording. Called with g.mu held.
+func (g *Group) wakeLingerer() {
+	if g.lingerer != nil && g.active <= g.waiting {
+		close(g.lingerer.full)
+		g.lingerer = nil
+	}
 }
 
 // Record adds spans to the next round trip and waits for its outcome. A
@@ -58,12 +102,22 @@ func (g *Group) Record(ctx context.Context, spans []Span) error {
 		return nil
 	}
 	g.mu.Lock()
+	g.waiting++
+	defer func() {
+		g.mu.Lock()
+		g.waiting--
+		g.mu.Unlock()
+	}()
 	r := g.cur
+	if len(r.spans) == 0 {
+		r.first = time.Now()
+	}
 	r.spans = append(r.spans, spans...)
+	g.wakeLingerer()
 	lead := r.lead
 	for {
 		if !g.flushing && g.cur == r {
-			return g.flush(ctx, r) // unlocks
+			return g.lead(ctx, r) // unlocks
 		}
 		g.mu.Unlock()
 		select {
@@ -76,6 +130,27 @@ func (g *Group) Record(ctx context.Context, spans []Span) error {
 			g.mu.Lock()
 		}
 	}
+}
+
+// lead lingers for begun work, then makes r's round trip. Called with g.mu
+// held; returns with it released.
+func (g *Group) lead(ctx context.Context, r *round) error {
+	if wait := g.Linger - time.Since(r.first); wait > 0 && g.active > g.waiting {
+		g.flushing, g.lingerer = true, r
+		g.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-r.full:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		g.mu.Lock()
+		if g.lingerer == r {
+			g.lingerer = nil
+		}
+	}
+	return g.flush(ctx, r)
 }
 
 // flush makes r's round trip, then hands the round gathered meanwhile to
