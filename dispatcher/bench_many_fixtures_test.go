@@ -46,6 +46,7 @@ type manyReceiver struct {
 
 	posts, events atomic.Int64
 	problem       atomic.Pointer[string]
+	turns         manyTurns
 
 	mu sync.Mutex
 	// samples are per distinct event; seen holds endpoint path + eventId,
@@ -87,11 +88,14 @@ func manyListen(b *testing.B, n int, path string, serve func(net.Listener)) []st
 func (r *manyReceiver) fail(msg string) { r.problem.CompareAndSwap(nil, &msg) }
 
 func (r *manyReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	began := time.Now()
+	r.turns.begin(req.RemoteAddr, began)
 	body, err := io.ReadAll(req.Body)
 	now := time.Now()
 	if r.delay > 0 {
 		time.Sleep(r.delay)
 	}
+	defer func() { r.turns.end(req.RemoteAddr, began, time.Now()) }()
 	r.posts.Add(1)
 	if r.status/100 != 2 {
 		w.WriteHeader(r.status)

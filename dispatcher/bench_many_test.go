@@ -239,10 +239,12 @@ func benchManyMixedRun(b *testing.B, cfg manyConfig, bin string, k testbackend.K
 
 func benchManySingle(b *testing.B, cfg manyConfig, bin string, k testbackend.Kafka, redisURL string) {
 	var res manyResult
+	var recv *manyReceiver // the last run's, for its slot figures
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		recv, urls := newManyReceiver(b, manySingleEps, 204, manySingleDelay)
+		var urls []string
+		recv, urls = newManyReceiver(b, manySingleEps, 204, manySingleDelay)
 		tenants := make([]string, manySingleEps)
 		var eps []*endpoints.Endpoint
 		for t := range tenants {
@@ -273,6 +275,7 @@ func benchManySingle(b *testing.B, cfg manyConfig, bin string, k testbackend.Kaf
 		steady, steady/manySingleCeiling, manySingleCeiling, manyVerdict(steady >= 0.9*manySingleCeiling),
 		res.rate(), float64(res.rssKB)/1024, res.cpu.Seconds()/float64(b.N), res.rigCPU.Seconds()/float64(b.N), res.got(), res.want, res.dups)
 	fmt.Printf("  single-50x4 detail: posts=%d; dispatcher %s\n", res.posts, res.detail)
+	fmt.Printf("  single-50x4 slots (last run): %s\n", &recv.turns)
 }
 
 // manyCheck fails on a delivery the receiver rejected.

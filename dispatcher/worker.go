@@ -80,8 +80,8 @@ func (d *Dispatcher) send(st *endpointState, p prepared) {
 	st.started = append(st.started, start)
 	d.mu.Unlock()
 	d.marks.Begin()
-	ok := d.deliver(p)
-	d.marks.End()
+	ok, took := d.deliver(p)
+	d.marks.End(took)
 	releaseBody(p.del)
 	d.mu.Lock()
 	for i, at := range st.started {
@@ -96,12 +96,12 @@ func (d *Dispatcher) send(st *endpointState, p prepared) {
 }
 
 // deliver makes the first attempt and settles the batch by its outcome. It
-// reports whether the endpoint answered 2xx.
-func (d *Dispatcher) deliver(p prepared) bool {
+// reports whether the endpoint answered 2xx, and how long the request took.
+func (d *Dispatcher) deliver(p prepared) (bool, time.Duration) {
 	b, del := p.b, p.del
 	a := d.sender.Post(d.workCtx, p.signed)
 	if d.workCtx.Err() != nil {
-		return true // stopping mid-request: leave it unsettled
+		return true, 0 // stopping mid-request: leave it unsettled
 	}
 	d.cfg.Metrics.Attempted(a.Status, a.Latency)
 	classified, reason := delivery.Classify(a, b.ep.RetryPolicy)
@@ -141,7 +141,7 @@ func (d *Dispatcher) deliver(p prepared) bool {
 		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", del.Reason))
 		d.handOff(b, del, d.cfg.Topics.Dead, 0, deadCause(classified, f, now))
 	}
-	return outcome == delivery.Delivered
+	return outcome == delivery.Delivered, a.Latency
 }
 
 // settle records the batch's spans in Redis (waiting out Redis outages),

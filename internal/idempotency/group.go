@@ -26,7 +26,12 @@ type SpanRecorder interface {
 // its first span for it to join. On a machine short of CPU this is what
 // keeps several slots of one endpoint in a single round trip, where
 // without it the round trips, each a write and a wake-up on both sides,
-// cost more than the posts they follow.
+// cost more than the posts they follow. A round lingers only while the
+// work is fast (typically done within lingerSpan Lingers, by what End is
+// told): then what is under way finishes within about a linger. Slower
+// work would make every slot's cycle longer by the linger, while at the
+// rates where marks matter they already gather on their own, many to the
+// round trip in flight.
 //
 // There is no goroutine of its own: a caller finding no round trip in
 // flight makes it, so a lone caller pays nothing over a direct call, and
@@ -39,12 +44,17 @@ type Group struct {
 	Linger time.Duration
 
 	mu       sync.Mutex
-	flushing bool   // a caller leads a round: lingering or in its round trip
-	cur      *round // gathering
-	active   int    // between Begin and End
-	waiting  int    // of those, in Record
-	lingerer *round // a round waiting for the active ones to record
+	flushing bool          // a caller leads a round: lingering or in its round trip
+	cur      *round        // gathering
+	active   int           // between Begin and End
+	waiting  int           // of those, in Record
+	lingerer *round        // a round waiting for the active ones to record
+	typical  time.Duration // moving average of the work's duration, by End
 }
+
+// lingerSpan: a round lingers only for work whose typical duration is
+// within this many Lingers.
+const lingerSpan = 4
 
 // round is one round trip's spans and its outcome, known once done closes.
 // lead closes when the round trip before it ended and this round needs a
@@ -76,10 +86,14 @@ func (g *Group) Begin() {
 	g.mu.Unlock()
 }
 
-// End undoes Begin, after Record or instead of it.
-func (g *Group) End() {
+// End undoes Begin, after Record or instead of it; took is how long the
+// work itself took (a delivery's request), zero when unknown.
+func (g *Group) End(took time.Duration) {
 	g.mu.Lock()
 	g.active--
+	if took > 0 {
+		g.typical += (took - g.typical) / 8
+	}
 	g.wakeLingerer()
 	g.mu.Unlock()
 }
@@ -135,7 +149,7 @@ func (g *Group) Record(ctx context.Context, spans []Span) error {
 // lead lingers for begun work, then makes r's round trip. Called with g.mu
 // held; returns with it released.
 func (g *Group) lead(ctx context.Context, r *round) error {
-	if wait := g.Linger - time.Since(r.first); wait > 0 && g.active > g.waiting {
+	if wait := g.Linger - time.Since(r.first); wait > 0 && g.active > g.waiting && g.typical <= lingerSpan*g.Linger {
 		g.flushing, g.lingerer = true, r
 		g.mu.Unlock()
 		t := time.NewTimer(wait)

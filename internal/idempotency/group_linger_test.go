@@ -46,7 +46,7 @@ func TestGroupLingersForDeliveriesStillInFlight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer g.End()
+			defer g.End(time.Millisecond)
 			time.Sleep(time.Duration(i) * 20 * time.Millisecond)
 			errs <- g.Record(context.Background(), oneSpan(fmt.Sprintf("ep%d", i), int64(i)))
 		}()
@@ -82,14 +82,14 @@ func TestGroupLingerIsBoundedByItsDuration(t *testing.T) {
 	if err := g.Record(context.Background(), oneSpan("fast", 1)); err != nil {
 		t.Fatal(err)
 	}
-	g.End()
+	g.End(time.Millisecond)
 	if took := time.Since(start); took < linger {
 		t.Fatalf("round left after %v, before its linger (%v), with a delivery still in flight", took, linger)
 	}
 	if err := g.Record(context.Background(), oneSpan("slow", 2)); err != nil {
 		t.Fatal(err)
 	}
-	g.End()
+	g.End(time.Millisecond)
 	if trips := rec.trips.Load(); trips != 2 {
 		t.Fatalf("%d round trips, want 2", trips)
 	}
@@ -114,7 +114,7 @@ func TestGroupLingerEndsWhenTheOtherDeliveryEndsWithoutAMark(t *testing.T) {
 		t.Fatalf("round left (%v) with the other delivery still in flight", err)
 	default:
 	}
-	g.End() // the other one, abandoned
+	g.End(time.Millisecond) // the other one, abandoned
 	select {
 	case err := <-done:
 		if err != nil {
@@ -123,6 +123,34 @@ func TestGroupLingerEndsWhenTheOtherDeliveryEndsWithoutAMark(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the round kept lingering after the only other delivery ended")
 	}
+	if trips := rec.trips.Load(); trips != 1 {
+		t.Fatalf("%d round trips, want 1", trips)
+	}
+}
+
+// TestGroupDoesNotLingerForSlowWork: when deliveries typically take far
+// longer than the linger (receivers answering in tens of milliseconds),
+// a round leaves at once rather than add the linger to every slot's cycle.
+func TestGroupDoesNotLingerForSlowWork(t *testing.T) {
+	g, rec, _ := lingerGroup(t, time.Minute)
+	for i := 0; i < 50; i++ { // the work so far took an hour each
+		g.Begin()
+		g.End(time.Hour)
+	}
+	g.Begin() // one still in flight
+	g.Begin()
+	done := make(chan error, 1)
+	go func() { done <- g.Record(context.Background(), oneSpan("a", 1)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the round lingered for slow work")
+	}
+	g.End(time.Hour)
+	g.End(time.Hour)
 	if trips := rec.trips.Load(); trips != 1 {
 		t.Fatalf("%d round trips, want 1", trips)
 	}
