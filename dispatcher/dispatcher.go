@@ -77,7 +77,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		rec = idempotency.NewConnRecorder(c, cfg.RedisPrefix, cfg.Group)
 	}
 	d.marks = idempotency.NewGroup(rec)
-	d.marks.Linger = max(cfg.MarkLinger, 0)
+	d.marks.Linger = cfg.MarkLinger
 	d.cond = sync.NewCond(&d.mu)
 	m, err := member.New(member.Config{
 		Brokers:        cfg.Brokers,

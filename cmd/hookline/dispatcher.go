@@ -36,7 +36,7 @@ func (f *dispatcherFlags) register(fs *flagSet, r role) {
 	fs.IntVar(&f.fetchPartitionBytes, "fetch-partition-bytes", dispatcher.DefaultFetchMaxPartitionBytes, "bytes one fetch takes from one partition; smaller keeps decoding in step with sending")
 	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint (16 times as many single events on a single-event endpoint); past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
-	fs.DurationVar(&f.markLinger, "mark-linger", dispatcher.DefaultMarkLinger, "how long a settled delivery's Redis mark waits for other deliveries in flight to share its round trip (0: never)")
+	fs.DurationVar(&f.markLinger, "mark-linger", 0, "how long a settled delivery's Redis mark may wait for fast deliveries still in flight to share its round trip (0: never); eases Redis at up to this much per delivery")
 }
 
 func (f *dispatcherFlags) check() error {

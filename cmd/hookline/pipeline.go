@@ -210,7 +210,7 @@ func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Con
 		Brokers:       x.brokerList(s), Group: d.group, Topics: s.topics(d.eventsTopic), Retry: policy,
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
 		MaxBufferedBytes: d.maxBuffered, MaxQueuedPerEndpoint: d.maxQueued, Concurrency: d.concurrency,
-		MarkLinger:             markLinger(d.markLinger),
+		MarkLinger:             d.markLinger,
 		FetchMaxPartitionBytes: int32(d.fetchPartitionBytes),
 		Metrics:                x.dispatcherMetrics(d.group),
 	}, nil
@@ -249,13 +249,4 @@ func (x deps) retrierMetrics(group string, policy retry.Policy) retrier.Metrics 
 		return nil
 	}
 	return x.metrics.Retrier(group, policy)
-}
-
-// markLinger maps the flag's 0 (never wait) to the config's negative, whose
-// zero means the default.
-func markLinger(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }
