@@ -23,10 +23,10 @@ type SpanRecorder interface {
 // Callers that bracket their work with Begin and End also let a round wait
 // for them: a round whose callers are all in leaves at once, and one with
 // work still under way (begun, not yet recording) waits up to Linger from
-// its first span for it to join. On a machine short of CPU this is what
-// keeps several slots of one endpoint in a single round trip, where
-// without it the round trips, each a write and a wake-up on both sides,
-// cost more than the posts they follow. A round lingers only while the
+// its first span for it to join. That keeps the slots of one fast
+// endpoint in a single round trip, sparing Redis a read, a write and a
+// wake-up per mark (about 40% of its CPU per mark at four fast deliveries
+// in flight), for up to a linger per slot's cycle. A round lingers only while the
 // work is fast (typically done within lingerSpan Lingers, by what End is
 // told): then what is under way finishes within about a linger. Slower
 // work would make every slot's cycle longer by the linger, while at the
