@@ -40,7 +40,8 @@ type SpanRecorder interface {
 type Group struct {
 	rec SpanRecorder
 	// Linger is how long a round waits for work begun but not yet
-	// recording; set it before use. Zero: a round never waits.
+	// recording; set it before use and leave it. Zero: a round never
+	// waits.
 	Linger time.Duration
 
 	mu       sync.Mutex
@@ -70,7 +71,7 @@ type round struct {
 }
 
 func newRound() *round {
-	return &round{done: make(chan struct{}), lead: make(chan struct{}), full: make(chan struct{})}
+	return &round{done: make(chan struct{}), lead: make(chan struct{})}
 }
 
 // NewGroup commits through rec.
@@ -79,8 +80,12 @@ func NewGroup(rec SpanRecorder) *Group {
 }
 
 // Begin counts one piece of work (a delivery in flight) that will record,
-// or End, soon; a lingering round waits for it.
+// or End, soon; a lingering round waits for it. Without a Linger, Begin and
+// End do nothing, so the count costs the hot path nothing when unused.
 func (g *Group) Begin() {
+	if g.Linger <= 0 {
+		return
+	}
 	g.mu.Lock()
 	g.active++
 	g.mu.Unlock()
@@ -89,6 +94,9 @@ func (g *Group) Begin() {
 // End undoes Begin, after Record or instead of it; took is how long the
 // work itself took (a delivery's request), zero when unknown.
 func (g *Group) End(took time.Duration) {
+	if g.Linger <= 0 {
+		return
+	}
 	g.mu.Lock()
 	g.active--
 	if took > 0 {
@@ -116,12 +124,14 @@ func (g *Group) Record(ctx context.Context, spans []Span) error {
 		return nil
 	}
 	g.mu.Lock()
-	g.waiting++
-	defer func() {
-		g.mu.Lock()
-		g.waiting--
-		g.mu.Unlock()
-	}()
+	if g.Linger > 0 {
+		g.waiting++
+		defer func() {
+			g.mu.Lock()
+			g.waiting--
+			g.mu.Unlock()
+		}()
+	}
 	r := g.cur
 	if len(r.spans) == 0 {
 		r.first = time.Now()
@@ -150,6 +160,7 @@ func (g *Group) Record(ctx context.Context, spans []Span) error {
 // held; returns with it released.
 func (g *Group) lead(ctx context.Context, r *round) error {
 	if wait := g.Linger - time.Since(r.first); wait > 0 && g.active > g.waiting && g.typical <= lingerSpan*g.Linger {
+		r.full = make(chan struct{}) // only a lingering round needs one
 		g.flushing, g.lingerer = true, r
 		g.mu.Unlock()
 		t := time.NewTimer(wait)
