@@ -217,6 +217,9 @@ type Signed struct {
 	header http.Header
 	at     time.Time
 	err    error
+	// vals backs header's values, so signing sets every header with
+	// one allocation for the lot.
+	vals [8]string
 }
 
 // MaxSignatureAge is how old a signature Post still sends; an older one
@@ -227,7 +230,7 @@ const MaxSignatureAge = time.Second
 // Sign computes the headers of d for ep, signed at now.
 func (s *Sender) Sign(ep *endpoints.Endpoint, d *Delivery, now time.Time) *Signed {
 	sg := &Signed{ep: ep, d: d, header: make(http.Header, 8), at: now}
-	sg.err = s.sign(sg.header, ep, d, now)
+	sg.err = s.sign(sg, now)
 	return sg
 }
 
@@ -299,49 +302,54 @@ func (s *Sender) post(ctx context.Context, sg *Signed, rejected *oauth2.Token) (
 	return a, tok
 }
 
-func (s *Sender) sign(h http.Header, ep *endpoints.Endpoint, d *Delivery, now time.Time) error {
+func (s *Sender) sign(sg *Signed, now time.Time) error {
+	h, ep, d := sg.header, sg.ep, sg.d
 	setStaticAuth(h, ep.Auth)
+	// The names are canonical already (NewSender), or Standard Webhooks'
+	// lower-case ones, sent as they are.
+	n := 0
+	set := func(name, v string) {
+		sg.vals[n] = v
+		h[name] = sg.vals[n : n+1 : n+1]
+		n++
+	}
+	set("Content-Type", "application/json")
+	set("User-Agent", s.cfg.UserAgent)
 	if ep.Scheme == endpoints.SchemeStandard {
-		h.Set("Content-Type", "application/json")
-		h.Set("User-Agent", s.cfg.UserAgent)
-		keys := make([][]byte, 0, len(ep.Secrets))
-		for _, sec := range ep.Secrets {
-			k, err := signing.StdKey(sec)
-			if err != nil {
+		ts := now.Unix()
+		sig := make([]byte, 0, len(ep.Secrets)*stdSigLen)
+		for i, sec := range ep.Secrets {
+			if i > 0 {
+				sig = append(sig, ' ') // every current key, for rotation overlaps
+			}
+			var err error
+			if sig, err = s.macs.AppendStd(sig, sec, d.ID, ts, d.Body); err != nil {
 				return fmt.Errorf("%w: endpoint %s secret: %v", ErrBlocked, ep.ID, err)
 			}
-			keys = append(keys, k)
 		}
-		ts := now.Unix()
-		h[signing.StdID] = []string{d.ID}
-		h[signing.StdTimestamp] = []string{strconv.FormatInt(ts, 10)}
-		h[signing.StdSignature] = []string{signing.StdSignAll(keys, d.ID, ts, d.Body)}
+		set(signing.StdID, d.ID)
+		set(signing.StdTimestamp, strconv.FormatInt(ts, 10))
+		set(signing.StdSignature, string(sig))
 		return nil
 	}
 	sig := s.macs.Hex(ep.Secrets[0], d.Body)
 	if ep.SignatureFormat == endpoints.SignatureHex {
 		sig = strings.TrimPrefix(sig, "sha256=")
 	}
-	// Every value in one backing array: one allocation where Set makes
-	// one per header. The names are canonical already (NewSender).
-	vals := make([]string, 0, 7)
-	set := func(name, v string) {
-		vals = append(vals, v)
-		n := len(vals)
-		h[name] = vals[n-1 : n : n]
-	}
-	set("Content-Type", "application/json")
-	set("User-Agent", s.cfg.UserAgent)
 	set(s.headers.Event, d.EventType)
 	set(s.headers.Delivery, d.ID)
 	set(s.headers.Signature, sig)
-	var ts [len(signing.TimestampLayout) + 8]byte
-	set(s.headers.Timestamp, string(now.UTC().AppendFormat(ts[:0], signing.TimestampLayout)))
+	var ts [len(signing.TimestampLayout)]byte
+	set(s.headers.Timestamp, string(signing.AppendTimestamp(ts[:0], now)))
 	if d.Batch {
 		set(s.headers.BatchSize, strconv.Itoa(d.Items))
 	}
 	return nil
 }
+
+// stdSigLen is the length of one Standard Webhooks signature, "v1," and
+// the base64 of a SHA-256 sum, plus the space before the next.
+const stdSigLen = 3 + 44 + 1
 
 // capRetryAfter bounds an endpoint's Retry-After by MaxRetryAfter.
 func (s *Sender) capRetryAfter(endpoint string, d time.Duration) time.Duration {

@@ -3,9 +3,12 @@ package signing
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"hash"
+	"strconv"
 	"sync"
+	"time"
 )
 
 // MACs reuses HMAC-SHA256 states per secret. A fresh state costs five
@@ -15,24 +18,105 @@ import (
 // for concurrent use. Each secret seen keeps a small entry for the life of
 // the value, so keep one per process, not per request.
 type MACs struct {
-	pools sync.Map // secret -> *sync.Pool of hash.Hash
+	hex sync.Map // secret -> *sync.Pool of *macState keyed by the secret's bytes
+	std sync.Map // secret -> *sync.Pool of *macState keyed by its decoded whsec_ key
+}
+
+// macState is a reusable HMAC with scratch space for what it signs and
+// yields, so signing allocates only the string it returns.
+type macState struct {
+	h   hash.Hash
+	buf [96]byte // id.timestamp. of a Standard Webhooks signature
+	sum [sha256.Size]byte
+}
+
+func statePool(key []byte) *sync.Pool {
+	return &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, key)} }}
 }
 
 // Hex returns "sha256=<hex HMAC-SHA256(secret, body)>", as HexSignature.
 func (c *MACs) Hex(secret string, body []byte) string {
-	p, ok := c.pools.Load(secret)
+	p, ok := c.hex.Load(secret)
 	if !ok {
-		key := []byte(secret)
-		p, _ = c.pools.LoadOrStore(secret, &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }})
+		p, _ = c.hex.LoadOrStore(secret, statePool([]byte(secret)))
 	}
 	pool := p.(*sync.Pool)
-	m := pool.Get().(hash.Hash)
-	m.Write(body)
-	var sum [sha256.Size]byte
+	m := pool.Get().(*macState)
+	m.h.Write(body)
 	var out [7 + 2*sha256.Size]byte
 	copy(out[:], "sha256=")
-	hex.Encode(out[7:], m.Sum(sum[:0]))
-	m.Reset()
+	hex.Encode(out[7:], m.h.Sum(m.sum[:0]))
+	m.h.Reset()
 	pool.Put(m)
 	return string(out[:])
+}
+
+// AppendStd appends the Standard Webhooks signature "v1,<base64>" of body
+// for a whsec_ secret, as StdSign does with the secret's key. It fails
+// with ErrBadSecret for a secret that is not whsec_ and base64.
+func (c *MACs) AppendStd(dst []byte, secret, id string, ts int64, body []byte) ([]byte, error) {
+	p, ok := c.std.Load(secret)
+	if !ok {
+		key, err := StdKey(secret)
+		if err != nil {
+			return dst, err
+		}
+		p, _ = c.std.LoadOrStore(secret, statePool(key))
+	}
+	pool := p.(*sync.Pool)
+	m := pool.Get().(*macState)
+	// "id.ts." goes in one write; an id too long for the scratch space
+	// (ours are 24 characters) is written on its own.
+	pre := m.buf[:0]
+	if len(id) <= len(m.buf)-22 {
+		pre = append(pre, id...)
+	} else {
+		m.h.Write([]byte(id))
+	}
+	pre = append(pre, '.')
+	pre = strconv.AppendInt(pre, ts, 10)
+	pre = append(pre, '.')
+	m.h.Write(pre)
+	m.h.Write(body)
+	dst = append(dst, "v1,"...)
+	dst = base64.StdEncoding.AppendEncode(dst, m.h.Sum(m.sum[:0]))
+	m.h.Reset()
+	pool.Put(m)
+	return dst, nil
+}
+
+// AppendTimestamp appends t in UTC as TimestampLayout
+// ("2006-01-02T15:04:05.000Z"), the default scheme's timestamp header,
+// without the layout interpretation of time.Time.AppendFormat. Years
+// outside 0000-9999 fall back to AppendFormat.
+func AppendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, TimestampLayout)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	var b [len(TimestampLayout)]byte
+	put := func(at, v, width int) {
+		for i := at + width - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, year, 4)
+	b[4] = '-'
+	put(5, int(month), 2)
+	b[7] = '-'
+	put(8, day, 2)
+	b[10] = 'T'
+	put(11, hour, 2)
+	b[13] = ':'
+	put(14, minute, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	b[19] = '.'
+	put(20, ms, 3)
+	b[23] = 'Z'
+	return append(dst, b[:]...)
 }

@@ -111,15 +111,6 @@ func StdSign(key []byte, id string, ts int64, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// StdSignAll signs with every key, space-separated, for rotation overlaps.
-func StdSignAll(keys [][]byte, id string, ts int64, body []byte) string {
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = StdSign(k, id, ts, body)
-	}
-	return strings.Join(parts, " ")
-}
-
 // StdVerify accepts the request when any v1 signature in header matches key
 // and the timestamp is within tolerance of now (tolerance 0: unchecked).
 func StdVerify(key []byte, id, tsHeader, header string, body []byte, now time.Time, tolerance time.Duration) error {

@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestStandardWebhooksVector(t *testing.T) {
 	}
 	// Rotation: the header carries the old and the new key's signatures.
 	old := []byte("old-key-0123456789abcdef")
-	both := StdSignAll([][]byte{old, key}, id, ts, body)
+	both := StdSign(old, id, ts, body) + " " + StdSign(key, id, ts, body)
 	if err := StdVerify(key, id, "1614265330", both, body, now, 5*time.Minute); err != nil {
 		t.Fatalf("new key during overlap: %v", err)
 	}
@@ -83,6 +84,59 @@ func TestMACsSignLikeAFreshHMAC(t *testing.T) {
 					t.Fatalf("secret %q body %.20q: %s, want %s", secret, b, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestMACsAppendStdLikeStdSign: a reused Standard Webhooks state signs as a
+// fresh one does, over rounds, secrets, ids of any length and bodies, and
+// appends to what dst held.
+func TestMACsAppendStdLikeStdSign(t *testing.T) {
+	var macs MACs
+	secrets := []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_" + base64.StdEncoding.EncodeToString([]byte("another key of other length"))}
+	ids := []string{"msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", "0123456789abcdef01234567", strings.Repeat("i", 200), ""}
+	bodies := [][]byte{[]byte(`{"a":1}`), nil, []byte(strings.Repeat("x", 5000))}
+	for round := 0; round < 3; round++ {
+		for _, secret := range secrets {
+			key, err := StdKey(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range ids {
+				for _, b := range bodies {
+					ts := int64(1614265330 + round)
+					got, err := macs.AppendStd([]byte("v1,x "), secret, id, ts, b)
+					if want := "v1,x " + StdSign(key, id, ts, b); err != nil || string(got) != want {
+						t.Fatalf("secret %q id %.20q body %.20q: %q, %v; want %q", secret, id, b, got, err, want)
+					}
+				}
+			}
+		}
+	}
+	if _, err := macs.AppendStd(nil, "not-a-whsec-secret!", "id", 1, nil); !errors.Is(err, ErrBadSecret) {
+		t.Fatalf("bad secret: %v, want ErrBadSecret", err)
+	}
+}
+
+// TestAppendTimestampLikeTheLayout: the hand-rolled timestamp is the
+// layout's, for any instant and location, milliseconds truncated.
+func TestAppendTimestampLikeTheLayout(t *testing.T) {
+	zone := time.FixedZone("UTC-7", -7*3600)
+	times := []time.Time{
+		time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1, 2, 3, 4, 5, 6, 7_000_000, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 1_000_000, zone),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 16, 30, 0, 500_000, zone),
+		time.Now(),
+	}
+	for i := int64(0); i < 2000; i++ {
+		times = append(times, time.Unix(0, 0).Add(time.Duration(i*7919*104729)*time.Millisecond+time.Duration(i)*time.Microsecond))
+	}
+	for _, at := range times {
+		if got, want := string(AppendTimestamp([]byte("x"), at)), "x"+at.UTC().Format(TimestampLayout); got != want {
+			t.Fatalf("%v: %s, want %s", at, got, want)
 		}
 	}
 }
