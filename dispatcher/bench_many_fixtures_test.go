@@ -367,7 +367,12 @@ func (p *manyProc) sample(b *testing.B) (rssKB int64, cpu time.Duration, outcome
 		b.Fatalf("dispatcher metrics: %v", err)
 	}
 	var out []string
+	marks := map[string]float64{} // the mark figures, unlabelled
 	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && strings.HasPrefix(k, "hookline_mark") && !strings.Contains(k, "{") {
+			marks[k], _ = strconv.ParseFloat(v, 64)
+			continue
+		}
 		name, rest, _ := strings.Cut(line, "{")
 		labels, value, _ := strings.Cut(rest, "} ")
 		if name != "hookline_deliveries_total" && name != "hookline_attempts_total" || value == "0" {
@@ -378,6 +383,12 @@ func (p *manyProc) sample(b *testing.B) (rssKB int64, cpu time.Duration, outcome
 				out = append(out, name[len("hookline_"):len(name)-len("_total")]+"."+strings.Trim(v, `"`)+"="+value)
 			}
 		}
+	}
+	if n := marks["hookline_mark_wait_seconds_count"]; n > 0 {
+		trips := marks["hookline_mark_round_trip_seconds_count"]
+		sec := func(v float64) time.Duration { return time.Duration(v * float64(time.Second)).Round(time.Microsecond) }
+		out = append(out, fmt.Sprintf("| marks: slot wait mean=%s, Redis round trip mean=%s, %.2f marks per round trip",
+			sec(marks["hookline_mark_wait_seconds_sum"]/n), sec(marks["hookline_mark_round_trip_seconds_sum"]/max(trips, 1)), marks["hookline_marks_total"]/max(trips, 1)))
 	}
 	return rssKB, cpu, strings.Join(out, " ")
 }

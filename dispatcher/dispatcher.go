@@ -25,6 +25,8 @@ type Dispatcher struct {
 	// marks group-commits settled spans: one round trip for every mark
 	// ready, across deliveries and endpoints.
 	marks *idempotency.Group
+	// markMetrics is cfg.Metrics when it takes the marks' figures, or nil.
+	markMetrics MarkMetrics
 	// shapers compiles each payload spec once for every endpoint using it.
 	shapers *payload.Cache
 	m       *member.Member[*partition]
@@ -78,6 +80,10 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	d.marks = idempotency.NewGroup(rec)
 	d.marks.Linger = cfg.MarkLinger
+	if mm, ok := cfg.Metrics.(MarkMetrics); ok {
+		d.markMetrics = mm
+		d.marks.Observe = mm.MarkRound
+	}
 	d.cond = sync.NewCond(&d.mu)
 	m, err := member.New(member.Config{
 		Brokers:        cfg.Brokers,

@@ -31,6 +31,17 @@ type Metrics interface {
 	Buffered(bytes int64)
 }
 
+// MarkMetrics, when Metrics also implements it, receives what the Redis
+// marks of guarantee 2 cost: how long each settled delivery waited for its
+// mark to be stored (a delivery slot is reused only after), and each
+// group-committed round trip with the marks it carried. A wait much longer
+// than the round trips says marks queue behind one another or their
+// callers wait for a core.
+type MarkMetrics interface {
+	Marked(wait time.Duration)
+	MarkRound(marks int, took time.Duration)
+}
+
 // Outcomes and dead-letter causes, as Metrics.Settled names them.
 const (
 	outcomeDelivered = "delivered"

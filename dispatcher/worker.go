@@ -149,9 +149,13 @@ func (d *Dispatcher) deliver(p prepared) (bool, time.Duration) {
 // first: the records stay uncommitted.
 func (d *Dispatcher) settle(b *batch, delivered bool) bool {
 	spans := spansOf(b)
+	start := time.Now()
 	err := idempotency.Until(d.workCtx, d.log, "record settled delivery", func(ctx context.Context) error {
 		return d.marks.Record(ctx, spans)
 	})
+	if err == nil && d.markMetrics != nil {
+		d.markMetrics.Marked(time.Since(start))
+	}
 	if err != nil {
 		if delivered {
 			d.log.Warn("stopped before recording a 2xx; its events may be sent once more", zap.String("delivery", b.id))

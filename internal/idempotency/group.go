@@ -43,6 +43,10 @@ type Group struct {
 	// recording; set it before use and leave it. Zero: a round never
 	// waits.
 	Linger time.Duration
+	// Observe, when set (before use), is told of each round trip made:
+	// how many spans it stored (or failed to) and how long it took. It
+	// runs on the round's leader, so it must be quick. Default nil.
+	Observe func(spans int, took time.Duration)
 
 	mu       sync.Mutex
 	flushing bool          // a caller leads a round: lingering or in its round trip
@@ -184,7 +188,11 @@ func (g *Group) flush(ctx context.Context, r *round) error {
 	g.flushing = true
 	g.cur = newRound()
 	g.mu.Unlock()
+	start := time.Now()
 	r.err = g.rec.Record(ctx, r.spans)
+	if g.Observe != nil {
+		g.Observe(len(r.spans), time.Since(start))
+	}
 	close(r.done)
 	g.mu.Lock()
 	g.flushing = false

@@ -45,6 +45,14 @@ func TestGroupStoresEveryMarkInFewerRoundTrips(t *testing.T) {
 		ranges := idempotency.NewRanges(rdb, prefix, "g")
 		rec := &countingRecorder{next: ranges, hold: make(chan struct{})}
 		g := idempotency.NewGroup(rec)
+		var observedTrips, observedSpans atomic.Int64
+		g.Observe = func(spans int, took time.Duration) {
+			observedTrips.Add(1)
+			observedSpans.Add(int64(spans))
+			if took <= 0 {
+				t.Errorf("round trip of %d spans observed taking %v", spans, took)
+			}
+		}
 
 		const callers = 64
 		var wg sync.WaitGroup
@@ -89,6 +97,10 @@ func TestGroupStoresEveryMarkInFewerRoundTrips(t *testing.T) {
 		}
 		if trips := rec.trips.Load(); trips > 3 {
 			t.Fatalf("%d round trips for %d callers that arrived during one: want them gathered (at most 3)", trips, callers)
+		}
+		// Observe saw every round trip and every span, once.
+		if observedTrips.Load() != rec.trips.Load() || observedSpans.Load() != callers {
+			t.Fatalf("observed %d round trips of %d spans; made %d of %d", observedTrips.Load(), observedSpans.Load(), rec.trips.Load(), callers)
 		}
 	})
 }

@@ -61,6 +61,8 @@ type Dispatcher struct {
 	consumed, matched, invalid prometheus.Counter
 	buffered                   prometheus.Gauge
 	batchEvents, batchBytes    prometheus.Observer
+	markWait, markRound        prometheus.Observer
+	marks                      prometheus.Counter
 	t                          *tierFigures
 }
 
@@ -72,7 +74,8 @@ func (m *Metrics) Dispatcher(group string) *Dispatcher {
 		KafkaErrors: m.kafkaClient(group),
 		consumed:    m.consumed.WithLabelValues(group), matched: m.matched.WithLabelValues(group),
 		invalid: m.invalid.WithLabelValues(group), buffered: m.buffered.WithLabelValues(group),
-		batchEvents: m.batchEvents, batchBytes: m.batchBytes, t: m.tier(TierDispatch),
+		batchEvents: m.batchEvents, batchBytes: m.batchBytes, markWait: m.markWait, markRound: m.markRound, marks: m.marks,
+		t: m.tier(TierDispatch),
 	}
 }
 
@@ -98,6 +101,15 @@ func (d *Dispatcher) Settled(outcome, cause string, items, bytes int) {
 	d.t.settle(outcome, cause)
 	d.batchEvents.Observe(float64(items))
 	d.batchBytes.Observe(float64(bytes))
+}
+
+// Marked observes a settled delivery's wait for its mark.
+func (d *Dispatcher) Marked(wait time.Duration) { d.markWait.Observe(wait.Seconds()) }
+
+// MarkRound observes one round trip of marks.
+func (d *Dispatcher) MarkRound(marks int, took time.Duration) {
+	d.markRound.Observe(took.Seconds())
+	d.marks.Add(float64(marks))
 }
 
 // Buffered sets the event bytes held.

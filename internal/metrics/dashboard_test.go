@@ -63,7 +63,7 @@ func TestDashboardQueriesNameExportedMetrics(t *testing.T) {
 	}
 	// The figures the issue asks a dashboard of are all on it.
 	for _, want := range []string{"hookline_events_consumed_total", "hookline_deliveries_total", "hookline_attempt_duration_seconds",
-		"hookline_consumer_lag", "hookline_retry_tier_depth", "hookline_dead_letters_total"} {
+		"hookline_consumer_lag", "hookline_retry_tier_depth", "hookline_dead_letters_total", "hookline_mark_wait_seconds"} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)
 		}
@@ -164,6 +164,8 @@ func touchedMetrics(t *testing.T) *metrics.Metrics {
 	d.Attempted(500, time.Millisecond)
 	d.Settled("dead", "rejected", 1, 10)
 	d.Buffered(1)
+	d.Marked(time.Millisecond)
+	d.MarkRound(2, time.Millisecond)
 	d.KafkaError("fetch")
 	r := m.Retrier(name+".ret", pol)
 	r.Attempted(0, 200, time.Millisecond)

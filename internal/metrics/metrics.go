@@ -66,6 +66,8 @@ type Metrics struct {
 	attempts                   *prometheus.CounterVec // tier, code
 	attemptSeconds             *prometheus.HistogramVec
 	batchEvents, batchBytes    prometheus.Histogram
+	markWait, markRound        prometheus.Histogram
+	marks                      prometheus.Counter
 	buffered                   *prometheus.GaugeVec // group
 	paused, held               *prometheus.GaugeVec // group
 	lateness                   *prometheus.HistogramVec
@@ -103,6 +105,17 @@ func New() *Metrics {
 		Name: "hookline_batch_bytes", Help: "Body bytes per delivery the dispatcher settled.",
 		Buckets: prometheus.ExponentialBuckets(256, 4, 9),
 	})
+	markBuckets := []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
+	m.markWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hookline_mark_wait_seconds", Help: "How long a settled delivery waited for its Redis mark to be stored; its slot is reused only after.",
+		Buckets: markBuckets,
+	})
+	m.markRound = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hookline_mark_round_trip_seconds", Help: "Redis round trips that stored the dispatcher's marks, each carrying every mark ready (group commit).",
+		Buckets: markBuckets,
+	})
+	m.marks = prometheus.NewCounter(prometheus.CounterOpts{Name: "hookline_marks_total",
+		Help: "Marks the dispatcher's round trips carried; over hookline_mark_round_trip_seconds_count, the marks per round trip."})
 	m.buffered = gauge("hookline_buffered_bytes", "Event bytes the dispatcher holds in batches and in flight; fetching waits at --max-buffered-bytes.", "group")
 	m.paused = gauge("hookline_paused_partitions", "Retry-tier partitions whose fetching is paused while their fetched records wait to be due.", "group")
 	m.held = gauge("hookline_retry_held_records", "Retry-tier records fetched and waiting in memory; the rest of a tier's backlog stays in Kafka.", "group")
@@ -117,7 +130,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.consumed, m.matched, m.invalid, m.deliveries, m.deadLetters, m.attempts, m.attemptSeconds,
-		m.batchEvents, m.batchBytes, m.buffered, m.paused, m.held, m.lateness, m.redisErrors, m.kafkaErrors, m.lag,
+		m.batchEvents, m.batchBytes, m.markWait, m.markRound, m.marks, m.buffered, m.paused, m.held, m.lateness, m.redisErrors, m.kafkaErrors, m.lag,
 	)
 	return m
 }

@@ -86,6 +86,11 @@ func TestDispatcherAndRetrierFigures(t *testing.T) {
 	d.Settled("dead", "gone", 2, 600)
 	d.Buffered(4096)
 	d.KafkaError("produce")
+	d.Marked(300 * time.Microsecond)
+	d.Marked(time.Millisecond)
+	d.Marked(2 * time.Millisecond)
+	d.MarkRound(2, 200*time.Microsecond)
+	d.MarkRound(1, 250*time.Microsecond)
 
 	r := m.Retrier("ret", policy)
 	r.Attempted(0, 500, 30*time.Millisecond)
@@ -114,6 +119,9 @@ func TestDispatcherAndRetrierFigures(t *testing.T) {
 	expect(t, m, "hookline_batch_bytes", nil, 3)
 	expect(t, m, "hookline_buffered_bytes", g, 4096)
 	expect(t, m, "hookline_kafka_errors_total", map[string]string{"client": "disp", "op": "produce"}, 1)
+	expect(t, m, "hookline_mark_wait_seconds", nil, 3)
+	expect(t, m, "hookline_mark_round_trip_seconds", nil, 2)
+	expect(t, m, "hookline_marks_total", nil, 3)
 
 	expect(t, m, "hookline_attempts_total", map[string]string{"tier": "1m0s", "code": "5xx"}, 1)
 	expect(t, m, "hookline_attempts_total", map[string]string{"tier": "5m0s", "code": "5xx"}, 1)
