@@ -18,6 +18,7 @@ import (
 	"code.dny.dev/ssrf"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/signing"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
@@ -339,8 +340,9 @@ func (s *Sender) sign(sg *Signed, now time.Time) error {
 	set(s.headers.Event, d.EventType)
 	set(s.headers.Delivery, d.ID)
 	set(s.headers.Signature, sig)
-	var ts [len(signing.TimestampLayout)]byte
-	set(s.headers.Timestamp, string(signing.AppendTimestamp(ts[:0], now)))
+	// signing.TimestampLayout is the envelope's createdUtc layout, which
+	// NowUTC writes without time.Format's layout interpretation.
+	set(s.headers.Timestamp, envelope.NowUTC(now))
 	if d.Batch {
 		set(s.headers.BatchSize, strconv.Itoa(d.Items))
 	}

@@ -8,7 +8,6 @@ import (
 	"hash"
 	"strconv"
 	"sync"
-	"time"
 )
 
 // MACs reuses HMAC-SHA256 states per secret. A fresh state costs five
@@ -83,40 +82,4 @@ func (c *MACs) AppendStd(dst []byte, secret, id string, ts int64, body []byte) (
 	m.h.Reset()
 	pool.Put(m)
 	return dst, nil
-}
-
-// AppendTimestamp appends t in UTC as TimestampLayout
-// ("2006-01-02T15:04:05.000Z"), the default scheme's timestamp header,
-// without the layout interpretation of time.Time.AppendFormat. Years
-// outside 0000-9999 fall back to AppendFormat.
-func AppendTimestamp(dst []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		return t.AppendFormat(dst, TimestampLayout)
-	}
-	hour, minute, sec := t.Clock()
-	ms := t.Nanosecond() / int(time.Millisecond)
-	var b [len(TimestampLayout)]byte
-	put := func(at, v, width int) {
-		for i := at + width - 1; i >= at; i-- {
-			b[i] = byte('0' + v%10)
-			v /= 10
-		}
-	}
-	put(0, year, 4)
-	b[4] = '-'
-	put(5, int(month), 2)
-	b[7] = '-'
-	put(8, day, 2)
-	b[10] = 'T'
-	put(11, hour, 2)
-	b[13] = ':'
-	put(14, minute, 2)
-	b[16] = ':'
-	put(17, sec, 2)
-	b[19] = '.'
-	put(20, ms, 3)
-	b[23] = 'Z'
-	return append(dst, b[:]...)
 }

@@ -117,26 +117,3 @@ func TestMACsAppendStdLikeStdSign(t *testing.T) {
 		t.Fatalf("bad secret: %v, want ErrBadSecret", err)
 	}
 }
-
-// TestAppendTimestampLikeTheLayout: the hand-rolled timestamp is the
-// layout's, for any instant and location, milliseconds truncated.
-func TestAppendTimestampLikeTheLayout(t *testing.T) {
-	zone := time.FixedZone("UTC-7", -7*3600)
-	times := []time.Time{
-		time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
-		time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(1, 2, 3, 4, 5, 6, 7_000_000, time.UTC),
-		time.Date(9999, 12, 31, 23, 59, 59, 1_000_000, zone),
-		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(2024, 2, 29, 16, 30, 0, 500_000, zone),
-		time.Now(),
-	}
-	for i := int64(0); i < 2000; i++ {
-		times = append(times, time.Unix(0, 0).Add(time.Duration(i*7919*104729)*time.Millisecond+time.Duration(i)*time.Microsecond))
-	}
-	for _, at := range times {
-		if got, want := string(AppendTimestamp([]byte("x"), at)), "x"+at.UTC().Format(TimestampLayout); got != want {
-			t.Fatalf("%v: %s, want %s", at, got, want)
-		}
-	}
-}
