@@ -51,7 +51,7 @@ func (s *benchEvents) maxBatchBytes(items int) int {
 	return most
 }
 
-// benchPreload starts a broker, writes n seed-catalog events of one tenant
+// benchPreload makes a topic (benchKafka), writes n seed-catalog events of one tenant
 // through the producer (as many publishers as CPUs, for speed), and reads
 // the records back into the ceiling's events file. With headerless, the
 // producer writes to a staging topic and the records are copied to the
@@ -60,12 +60,13 @@ func (s *benchEvents) maxBatchBytes(items int) int {
 func benchPreload(b *testing.B, n int, headerless bool) *benchEvents {
 	b.Helper()
 	start := time.Now()
-	k := testbackend.NewFake(b)
+	k := benchKafka(b)
 	topic := k.Topic(b, benchPartitions)
 	written := topic
 	if headerless {
 		written = k.Topic(b, benchPartitions)
 	}
+	benchDeleteTopics(b, k, topic, written)
 	p, err := producer.New(producer.Config{Brokers: k.Brokers, Topic: written})
 	if err != nil {
 		b.Fatal(err)

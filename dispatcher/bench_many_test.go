@@ -153,11 +153,8 @@ func BenchmarkManyEndpoints(b *testing.B) {
 	bin := benchBuild(b, "../cmd/hookline")
 	redisURL := benchRedis(b)
 	machine, redisName, _ := benchMachine(b)
-	k := testbackend.Kafka{Name: "kafka", Brokers: strings.Split(os.Getenv(testbackend.EnvKafka), ",")}
-	if os.Getenv(testbackend.EnvKafka) == "" {
-		k = testbackend.NewFake(b)
-	}
-	fmt.Printf("many machine: %s | Redis: %s | Kafka: %s\n", machine, redisName, k.Name)
+	k := benchKafka(b)
+	fmt.Printf("many machine: %s | Redis: %s | Kafka: %s\n", machine, redisName, benchKafkaName())
 	var healthy, bad *manyResult
 	b.Run("healthy-only", func(b *testing.B) { healthy = benchManyMixed(b, cfg, bin, k, redisURL, false) })
 	b.Run("with-bad", func(b *testing.B) { bad = benchManyMixed(b, cfg, bin, k, redisURL, true) })

@@ -313,9 +313,22 @@ func benchInfoField(text, key string) string {
 	return ""
 }
 
-// benchKafkaName names the broker: always the in-process kfake, which the
-// rig's CPU figure includes.
+// benchKafka is the broker a benchmark runs on: the Kafka of
+// HOOKLINE_TEST_KAFKA when set, else an in-process kfake (whose CPU the
+// test binary's figure then includes).
+func benchKafka(b *testing.B) testbackend.Kafka {
+	b.Helper()
+	if brokers := os.Getenv(testbackend.EnvKafka); brokers != "" {
+		return testbackend.Kafka{Name: "kafka", Brokers: strings.Split(brokers, ",")}
+	}
+	return testbackend.NewFake(b)
+}
+
+// benchKafkaName names the broker benchKafka gives.
 func benchKafkaName() string {
+	if brokers := os.Getenv(testbackend.EnvKafka); brokers != "" {
+		return "Apache Kafka at " + brokers + " (" + testbackend.EnvKafka + "; its CPU is not in rig-cpu-s)"
+	}
 	name := "kfake"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, dep := range bi.Deps {
@@ -324,11 +337,23 @@ func benchKafkaName() string {
 			}
 		}
 	}
-	name += " (in-process)"
-	if os.Getenv(testbackend.EnvKafka) != "" {
-		name += "; " + testbackend.EnvKafka + " is not used by this benchmark"
+	return name + " (in-process)"
+}
+
+// benchDeleteTopics deletes names at the benchmark's end when k is a real
+// cluster, so runs leave nothing behind (a kfake goes with its topics).
+func benchDeleteTopics(b *testing.B, k testbackend.Kafka, names ...string) {
+	if k.Fake != nil {
+		return
 	}
-	return name
+	adm := k.Admin(b)
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := adm.DeleteTopics(ctx, names...); err != nil {
+			b.Logf("delete topics %v: %v", names, err)
+		}
+	})
 }
 
 // benchProcStats reads a live process's VmHWM (peak resident set, kB) and

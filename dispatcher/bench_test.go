@@ -5,7 +5,8 @@ package dispatcher_test
 //
 //	go test -run '^$' -bench Dispatch -benchtime 1x ./dispatcher/
 //
-// For each mode it preloads a topic of an in-process broker (kfake) with
+// For each mode it preloads a topic (of the Kafka of HOOKLINE_TEST_KAFKA
+// when set, deleted at the end; else of an in-process kfake) with
 // seed-catalog events of one tenant, written through the producer library
 // (so records carry the routing headers), starts a local receiver that
 // verifies every signature, and then, at each in-flight count N of
@@ -43,8 +44,8 @@ package dispatcher_test
 //
 // The c1 lines are the same measurement at the dispatcher's default
 // concurrency. A detail line per sub-benchmark adds the CPU seconds of the
-// test binary: while the dispatcher runs (broker, Redis and receiver:
-// rig-cpu-s) and while the ceiling runs (its receiver; with the signer,
+// test binary: while the dispatcher runs (receiver, in-process Redis and
+// broker when used: rig-cpu-s) and while the ceiling runs (its receiver; with the signer,
 // ceiling-cpu-s). On a machine with C cores, wall time times C bounds the
 // sums.
 //
@@ -54,6 +55,10 @@ package dispatcher_test
 //	                               of a real server); unset: an in-process
 //	                               miniredis, whose CPU per command is
 //	                               several times a real Redis's
+//	HOOKLINE_TEST_KAFKA=BROKERS    the Kafka the events are preloaded to and
+//	                               consumed from (its topics are deleted at
+//	                               the end; its CPU is in no figure); unset:
+//	                               an in-process kfake, part of rig-cpu-s
 //	HOOKLINE_BENCH_INFLIGHT=LIST   in-flight counts to measure (default 1,4)
 //	HOOKLINE_BENCH_BATCHED_EVENTS  events preloaded for batched modes (default 1000000)
 //	HOOKLINE_BENCH_SINGLE_EVENTS   events preloaded for single modes (default 20000)
