@@ -100,6 +100,34 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 }
 
+// A served path asked with a method it does not serve answers 405 with an
+// Allow header and a JSON error naming the methods to use, before any key
+// is checked; a path no route serves stays the JSON 404.
+func TestWrongMethodIsTold405WithAllow(t *testing.T) {
+	e := newEnv(t, testbackend.NewFake(t))
+	_, key := e.tenant("acme")
+	for _, tc := range []struct{ method, path, key, allow string }{
+		{"PUT", "/v1/endpoints/ep_1", key, "DELETE, GET, HEAD, PATCH"},
+		{"DELETE", "/v1/endpoints", "", "GET, HEAD, POST"},
+		{"GET", "/v1/endpoints/ep_1/rotate-secret", key, "POST"},
+		{"POST", "/healthz", "", "GET, HEAD"},
+		{"POST", "/", "", "GET, HEAD"},
+	} {
+		r := e.do(tc.method, tc.path, tc.key, nil).want(t, 405)
+		if got := r.Header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+		if msg := r.str("error"); !strings.Contains(msg, tc.method) || !strings.Contains(msg, tc.allow) {
+			t.Errorf("%s %s: error %q names neither the method nor what to use", tc.method, tc.path, msg)
+		}
+	}
+	for _, path := range []string{"/v1/endpoints/ep_1/nothing", "/v1/endpoints/a/b/c", "/v1"} {
+		if r := e.do("PUT", path, key, nil).want(t, 404); !strings.HasPrefix(r.str("error"), "no route") {
+			t.Errorf("PUT %s: %s", path, r.Body)
+		}
+	}
+}
+
 // A full create / rotate / ping flow at debug level logs no secret and no
 // key token.
 func TestSecretsAndKeysNeverLogged(t *testing.T) {

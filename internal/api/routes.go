@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,10 +62,57 @@ func (s *Server) routes() http.Handler {
 	for _, rt := range s.routeTable() {
 		mux.HandleFunc(rt.pattern, rt.handler)
 	}
-	mux.HandleFunc("/", s.logged(func(_ http.ResponseWriter, r *http.Request) error {
+	table := s.routeTable()
+	mux.HandleFunc("/", s.logged(func(w http.ResponseWriter, r *http.Request) error {
+		// The catch-all takes every request no route matches, a wrong
+		// method on a served path too: that one is told what to use.
+		if methods := allowedMethods(table, r.URL.Path); len(methods) > 0 {
+			allow := strings.Join(methods, ", ")
+			w.Header().Set("Allow", allow)
+			return errorf(http.StatusMethodNotAllowed, "", "%s is not served on %s; use %s", r.Method, r.URL.Path, allow)
+		}
 		return errorf(http.StatusNotFound, "", noRoute+"%s %s", r.Method, r.URL.Path)
 	}))
 	return mux
+}
+
+// allowedMethods lists, sorted, the methods the routes serve on path (HEAD
+// wherever GET is, as the mux serves it).
+func allowedMethods(table []route, path string) []string {
+	var out []string
+	for _, rt := range table {
+		method, tmpl, _ := strings.Cut(rt.pattern, " ")
+		if !pathMatches(tmpl, path) {
+			continue
+		}
+		out = append(out, method)
+		if method == http.MethodGet {
+			out = append(out, http.MethodHead)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// pathMatches reports whether path fits a route's path template, whose
+// {name} segments take any one non-empty segment and whose {$} ends it.
+func pathMatches(tmpl, path string) bool {
+	if exact, ok := strings.CutSuffix(tmpl, "{$}"); ok {
+		return path == exact
+	}
+	ts, ps := strings.Split(tmpl, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i, t := range ts {
+		if strings.HasPrefix(t, "{") && ps[i] != "" {
+			continue
+		}
+		if t != ps[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // recorder remembers what the log line needs: status and caller.
