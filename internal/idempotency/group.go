@@ -43,9 +43,10 @@ type Group struct {
 	// recording; set it before use and leave it. Zero: a round never
 	// waits.
 	Linger time.Duration
-	// Observe, when set (before use), is told of each round trip made:
-	// how many spans it stored (or failed to) and how long it took. It
-	// runs on the round's leader, so it must be quick. Default nil.
+	// Observe, when set (before use), is told of each round trip that
+	// stored its spans: how many and how long it took (a failed one is
+	// retried by its callers, in a later round). It runs on the round's
+	// leader, so it must be quick. Default nil.
 	Observe func(spans int, took time.Duration)
 
 	mu       sync.Mutex
@@ -190,7 +191,7 @@ func (g *Group) flush(ctx context.Context, r *round) error {
 	g.mu.Unlock()
 	start := time.Now()
 	r.err = g.rec.Record(ctx, r.spans)
-	if g.Observe != nil {
+	if g.Observe != nil && r.err == nil {
 		g.Observe(len(r.spans), time.Since(start))
 	}
 	close(r.done)

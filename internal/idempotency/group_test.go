@@ -116,13 +116,21 @@ func TestGroupFailsTheRoundAndRecoversAfter(t *testing.T) {
 	rec := &countingRecorder{next: ranges}
 	rec.fail.Store(true)
 	g := idempotency.NewGroup(rec)
+	observed := 0 // the callers here are one after another
+	g.Observe = func(spans int, _ time.Duration) { observed += spans }
 	span := []idempotency.Span{{Topic: "events", Partition: 0, EndpointID: "ep", First: 5, Last: 9}}
 	if err := g.Record(ctx, span); !errors.Is(err, errRedisDown) {
 		t.Fatalf("record while Redis is down: %v, want %v", err, errRedisDown)
 	}
+	if observed != 0 {
+		t.Fatalf("a failed round trip was observed as storing %d spans", observed)
+	}
 	rec.fail.Store(false)
 	if err := g.Record(ctx, span); err != nil {
 		t.Fatalf("record after: %v", err)
+	}
+	if observed != 1 {
+		t.Fatalf("observed %d spans stored, want the one", observed)
 	}
 	got, err := ranges.Load(ctx, "events", 0, 0)
 	if err != nil || len(got["ep"]) != 1 {

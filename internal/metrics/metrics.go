@@ -115,7 +115,7 @@ func New() *Metrics {
 		Buckets: markBuckets,
 	})
 	m.marks = prometheus.NewCounter(prometheus.CounterOpts{Name: "hookline_marks_total",
-		Help: "Marks the dispatcher's round trips carried; over hookline_mark_round_trip_seconds_count, the marks per round trip."})
+		Help: "Marks the dispatcher's round trips stored; over hookline_mark_round_trip_seconds_count, the marks per round trip (failed ones show in hookline_redis_errors_total)."})
 	m.buffered = gauge("hookline_buffered_bytes", "Event bytes the dispatcher holds in batches and in flight; fetching waits at --max-buffered-bytes.", "group")
 	m.paused = gauge("hookline_paused_partitions", "Retry-tier partitions whose fetching is paused while their fetched records wait to be due.", "group")
 	m.held = gauge("hookline_retry_held_records", "Retry-tier records fetched and waiting in memory; the rest of a tier's backlog stays in Kafka.", "group")
