@@ -3,6 +3,7 @@ package signing
 import (
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,28 @@ func TestMACsAppendStdLikeStdSign(t *testing.T) {
 	}
 	if _, err := macs.AppendStd(nil, "not-a-whsec-secret!", "id", 1, nil); !errors.Is(err, ErrBadSecret) {
 		t.Fatalf("bad secret: %v, want ErrBadSecret", err)
+	}
+}
+
+// TestMACsStartAfreshPastMaxSecrets: secrets rotated away do not pile up.
+// Past maxSecrets entries the cache is dropped and refilled by the secrets
+// still signing, and every signature stays that of a fresh HMAC.
+func TestMACsStartAfreshPastMaxSecrets(t *testing.T) {
+	var macs MACs
+	body := []byte(`{"a":1}`)
+	first := "secret-0"
+	for i := 0; i < maxSecrets+10; i++ {
+		secret := "secret-" + strconv.Itoa(i)
+		if got := macs.Hex(secret, body); i%4096 == 0 && got != HexSignature([]byte(secret), body) {
+			t.Fatalf("secret %d: %s", i, got)
+		}
+	}
+	entries := 0
+	macs.hex.m.Load().Range(func(any, any) bool { entries++; return true })
+	if entries > 10 || macs.hex.n.Load() != int64(entries) {
+		t.Fatalf("%d entries (%d counted) after %d secrets, want the cache started afresh", entries, macs.hex.n.Load(), maxSecrets+10)
+	}
+	if got, want := macs.Hex(first, body), HexSignature([]byte(first), body); got != want {
+		t.Fatalf("a secret from before the fresh start: %s, want %s", got, want)
 	}
 }
