@@ -30,11 +30,21 @@ const maxEarlyRefresh = 10 * time.Second
 // Tokens caches OAuth2 access tokens, one client per endpoint, so every
 // request an endpoint gets reuses its token until shortly before expiry.
 // Concurrent requests for an endpoint whose token is missing wait for one
-// fetch. Safe for concurrent use; the zero value is empty.
+// fetch. Clients unused for idleTokenClient (a deleted endpoint's) are
+// dropped whenever the cache has doubled since the last sweep. Safe for
+// concurrent use; the zero value is empty.
 type Tokens struct {
 	mu         sync.Mutex
 	byEndpoint map[string]*tokenClient
+	sweepAt    int // size at which the next sweep runs
 }
+
+// idleTokenClient is how long an endpoint's token client may go unused
+// before a sweep drops it; minSweep is the smallest cache swept.
+const (
+	idleTokenClient = time.Hour
+	minSweep        = 1024
+)
 
 // processTokens is the Tokens of every Sender that is given none, so the
 // dispatcher, retrier and API of one process share an endpoint's token.
@@ -48,26 +58,36 @@ type tokenClient struct {
 	tok  *oauth2.Token // under lock
 	// renew is when tok is replaced, on the Sender's clock; zero: never.
 	renew time.Time // under lock
+	used  time.Time // last asked for, on the Sender's clock; under Tokens.mu
 }
 
 // client returns ep's token client, made anew when its credentials changed.
-func (t *Tokens) client(ep *endpoints.Endpoint) *tokenClient {
+func (t *Tokens) client(ep *endpoints.Endpoint, now time.Time) *tokenClient {
 	a := ep.Auth
 	key := sha256.Sum256([]byte(strings.Join(append([]string{a.TokenURL, a.ClientID, a.ClientSecret}, a.Scopes...), "\x00")))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c := t.byEndpoint[ep.ID]; c != nil && c.key == key {
+		c.used = now
 		return c
 	}
 	if t.byEndpoint == nil {
 		t.byEndpoint = map[string]*tokenClient{}
+	}
+	if len(t.byEndpoint) >= max(t.sweepAt, minSweep) {
+		for id, c := range t.byEndpoint {
+			if now.Sub(c.used) > idleTokenClient {
+				delete(t.byEndpoint, id)
+			}
+		}
+		t.sweepAt = 2 * len(t.byEndpoint)
 	}
 	c := &tokenClient{key: key, lock: make(chan struct{}, 1), cfg: &clientcredentials.Config{
 		ClientID: a.ClientID, ClientSecret: a.ClientSecret, TokenURL: a.TokenURL, Scopes: a.Scopes,
 		// RFC 6749 §2.3.1: servers must take Basic; no probing, so a
 		// failing server sees one request per attempt.
 		AuthStyle: oauth2.AuthStyleInHeader,
-	}}
+	}, used: now}
 	t.byEndpoint[ep.ID] = c
 	return c
 }
@@ -121,7 +141,8 @@ func (s *Sender) bearer(ctx context.Context, ep *endpoints.Endpoint, rejected *o
 	if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && s.cfg.AllowHTTP) {
 		return nil, fmt.Errorf("%w: oauth2 token endpoint %s is not https (plain http is allowed only when configured)", ErrBlocked, ep.Auth.TokenURL)
 	}
-	tok, err := s.cfg.Tokens.client(ep).token(ctx, s.tokenHTTP, s.cfg.Clock(), rejected)
+	now := s.cfg.Clock()
+	tok, err := s.cfg.Tokens.client(ep, now).token(ctx, s.tokenHTTP, now, rejected)
 	if err != nil {
 		return nil, tokenErr(ep.Auth, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/hookline/hookline/internal/signing"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/oauth2"
 )
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -319,5 +321,35 @@ func TestOAuth2TokenURLObeysNetworkRules(t *testing.T) {
 	}
 	if ts.requests.Load() != 0 {
 		t.Fatal("the token server was reached")
+	}
+}
+
+// TestTokenClientsOfIdleEndpointsAreDropped: the token cache does not keep
+// a client per endpoint ever seen. Once it has grown past a sweep's size,
+// clients unused for an hour (deleted endpoints) go, and one in use stays
+// with its token.
+func TestTokenClientsOfIdleEndpointsAreDropped(t *testing.T) {
+	var tokens Tokens
+	auth := &endpoints.Auth{Type: endpoints.AuthOAuth2, TokenURL: "https://idp.example/token", ClientID: "c", ClientSecret: "s"}
+	ep := func(i int) *endpoints.Endpoint { return &endpoints.Endpoint{ID: "ep_" + strconv.Itoa(i), Auth: auth} }
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := 0; i < minSweep; i++ {
+		tokens.client(ep(i), t0)
+	}
+	active := tokens.client(ep(0), t0.Add(2*time.Hour))
+	active.tok = &oauth2.Token{AccessToken: "kept"}
+	tokens.client(ep(minSweep), t0.Add(2*time.Hour)) // the cache is full: sweep
+	if n := len(tokens.byEndpoint); n != 2 {
+		t.Fatalf("%d token clients after the sweep, want 2 (the one in use and the new one)", n)
+	}
+	if c := tokens.client(ep(0), t0.Add(2*time.Hour)); c != active || c.tok.AccessToken != "kept" {
+		t.Fatal("the client in use was dropped or lost its token")
+	}
+	// Below the next sweep's size nothing is dropped, idle or not.
+	for i := 1; i < 100; i++ {
+		tokens.client(ep(i), t0.Add(5*time.Hour))
+	}
+	if n := len(tokens.byEndpoint); n != 101 {
+		t.Fatalf("%d token clients, want 101", n)
 	}
 }
