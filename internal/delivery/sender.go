@@ -81,9 +81,11 @@ type Sender struct {
 var ErrBlocked = errors.New("blocked destination")
 
 // NewSender builds the HTTP client: SSRF-checked dialing of the resolved IP
-// (defeats DNS rebinding), no redirects, no environment proxy, TLS 1.2+, and
+// (defeats DNS rebinding), no redirects, no environment proxy, TLS 1.2+,
+// HTTP/1.1 written and read by the sending goroutine (h1Transport), and
 // retries only for connections that failed before a request was sent; every
-// other failure is the retry tiers' business.
+// other failure is the retry tiers' business. OAuth2 token requests, a few
+// per hour, keep net/http's own transport.
 func NewSender(cfg SenderConfig) *Sender {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
@@ -130,7 +132,9 @@ func NewSender(cfg SenderConfig) *Sender {
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: tr, CheckRedirect: noRedirects}
+	h1 := &h1Transport{dial: dialer.DialContext, tls: tr.TLSClientConfig, maxPerHost: cfg.MaxConnsPerHost,
+		idleTimeout: tr.IdleConnTimeout, handshakeTimeout: tr.TLSHandshakeTimeout}
+	rc.HTTPClient = &http.Client{Transport: h1, CheckRedirect: noRedirects}
 	rc.Logger = nil
 	rc.RetryMax = 2
 	rc.RetryWaitMin = 50 * time.Millisecond
