@@ -192,7 +192,9 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		}
 	}
 	c.lim.n = 1<<63 - 1
-	resp.Body = &h1Body{t: t, c: c, rc: resp.Body, stop: stop, keep: werr == nil && !resp.Close && !req.Close}
+	// An answer without a body (204) is complete as it stands, read or not.
+	resp.Body = &h1Body{t: t, c: c, rc: resp.Body, stop: stop, eof: resp.Body == http.NoBody,
+		keep: werr == nil && !resp.Close && !req.Close}
 	return resp, nil
 }
 
