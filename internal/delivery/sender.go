@@ -93,7 +93,7 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.MaxResponseBytes == 0 {
 		cfg.MaxResponseBytes = 64 << 10
 	}
-	if cfg.MaxConnsPerHost == 0 {
+	if cfg.MaxConnsPerHost <= 0 {
 		cfg.MaxConnsPerHost = 64
 	}
 	if cfg.MaxRetryAfter <= 0 {

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
@@ -54,70 +51,14 @@ const maxResponseHeaderBytes = 1 << 20
 // for an answer the receiver sent before closing.
 const earlyAnswerWait = 100 * time.Millisecond
 
-// h1Host is one scheme://host:port's connections.
-type h1Host struct {
-	slots chan struct{} // a token per request in flight
-	idle  []*h1Conn     // most recently used last
-	users int           // requests between host and release
-}
+// bigBody is the request size from which the body is written while the
+// answer is read: a receiver may answer (413, say) and stop reading
+// before the whole body is in, and a write that waits for it would wait
+// until the timeout. A delivery this large pays the goroutine gladly.
+const bigBody = 64 << 10
 
-type h1Conn struct {
-	h    *h1Host
-	nc   net.Conn
-	tcp  net.Conn // under TLS, the TCP connection, for the liveness check
-	lim  *limitReader
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	used time.Time
-}
-
-// limitReader fails reads past n; ReadResponse's header parsing has no
-// bound of its own.
-type limitReader struct {
-	r io.Reader
-	n int64
-}
-
-var errHeadersTooLarge = errors.New("response headers exceed 1 MiB")
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errHeadersTooLarge
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
-}
-
-// host returns key's connections, counting the caller as a user until
-// release: a host is forgotten only when nobody uses it.
-func (t *h1Transport) host(key string) *h1Host {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.hosts == nil {
-		t.hosts = make(map[string]*h1Host)
-	}
-	h := t.hosts[key]
-	if h == nil {
-		h = &h1Host{slots: make(chan struct{}, t.maxPerHost)}
-		t.hosts[key] = h
-	}
-	h.users++
-	return h
-}
-
-// release ends a request's use of h, giving back its slot if it held one.
-func (t *h1Transport) release(h *h1Host, slot bool) {
-	if slot {
-		<-h.slots
-	}
-	t.mu.Lock()
-	h.users--
-	t.mu.Unlock()
-}
+// noLimit lifts limitReader's bound once the headers are read.
+const noLimit = 1<<63 - 1
 
 // RoundTrip sends req on a kept connection of its host, or a new one.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -163,39 +104,95 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		}
 		return nil, err
 	}
-	werr := req.Write(c.bw)
-	if werr == nil {
-		werr = c.bw.Flush()
+	var resp *http.Response
+	var werr, rerr error
+	if req.ContentLength >= 0 && req.ContentLength < bigBody {
+		werr = writeRequest(c, req)
+		if werr != nil && ctx.Err() == nil {
+			// A receiver that answered and closed before reading all of
+			// the body: its answer is here already if it was sent.
+			c.nc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
+		}
+		if werr == nil || ctx.Err() == nil {
+			resp, rerr = readAnswer(c, req)
+		}
+		if werr != nil && resp != nil {
+			// Let the answer's body arrive at its pace. The context's
+			// cut, if it came meanwhile, is put back: its Err is set
+			// before its AfterFunc runs.
+			c.nc.SetReadDeadline(time.Time{})
+			if ctx.Err() != nil {
+				c.nc.SetDeadline(time.Unix(1, 0))
+			}
+		}
+	} else {
+		resp, werr, rerr = writeWhileReading(c, req)
 	}
-	if werr != nil {
-		if ctx.Err() != nil {
+	if resp == nil {
+		if werr != nil {
 			return fail(werr)
 		}
-		// A receiver may answer (413, say) and close before reading the
-		// whole body; that answer is already here if it was sent.
-		c.nc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
+		return fail(rerr)
 	}
-	c.lim.n = maxResponseHeaderBytes
-	var resp *http.Response
-	for {
-		var err error
-		if resp, err = http.ReadResponse(c.br, req); err != nil {
-			if werr != nil {
-				return fail(werr)
-			}
-			return fail(err)
-		}
-		// An unasked-for 1xx (100 Continue, 103 Early Hints) precedes the
-		// answer; 101 would switch protocols, which a POST never asks.
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
-		}
-	}
-	c.lim.n = 1<<63 - 1
+	// A 101 would hand the connection to another protocol: never reuse it.
+	keep := werr == nil && !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
 	// An answer without a body (204) is complete as it stands, read or not.
-	resp.Body = &h1Body{t: t, c: c, rc: resp.Body, stop: stop, eof: resp.Body == http.NoBody,
-		keep: werr == nil && !resp.Close && !req.Close}
+	resp.Body = &h1Body{t: t, c: c, rc: resp.Body, stop: stop, eof: resp.Body == http.NoBody, keep: keep}
 	return resp, nil
+}
+
+func writeRequest(c *h1Conn, req *http.Request) error {
+	if err := req.Write(c.bw); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+// writeWhileReading writes a large request in a goroutine of its own while
+// the answer is read here, as net/http does for every request. An answer
+// that comes before the body is all written stops the writing.
+func writeWhileReading(c *h1Conn, req *http.Request) (*http.Response, error, error) {
+	wrote := make(chan error, 1)
+	go func() { wrote <- writeRequest(c, req) }()
+	resp, rerr := readAnswer(c, req)
+	if rerr != nil {
+		c.nc.SetWriteDeadline(time.Unix(1, 0)) // the connection is closed after
+		return nil, <-wrote, rerr
+	}
+	// The usual case: the receiver read the whole body and answered, and
+	// the writer is returning. Only a writer still stuck after the wait is
+	// cut.
+	wait := time.NewTimer(earlyAnswerWait)
+	defer wait.Stop()
+	select {
+	case werr := <-wrote:
+		return resp, werr, nil
+	case <-wait.C:
+	}
+	c.nc.SetWriteDeadline(time.Unix(1, 0))
+	werr := <-wrote
+	if werr == nil {
+		werr = errAnsweredEarly // the body did go out in full meanwhile
+	}
+	return resp, werr, nil
+}
+
+var errAnsweredEarly = errors.New("answered before the request was written")
+
+// readAnswer reads the answer's status line and headers, skipping 1xx
+// interim answers (100 Continue, 103 Early Hints).
+func readAnswer(c *h1Conn, req *http.Request) (*http.Response, error) {
+	c.lim.n = maxResponseHeaderBytes
+	defer func() { c.lim.n = noLimit }()
+	for {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
 }
 
 // h1Body gives the connection back once its answer was read to the end,
@@ -225,7 +222,7 @@ func (b *h1Body) Close() error {
 	}
 	b.closed = true
 	// stop is false once the context ended and the deadline was cut.
-	if b.stop() && b.eof && b.keep {
+	if b.stop() && b.eof && b.keep && b.c.br.Buffered() == 0 {
 		b.rc.Close() // read to EOF: returns at once
 		b.t.give(b.c)
 	} else {
@@ -235,125 +232,29 @@ func (b *h1Body) Close() error {
 	return nil
 }
 
-// take returns the host's most recently used live connection, if any,
-// closing those idle too long or closed by the server meanwhile.
-func (t *h1Transport) take(h *h1Host) *h1Conn {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for len(h.idle) > 0 {
-		c := h.idle[len(h.idle)-1]
-		h.idle[len(h.idle)-1] = nil
-		h.idle = h.idle[:len(h.idle)-1]
-		if time.Since(c.used) < t.idleTimeout && alive(c.tcp) {
-			return c
-		}
-		c.nc.Close()
-	}
-	return nil
-}
-
-// give puts c back among its host's idle connections.
-func (t *h1Transport) give(c *h1Conn) {
-	c.used = time.Now()
-	t.mu.Lock()
-	c.h.idle = append(c.h.idle, c)
-	if t.sweep == nil {
-		t.sweep = time.AfterFunc(t.idleTimeout, t.closeIdle)
-	}
-	t.mu.Unlock()
-}
-
-// closeIdle closes connections idle past the timeout, forgets hosts with
-// none left, and runs again while any connection is idle.
-func (t *h1Transport) closeIdle() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sweep = nil
-	for key, h := range t.hosts {
-		kept := h.idle[:0]
-		for _, c := range h.idle {
-			if time.Since(c.used) < t.idleTimeout {
-				kept = append(kept, c)
-			} else {
-				c.nc.Close()
-			}
-		}
-		clear(h.idle[len(kept):])
-		h.idle = kept
-		if len(kept) == 0 && h.users == 0 {
-			delete(t.hosts, key)
-		}
-	}
-	for _, h := range t.hosts {
-		if len(h.idle) > 0 {
-			t.sweep = time.AfterFunc(t.idleTimeout/2, t.closeIdle)
-			break
-		}
-	}
-}
-
-// CloseIdleConnections closes every idle connection (http.Client's hook).
-func (t *h1Transport) CloseIdleConnections() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, h := range t.hosts {
-		for _, c := range h.idle {
-			c.nc.Close()
-		}
-		h.idle = nil
-	}
-}
-
-// connect dials addr and, for https, completes a TLS handshake offering
-// HTTP/1.1 only.
-func (t *h1Transport) connect(ctx context.Context, u *url.URL, h *h1Host, addr string) (*h1Conn, error) {
-	nc, err := t.dial(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	c := &h1Conn{h: h, nc: nc, tcp: nc}
-	if u.Scheme == "https" {
-		cfg := t.tls.Clone()
-		cfg.ServerName = u.Hostname()
-		cfg.NextProtos = []string{"http/1.1"}
-		tc := tls.Client(nc, cfg)
-		hctx, cancel := context.WithTimeout(ctx, t.handshakeTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
-		}
-		c.nc = tc
-	}
-	c.lim = &limitReader{r: c.nc, n: 1<<63 - 1}
-	c.br = bufio.NewReaderSize(c.lim, 4<<10)
-	c.bw = bufio.NewWriterSize(c.nc, 4<<10)
-	return c, nil
-}
-
-// connKey is a request's pool key (scheme://host:port) and dial address.
-func connKey(req *http.Request) (key, addr string, err error) {
-	u := req.URL
-	port := u.Port()
-	switch u.Scheme {
-	case "http":
-		if port == "" {
-			port = "80"
-		}
-	case "https":
-		if port == "" {
-			port = "443"
-		}
-	default:
-		return "", "", fmt.Errorf("unsupported scheme %q", u.Scheme)
-	}
-	addr = net.JoinHostPort(u.Hostname(), port)
-	return u.Scheme + "://" + strings.ToLower(addr), addr, nil
-}
-
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// limitReader fails reads past n; ReadResponse's header parsing has no
+// bound of its own.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+var errHeadersTooLarge = errors.New("response headers exceed 1 MiB")
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errHeadersTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
