@@ -5,10 +5,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/envelope"
-	"github.com/hookline/hookline/internal/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -52,21 +52,40 @@ type endpointState struct {
 	// go. failing is set while the last attempt did not get a 2xx.
 	started []time.Time
 	failing bool
+	// took is when a sender last took a batch off the queue, and cycle a
+	// moving average of how long a delivery held its sender (request and
+	// settle): together they tell how soon the queue will have room.
+	took  time.Time
+	cycle time.Duration
 }
 
-// behind reports whether the endpoint is slow or failing: a delivery has
-// been in flight for over half its timeout, or the last one failed. Only
-// then do its sealed batches skip the queue.
-func (st *endpointState) behind(timeout time.Duration) bool {
-	if st.failing {
-		return true
+// keepsUp reports whether routing may wait for room in st's full queue:
+// the endpoint answers its deliveries, none has run past half its
+// timeout, and it frees a sender at least every wait — its last one within
+// wait, and its deliveries on average within wait per sender. Waiting
+// longer for one endpoint would set the pace of every other endpoint whose
+// events share its partitions; an endpoint that does not keep up has its
+// overflow deferred to the first retry tier instead.
+func (st *endpointState) keepsUp(now time.Time, timeout, wait time.Duration, senders int) bool {
+	if st.failing || now.Sub(st.took) > wait || st.cycle > wait*time.Duration(senders) {
+		return false
 	}
 	for _, at := range st.started {
-		if time.Since(at) > timeout/2 {
-			return true
+		if now.Sub(at) > timeout/2 {
+			return false
 		}
 	}
-	return false
+	return true
+}
+
+// sent folds one delivery's time with its sender into the moving average
+// (weight 1/4: a change of pace shows within a few deliveries).
+func (st *endpointState) sent(took time.Duration) {
+	if st.cycle == 0 {
+		st.cycle = took
+		return
+	}
+	st.cycle += (took - st.cycle) / 4
 }
 
 func (st *endpointState) closeQueue() {
@@ -82,14 +101,19 @@ func (st *endpointState) closeQueue() {
 func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) int {
 	d.stats.Consumed++
 	d.consumedBytes += int64(len(r.Value))
-	if len(r.Value)+2 > kafka.MaxDeliveryBytes {
-		// It could be sent, but never retried nor dead-lettered.
-		d.invalid(r, p, fmt.Errorf("%w: event of %d bytes exceeds the largest delivery (%d bytes)", envelope.ErrMalformed, len(r.Value), kafka.MaxDeliveryBytes-2))
+	// Every producer's events meet the producer library's rules, checked
+	// here too: a foreign producer may write anything the topic takes.
+	if len(r.Value) > d.cfg.MaxEventBytes {
+		d.invalid(r, p, fmt.Errorf("%w: event of %d bytes is over the %d-byte limit (--max-event-bytes)", envelope.ErrMalformed, len(r.Value), d.cfg.MaxEventBytes))
 		return -1
 	}
 	meta, err := envelope.FromRecord(r.Headers, r.Value)
 	if err != nil {
 		d.invalid(r, p, err)
+		return -1
+	}
+	if !d.cfg.Catalog.Has(meta.Type) {
+		d.invalid(r, p, fmt.Errorf("%w: %q is not in the event catalog this dispatcher serves (add its schema with --schema-dir)", catalog.ErrUnknownType, meta.Type))
 		return -1
 	}
 	var matchBuf [8]*endpoints.Endpoint
@@ -163,7 +187,9 @@ func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
 		if single {
 			queued *= singleQueueFactor
 		}
-		st = &endpointState{queue: make(chan *batch, queued)}
+		// Its first sender counts as having just taken a batch: a queue
+		// filled before any sender got to run is not yet behind.
+		st = &endpointState{queue: make(chan *batch, queued), took: time.Now()}
 		d.eps[ep.ID] = st
 		d.startWorkers(st, single)
 	}
@@ -236,9 +262,10 @@ func (d *Dispatcher) add(ep *endpoints.Endpoint, it item, typ string) {
 	}
 }
 
-// seal closes st's open batch and queues it; when the queue is full the
-// endpoint is behind, so the batch goes to the first retry tier unattempted
-// rather than wait in memory. Called with d.mu held.
+// seal closes st's open batch and queues it. When the queue is full and
+// the endpoint does not keep up (keepsUp), the batch goes to the first
+// retry tier unattempted rather than wait in memory or hold up routing.
+// Called with d.mu held.
 func (d *Dispatcher) seal(st *endpointState) {
 	b := st.open
 	if b == nil {
@@ -255,25 +282,33 @@ func (d *Dispatcher) seal(st *endpointState) {
 			return
 		default:
 		}
-		if st.behind(timeout) || d.abandoned() {
+		if d.abandoned() || !st.keepsUp(time.Now(), timeout, d.cfg.QueueWait, d.cfg.Concurrency) {
 			break
 		}
-		// A healthy endpoint that is merely busy: wait for its queue (at
-		// most half a timeout, then it counts as behind). Wait releases
-		// d.mu; workers and a ticker signal.
+		// A healthy endpoint that is merely busy frees a sender soon.
+		// Wait releases d.mu; senders taking a batch and a ticker signal.
 		d.wait()
 	}
+	d.deferBatch(b)
+}
+
+// deferBatch writes b to the first retry tier without an attempt; its records
+// settle once the write lands. Called with d.mu held.
+func (d *Dispatcher) deferBatch(b *batch) {
 	d.stats.Deferred++
 	d.workers.Add(1)
 	go func() {
 		defer d.workers.Done()
-		if !d.shapeItems(b) {
+		d.mu.Lock()
+		left := d.dropReleased(b)
+		d.mu.Unlock()
+		if !left || !d.shapeItems(b) {
 			return
 		}
 		del := d.newDelivery(b)
 		defer releaseBody(del)
 		del.Attempt = 0
-		del.Reason = "deferred: earlier deliveries to this endpoint are still in flight"
+		del.Reason = "deferred: the endpoint was not keeping up with its events (its queue was full)"
 		step := d.cfg.Retry.First(time.Now())
 		del.Due, del.Tier = step.Due, step.Tier
 		d.handOff(b, del, step.Topic, 0, "")

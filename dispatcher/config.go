@@ -67,6 +67,22 @@ type Config struct {
 	MaxQueuedPerEndpoint int
 	// Concurrency is deliveries in flight per endpoint. Default 1.
 	Concurrency int
+	// QueueWait is the longest routing waits for room in a busy
+	// endpoint's full queue. An endpoint that has not freed a sender for
+	// that long, or whose deliveries take longer than that per sender on
+	// average, or is failing, does not keep up: its overflow goes to the
+	// first retry tier unattempted (deferred), so its pace never sets that
+	// of the other endpoints reading the same partitions. Default 100ms
+	// (DefaultQueueWait); at most 10s.
+	QueueWait time.Duration
+	// MaxEventBytes is the largest event accepted; a larger record goes
+	// to the invalid-records topic with the reason, whoever produced it.
+	// Default 256 KiB (DefaultMaxEventBytes, the producer's limit); at most
+	// what a delivery can carry (kafka.MaxDeliveryBytes less 2).
+	MaxEventBytes int
+	// Catalog is the event catalog served: a record whose type it lacks
+	// goes to the invalid-records topic. Default: the embedded catalog.
+	Catalog *catalog.Catalog
 	// MarkLinger is how long a delivery's settle mark may wait for other
 	// deliveries in flight to finish and share its Redis round trip; a
 	// round leaves as soon as none is left sending, and waits only while
@@ -87,15 +103,16 @@ type Config struct {
 	// KafkaOpts are extra client options (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 	// Refs declares per event type the ids a thin payload keeps (a
-	// *catalog.Catalog: its schemas' x-hookline-refs). Default: the
-	// embedded catalog.
+	// *catalog.Catalog: its schemas' x-hookline-refs). Default: Catalog.
 	Refs payload.RefSource
 }
 
-// Defaults of the memory and fetch settings.
+// Defaults of the memory, fetch, queue and event-size settings.
 const (
 	DefaultMaxBufferedBytes       = 64 << 20
 	DefaultFetchMaxPartitionBytes = 256 << 10
+	DefaultQueueWait              = 100 * time.Millisecond
+	DefaultMaxEventBytes          = 256 << 10
 )
 
 // ErrConfig marks a configuration error.
@@ -109,8 +126,13 @@ func (c *Config) withDefaults() error {
 		return fmt.Errorf("%w: Endpoints is nil", ErrConfig)
 	case c.Redis == nil:
 		return fmt.Errorf("%w: Redis is nil", ErrConfig)
-	case c.MaxBufferedBytes < 0 || c.MaxQueuedPerEndpoint < 0 || c.Concurrency < 0 || c.FetchMaxPartitionBytes < 0 || c.MarkLinger < 0:
+	case c.MaxBufferedBytes < 0 || c.MaxQueuedPerEndpoint < 0 || c.Concurrency < 0 || c.FetchMaxPartitionBytes < 0 || c.MarkLinger < 0 ||
+		c.QueueWait < 0 || c.MaxEventBytes < 0:
 		return fmt.Errorf("%w: limits must not be negative", ErrConfig)
+	case c.QueueWait > 10*time.Second:
+		return fmt.Errorf("%w: QueueWait %s is over 10s: routing would wait that long for one endpoint", ErrConfig, c.QueueWait)
+	case c.MaxEventBytes > kafka.MaxDeliveryBytes-2:
+		return fmt.Errorf("%w: MaxEventBytes %d is over the largest delivery (%d bytes)", ErrConfig, c.MaxEventBytes, kafka.MaxDeliveryBytes-2)
 	}
 	if c.Group == "" {
 		c.Group = "hookline-dispatcher"
@@ -129,6 +151,12 @@ func (c *Config) withDefaults() error {
 	if c.Concurrency == 0 {
 		c.Concurrency = 1
 	}
+	if c.QueueWait == 0 {
+		c.QueueWait = DefaultQueueWait
+	}
+	if c.MaxEventBytes == 0 {
+		c.MaxEventBytes = DefaultMaxEventBytes
+	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = time.Second
 	}
@@ -141,12 +169,15 @@ func (c *Config) withDefaults() error {
 	if c.Metrics == nil {
 		c.Metrics = noMetrics{}
 	}
-	if c.Refs == nil {
+	if c.Catalog == nil {
 		cat, err := catalog.Load("")
 		if err != nil {
-			return fmt.Errorf("%w: event catalog for thin payloads: %w", ErrConfig, err)
+			return fmt.Errorf("%w: event catalog: %w", ErrConfig, err)
 		}
-		c.Refs = cat
+		c.Catalog = cat
+	}
+	if c.Refs == nil {
+		c.Refs = c.Catalog
 	}
 	return nil
 }

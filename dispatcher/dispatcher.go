@@ -42,6 +42,9 @@ type Dispatcher struct {
 	cond    *sync.Cond // signalled when buffered shrinks or on stop
 	waiting int        // goroutines in cond.Wait; with none, wake-ups are skipped
 	eps     map[string]*endpointState
+	// gone holds partitions dropped while this member may still hold some
+	// of their records (released.go).
+	gone map[goneKey]*partition
 	// lastEp and lastSt memoise the last eps lookup (entries never leave eps).
 	lastEp   *endpoints.Endpoint
 	lastSt   *endpointState
@@ -72,6 +75,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		sender:  delivery.NewSender(cfg.Sender),
 		ranges:  idempotency.NewRanges(cfg.Redis, cfg.RedisPrefix, cfg.Group),
 		eps:     map[string]*endpointState{},
+		gone:    map[goneKey]*partition{},
 		shapers: payload.NewCache(cfg.Refs),
 	}
 	var rec idempotency.SpanRecorder = d.ranges

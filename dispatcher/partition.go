@@ -22,9 +22,14 @@ type partition struct {
 	// settled holds spans already settled before this assignment, by
 	// endpoint: re-consumed records inside them are not sent again.
 	settled map[string][][2]int64
-	// dropped is set when the partition is revoked or lost; settles into a
-	// dropped partition are ignored.
+	// dropped is set when the partition is revoked or lost: nothing of it
+	// is committed by this member any more, its records not yet sent are
+	// dropped from their batches, and settles only count down what this
+	// member still holds of it (see released.go).
 	dropped bool
+	// onRelease, called under mu when the partition is dropped, keeps it
+	// for a later assignment of the same partition to find.
+	onRelease func(*partition)
 }
 
 type pendingRec struct {
@@ -49,9 +54,6 @@ func (p *partition) consumed(offset int64, n int) {
 // offsets on one partition rise, so the next one is usually right after
 // the hint and no search is needed. Indexes hold while d.mu is.
 func (p *partition) settle(offset int64, hint int) int {
-	if p.dropped {
-		return -1
-	}
 	i := -1
 	if hint >= p.head && hint+1 < len(p.pending) && p.pending[hint+1].offset == offset {
 		i = hint + 1
@@ -92,12 +94,15 @@ func (p *partition) CommitPoint() int64 {
 	return p.commitPoint()
 }
 
-// Release drops the partition: settles into it are ignored from now on,
-// and records still being routed into it are skipped.
+// Release drops the partition: records still being routed into it are
+// skipped, and those not yet sent are dropped from their batches.
 func (p *partition) Release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dropped = true
+	if p.onRelease != nil {
+		p.onRelease(p)
+	}
 }
 
 // idle reports whether no consumed record waits for a delivery.

@@ -13,10 +13,13 @@ import (
 type group struct{ d *Dispatcher }
 
 // Assign loads the spans already settled in Redis for a new partition, so
-// records re-consumed after a crash are not POSTed again. Redis being away
-// holds the assignment (and so the partition) until it answers.
+// records re-consumed after a crash are not POSTed again; a partition this
+// member had before waits first for what it still holds of it
+// (awaitReleased). Redis being away holds the assignment (and so the
+// partition) until it answers.
 func (g group) Assign(ctx context.Context, topic string, part int32) (*partition, bool) {
 	d := g.d
+	d.awaitReleased(ctx, topic, part)
 	var settled map[string][][2]int64
 	err := idempotency.Until(ctx, d.log, "load settled spans", func(ctx context.Context) error {
 		var err error
@@ -27,7 +30,7 @@ func (g group) Assign(ctx context.Context, topic string, part int32) (*partition
 		return nil, false // client closing
 	}
 	p := newPartition(topic, part, settled)
-	p.mu = &d.mu
+	p.mu, p.onRelease = &d.mu, d.released
 	if len(settled) > 0 {
 		d.log.Info("settled spans loaded", zap.String("topic", topic), zap.Int32("partition", part),
 			zap.Int("settledEndpoints", len(settled)))

@@ -26,7 +26,7 @@ func (d *Dispatcher) preparer(st *endpointState, out chan<- prepared) {
 	defer d.workers.Done()
 	defer close(out)
 	for b := range st.queue {
-		if p, ok := d.prepare(b); ok {
+		if p, ok := d.prepare(st, b); ok {
 			out <- p
 		}
 	}
@@ -47,21 +47,24 @@ func (d *Dispatcher) worker(st *endpointState, in <-chan prepared) {
 func (d *Dispatcher) soloWorker(st *endpointState) {
 	defer d.workers.Done()
 	for b := range st.queue {
-		if p, ok := d.prepare(b); ok {
+		if p, ok := d.prepare(st, b); ok {
 			d.send(st, p)
 		}
 	}
 }
 
-// prepare builds and signs the delivery of a batch taken off the queue. It
-// reports false when there is nothing to send: work abandoned (left
-// uncommitted, re-consumed by the next owner) or every event failed its
-// shape (dead letters each).
-func (d *Dispatcher) prepare(b *batch) (prepared, bool) {
+// prepare builds and signs the delivery of a batch taken off st's queue.
+// It reports false when there is nothing to send: work abandoned (left
+// uncommitted, re-consumed by the next owner), every event of a partition
+// this member no longer owns, or every event failed its shape (dead
+// letters each).
+func (d *Dispatcher) prepare(st *endpointState, b *batch) (prepared, bool) {
 	d.mu.Lock()
+	st.took = time.Now()
 	d.wake() // the queue has room
+	left := d.dropReleased(b)
 	d.mu.Unlock()
-	if d.workCtx.Err() != nil || !d.shapeItems(b) {
+	if !left || d.workCtx.Err() != nil || !d.shapeItems(b) {
 		return prepared{}, false
 	}
 	del := d.newDelivery(b)
@@ -90,6 +93,7 @@ func (d *Dispatcher) send(st *endpointState, p prepared) {
 			break
 		}
 	}
+	st.sent(time.Since(start))
 	st.failing = !ok
 	d.wake()
 	d.mu.Unlock()

@@ -46,6 +46,17 @@ type Config struct {
 	Sender delivery.SenderConfig
 	// Concurrency is attempts in flight per tier partition. Default 16.
 	Concurrency int
+	// EndpointConcurrency is the most attempts one endpoint may have in
+	// flight in this retrier, so a slow endpoint cannot take every slot
+	// of the partitions its deliveries share with others. Default 4; at
+	// most Concurrency.
+	EndpointConcurrency int
+	// QueueWait is how long a due record of an endpoint at
+	// EndpointConcurrency may wait for one of its slots; an endpoint that
+	// frees none for that long, or takes longer than that per slot on
+	// average, has the record deferred a tier's delay without an attempt.
+	// Default 100ms; at most 10s.
+	QueueWait time.Duration
 	// CommitInterval between offset commits. Default 1 s.
 	CommitInterval time.Duration
 	// RevokeTimeout bounds the wait for attempts in flight on partitions
@@ -90,6 +101,20 @@ func (c *Config) withDefaults() error {
 	c.Retry = c.Retry.WithDefaults()
 	if c.Concurrency <= 0 {
 		c.Concurrency = 16
+	}
+	switch {
+	case c.EndpointConcurrency < 0 || c.QueueWait < 0:
+		return fmt.Errorf("%w: EndpointConcurrency and QueueWait must not be negative", ErrConfig)
+	case c.EndpointConcurrency > c.Concurrency:
+		return fmt.Errorf("%w: EndpointConcurrency %d is over Concurrency %d", ErrConfig, c.EndpointConcurrency, c.Concurrency)
+	case c.QueueWait > 10*time.Second:
+		return fmt.Errorf("%w: QueueWait %s is over 10s", ErrConfig, c.QueueWait)
+	}
+	if c.EndpointConcurrency == 0 {
+		c.EndpointConcurrency = min(4, c.Concurrency)
+	}
+	if c.QueueWait == 0 {
+		c.QueueWait = 100 * time.Millisecond
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = time.Second

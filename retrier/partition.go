@@ -131,6 +131,32 @@ func (p *partition) run() {
 				return
 			}
 		}
+		// Only an attempt that will POST is paced; one that ends without
+		// a request (endpoint deleted or disabled) never waits.
+		verdict, paced := paceGo, false
+		if ep := p.r.cfg.Endpoints.Get(d.EndpointID); !move && ep != nil && !ep.Disabled {
+			p.r.mu.Lock()
+			verdict = p.r.admit(d.EndpointID, now, ep.Limits().Timeout)
+			p.r.mu.Unlock()
+			paced = verdict == paceGo
+		}
+		switch verdict {
+		case paceWait:
+			// Its endpoint frees a slot soon, in this partition or another.
+			t := time.NewTimer(paceRecheck)
+			select {
+			case <-t.C:
+			case <-p.wake:
+				t.Stop()
+			case <-p.quit:
+				t.Stop()
+				return
+			}
+			continue
+		case paceDefer:
+			d.Due, move = now.Add(p.r.cfg.Retry.Delay(p.tier)), true
+			p.r.count(func(s *Stats) { s.Deferred++ })
+		}
 		p.r.mu.Lock()
 		p.started++
 		p.inflight++
@@ -147,6 +173,11 @@ func (p *partition) run() {
 				ok = p.r.requeue(d, replayEpoch(cand.rec), tier)
 			} else {
 				ok = p.r.attempt(d, replayEpoch(cand.rec), tier)
+				if paced {
+					p.r.mu.Lock()
+					p.r.finished(d.EndpointID, now, p.r.cfg.Now())
+					p.r.mu.Unlock()
+				}
 			}
 			p.r.mu.Lock()
 			p.inflight--
@@ -185,6 +216,11 @@ func (p *partition) holdUntil(rec *kgo.Record, d *delivery.Delivery, now time.Ti
 func requeueSlack(delay time.Duration) time.Duration {
 	return max(time.Second, delay/10)
 }
+
+// paceRecheck is how often a due record waiting for its endpoint's slot
+// looks again: a slot may come free in another partition, which does not
+// wake this one.
+const paceRecheck = 10 * time.Millisecond
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {

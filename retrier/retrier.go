@@ -31,6 +31,7 @@ type Retrier struct {
 	workCtx context.Context
 
 	mu       sync.Mutex
+	paces    map[string]*endpointPace // attempts in flight by endpoint (pace.go)
 	stats    Stats
 	lateness []time.Duration // due-to-start lateness of recent attempts
 }
@@ -50,6 +51,10 @@ type Stats struct {
 	// Requeued counts records written again to a shorter or the same
 	// tier instead of holding up the records behind them.
 	Requeued int64
+	// Deferred counts the re-enqueued records whose endpoint had
+	// EndpointConcurrency attempts in flight and was not keeping up; each
+	// is also counted in Requeued.
+	Deferred int64
 }
 
 // New validates cfg and connects to Kafka.
@@ -60,7 +65,7 @@ func New(cfg Config) (*Retrier, error) {
 	r := &Retrier{
 		cfg: cfg, log: cfg.Logger, sender: delivery.NewSender(cfg.Sender),
 		marks: idempotency.NewMarks(cfg.Redis, cfg.RedisPrefix),
-		tiers: map[string]int{},
+		tiers: map[string]int{}, paces: map[string]*endpointPace{},
 	}
 	for i, t := range cfg.Retry.Topics() {
 		r.tiers[t] = i
