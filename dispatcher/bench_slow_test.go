@@ -147,11 +147,15 @@ func benchSlow(b *testing.B, sc slowScenario, grace time.Duration, bin string, k
 	inflow := sc.healthyRate
 	kept := h.got() == h.want && h.rate() >= 0.95*inflow
 	rest := int64(res.slowSent-res.slowGot) - res.deferred - res.retrying
+	late := "none delivered"
+	if len(h.late) > 0 {
+		late = manyMS(manyP99(h.late))
+	}
 	fmt.Printf("many %s: healthy %d/%d events, %.1f ev/s vs inflow %.1f ev/s, p50=%s p99=%s max=%s (of delivered) second-half-p99=%s; "+
 		"slow %d published (%.1f ev/s), answered %d, deferred=%d retrying=%d (all endpoints), rest %d queued/in flight/unrouted; "+
 		"dups healthy=%d slow=%d; peakRSS=%.0f MB; target: healthy p99 < 1s %s, healthy throughput = inflow %s\n",
 		sc.name, h.got(), h.want, h.rate(), inflow,
-		manyMS(manyQuantile(all, 0.5)), manyMS(p99), manyMS(manyQuantile(all, 1)), manyMS(manyP99(h.late)),
+		manyMS(manyQuantile(all, 0.5)), manyMS(p99), manyMS(manyQuantile(all, 1)), late,
 		res.slowSent, sc.slowRate*float64(sc.slow), res.slowGot, res.deferred, res.retrying, rest,
 		h.dups, res.slowDups, float64(h.rssKB)/1024, manyVerdict(len(all) > 0 && p99 < slowTargetP99), manyVerdict(kept))
 	fmt.Printf("  %s detail: %d healthy + %d slow endpoints, published %s, grace %s, --concurrency %d; dispatcher-cpu=%.1fs rig-cpu=%.1fs; dispatcher %s; %s\n",
