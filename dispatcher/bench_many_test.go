@@ -44,6 +44,9 @@ package dispatcher_test
 // from the receivers, how long each request was held and how long a slot
 // took from an answer to its next request (the dispatcher's half).
 //
+// slow-success, trickle and slow-100-of-1000: slow receivers beside healthy
+// ones (bench_slow_test.go).
+//
 // Targets, each line saying met or MISSED: with-bad's healthy events/s at
 // least 80% of healthy-only's and its p99 at most 120%; peak RSS < 512 MB;
 // single-50x4 >= 90% of 10,000 events/s.
@@ -166,6 +169,7 @@ func BenchmarkManyEndpoints(b *testing.B) {
 			float64(bad.rssKB)/1024, float64(healthy.rssKB)/1024, manyVerdict(max(bad.rssKB, healthy.rssKB) < 512<<10))
 	}
 	b.Run("single-50x4", func(b *testing.B) { benchManySingle(b, cfg, bin, k, redisURL) })
+	benchSlowReceivers(b, bin, k, redisURL)
 }
 
 // benchManyMixed is healthy-only (withBad false) or with-bad.
