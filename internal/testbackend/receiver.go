@@ -44,6 +44,9 @@ type Receiver struct {
 	retryAfter            string
 	seen                  map[string]int
 	delay                 time.Duration
+	// trickle, when set, sends the status at once, then a byte of body
+	// every trickle until trickleFor has passed.
+	trickle, trickleFor time.Duration
 }
 
 var deliveryIDRe = regexp.MustCompile(`^[0-9a-f]{24}$`)
@@ -98,8 +101,24 @@ func (s *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusUnauthorized
 	}
 	s.posts = append(s.posts, Post{Header: r.Header.Clone(), Body: body, At: time.Now(), Status: status, Remote: r.RemoteAddr})
-	delay := s.delay
+	delay, trickle, trickleFor := s.delay, s.trickle, s.trickleFor
 	s.mu.Unlock()
+	if trickle > 0 {
+		w.WriteHeader(status)
+		end := time.Now().Add(trickleFor)
+		for time.Now().Before(end) {
+			if _, err := w.Write([]byte{' '}); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(trickle):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		return
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
@@ -132,6 +151,15 @@ func (s *Receiver) FailFirst(n, status int, retryAfter string) {
 func (s *Receiver) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	s.delay = d
+	s.mu.Unlock()
+}
+
+// SetTrickle answers every request's status at once, then its body a byte
+// every interval for total: a receiver that has answered but holds its
+// connection.
+func (s *Receiver) SetTrickle(interval, total time.Duration) {
+	s.mu.Lock()
+	s.trickle, s.trickleFor = interval, total
 	s.mu.Unlock()
 }
 
