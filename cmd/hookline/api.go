@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/hookline/hookline/internal/api"
@@ -136,6 +137,9 @@ func runAPI(ctx context.Context, args []string) error {
 	}
 	if kr == nil {
 		return badFlag("master-key", "required: the keyring sealing endpoint secrets in the registry")
+	}
+	if s.endpointsDryRun {
+		return endpointsDryRun(ctx, os.Stdout, s.endpoints, splitList(s.brokers), s.topicPrefix, kr, log)
 	}
 	if err := s.ops.check(); err != nil {
 		return err

@@ -116,6 +116,13 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		fmt.Fprintln(os.Stderr, "kafka: stopped; data kept in", kdir)
 	}()
 	fmt.Printf("kafka: %s (embedded; data in %s)\n", emb.Addr, kdir)
+	if c.shared.endpointsDryRun {
+		kr, err := devKeyring(c)
+		if err != nil {
+			return err
+		}
+		return endpointsDryRun(ctx, os.Stdout, c.shared.endpoints, []string{emb.Addr}, c.shared.topicPrefix, kr, log)
+	}
 
 	rdb, redisDesc, closeRedis, err := devRedis(c.shared.redisURL, filepath.Join(c.dataDir, "redis.json"), log)
 	if err != nil {

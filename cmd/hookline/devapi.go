@@ -141,23 +141,30 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	return nil
 }
 
-// devRegistry opens the registry on the embedded broker under a master
-// key from --master-key or, by default, one kept in the data dir.
+// devRegistry opens the registry on the embedded broker under dev's
+// keyring.
 func devRegistry(ctx context.Context, c devConfig, broker string, log *zap.Logger) (*registry.Store, error) {
-	kr, err := c.shared.registry.keyring()
+	kr, err := devKeyring(c)
 	if err != nil {
 		return nil, err
 	}
-	if kr == nil {
-		spec, err := devSecret(c.dataDir, "master.key", "", 32)
-		if err != nil {
-			return nil, fmt.Errorf("dev master key: %w", err)
-		}
-		if kr, err = registry.ParseKeyring(spec); err != nil {
-			return nil, fmt.Errorf("dev master key in %s: %w", c.dataDir, err)
-		}
-	}
 	return openRegistry(ctx, []string{broker}, c.shared.topicPrefix, kr, c.shared.endpoints, log)
+}
+
+// devKeyring is --master-key or, by default, a key kept in the data dir.
+func devKeyring(c devConfig) (*registry.Keyring, error) {
+	kr, err := c.shared.registry.keyring()
+	if err != nil || kr != nil {
+		return kr, err
+	}
+	spec, err := devSecret(c.dataDir, "master.key", "", 32)
+	if err != nil {
+		return nil, fmt.Errorf("dev master key: %w", err)
+	}
+	if kr, err = registry.ParseKeyring(spec); err != nil {
+		return nil, fmt.Errorf("dev master key in %s: %w", c.dataDir, err)
+	}
+	return kr, nil
 }
 
 // startDevAPI runs the API and the delivery-log indexer until ctx ends;

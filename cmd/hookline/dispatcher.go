@@ -74,6 +74,9 @@ func runDispatcher(ctx context.Context, args []string) error {
 		return err
 	}
 	defer log.Sync()
+	if s.endpointsDryRun {
+		return memberDryRun(ctx, s, log)
+	}
 	x, closeDeps, err := memberDeps(ctx, s, log)
 	if err != nil {
 		return err

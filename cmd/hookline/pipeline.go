@@ -32,6 +32,7 @@ const (
 // halves apart where they must agree (topics, tiers, signing).
 type sharedFlags struct {
 	brokers, endpoints, redisURL string
+	endpointsDryRun              bool
 	drain                        time.Duration
 	topicPrefix, retrySchedule   string
 	member                       kafka.Group
@@ -48,11 +49,16 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 	if !dev {
 		fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
 	}
-	epUsage := "JSON file of endpoints ({\"endpoints\": [...]}): loaded into the registry when --master-key is set, else the fixed set of endpoints used"
-	if dev {
-		epUsage = "JSON file of endpoints ({\"endpoints\": [...]}) loaded into the registry; --demo adds its own"
+	// The registry is made to match the file at every start.
+	epUsage := "JSON file of endpoints ({\"endpoints\": [...]}); at start the registry is made to match it: what it lists is created or updated (secrets and every field), what it listed before and no longer does is deleted, endpoints created through the API are left alone"
+	switch r {
+	case asDispatcher, asRetrier:
+		epUsage += ". Without --master-key, the fixed set of endpoints used, no registry involved"
+	case asDev:
+		epUsage += " (--demo's among them)"
 	}
 	fs.StringVar(&f.endpoints, "endpoints", "", epUsage)
+	fs.BoolVar(&f.endpointsDryRun, "endpoints-dry-run", false, "print what --endpoints would create, update and delete in the registry, then exit without writing or starting")
 	f.registry.register(fs)
 	f.ops.register(fs)
 	switch r {
@@ -172,6 +178,9 @@ func (f *sharedFlags) common(log *zap.Logger) (retry.Policy, delivery.SenderConf
 	}
 	if err := f.ops.check(); err != nil {
 		return retry.Policy{}, delivery.SenderConfig{}, err
+	}
+	if f.endpointsDryRun && f.endpoints == "" {
+		return retry.Policy{}, delivery.SenderConfig{}, errDryRunNeedsFile
 	}
 	return policy, sender, nil
 }

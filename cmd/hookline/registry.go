@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -49,53 +50,79 @@ func (f *registryFlags) keyring() (*registry.Keyring, error) {
 // registryTopic is the registry's topic under the topic prefix.
 func registryTopic(topicPrefix string) string { return topicPrefix + "registry" }
 
-// openRegistry opens the registry and, with epFile, loads the file's
-// endpoints into it (those it already holds are left as they are).
+// openRegistry opens the registry and, with epFile, makes it match the
+// file: see registry.Store.ApplyFile, which also logs every change.
 func openRegistry(ctx context.Context, brokers []string, topicPrefix string, kr *registry.Keyring, epFile string, log *zap.Logger) (*registry.Store, error) {
+	var eps []*endpoints.Endpoint
+	if epFile != "" {
+		set, err := endpoints.LoadFile(epFile)
+		if err != nil {
+			return nil, badFlag("endpoints", "%v", err)
+		}
+		eps = set.All()
+	}
 	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if epFile != "" {
-		set, err := endpoints.LoadFile(epFile)
-		if err != nil {
+		if _, err := st.ApplyFile(ctx, epFile, eps); err != nil {
 			st.Close()
-			return nil, badFlag("endpoints", "%v", err)
-		}
-		n, err := bootstrap(ctx, st, set.All())
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
-		if n > 0 {
-			log.Info("endpoints loaded into the registry", zap.String("file", epFile), zap.Int("created", n))
+			return nil, fileError(epFile, err)
 		}
 	}
 	return st, nil
 }
 
-// bootstrap creates the endpoints the registry lacks. Several processes
-// may do it at once: the log decides, and the losers find them there.
-func bootstrap(ctx context.Context, st *registry.Store, eps []*endpoints.Endpoint) (int, error) {
-	n := 0
-	for _, e := range eps {
-		if st.Get(e.ID) != nil {
-			continue
-		}
-		if _, err := st.Create(ctx, e); err != nil {
-			if errors.Is(err, registry.ErrExists) || errors.Is(err, registry.ErrNameTaken) {
-				continue
-			}
-			return n, fmt.Errorf("load endpoint %s into the registry: %w", e.ID, err)
-		}
-		n++
+// endpointsDryRun prints what loading epFile would change in the
+// registry, a plain line per endpoint and a summary, and writes nothing.
+// Without a keyring no registry is involved: the file is read alone.
+func endpointsDryRun(ctx context.Context, w io.Writer, epFile string, brokers []string, topicPrefix string, kr *registry.Keyring, log *zap.Logger) error {
+	if epFile == "" {
+		return errDryRunNeedsFile
 	}
-	return n, nil
+	set, err := endpoints.LoadFile(epFile)
+	if err != nil {
+		return badFlag("endpoints", "%v", err)
+	}
+	if kr == nil {
+		n, noun := len(set.All()), "endpoints"
+		if n == 1 {
+			noun = "endpoint"
+		}
+		fmt.Fprintf(w, "endpoints file %s: no --master-key, so no registry: the file is read alone, a fixed set of %d %s; nothing written\n", epFile, n, noun)
+		return nil
+	}
+	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log})
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	defer st.Close()
+	p, err := st.PlanFile(set.All())
+	if err != nil {
+		return fileError(epFile, err)
+	}
+	for _, c := range p.Changes {
+		fmt.Fprintln(w, c.Line(true))
+	}
+	fmt.Fprintln(w, p.Summary(epFile, true))
+	return nil
+}
+
+var errDryRunNeedsFile = badFlag("endpoints-dry-run", "needs --endpoints FILE, the file whose differences with the registry it prints")
+
+// fileError names the flag when the file is at fault (an endpoint the
+// registry refuses), and the file otherwise (Kafka failed, say).
+func fileError(epFile string, err error) error {
+	if errors.Is(err, endpoints.ErrInvalid) || errors.Is(err, registry.ErrNameTaken) {
+		return badFlag("endpoints", "%s: %v", epFile, err)
+	}
+	return fmt.Errorf("endpoints file %s: %w", epFile, err)
 }
 
 // endpointSource is where a dispatcher or retrier reads endpoints: the
-// registry when a master key is configured (with --endpoints loaded into
-// it), else the endpoints file alone. close releases it.
+// registry when a master key is configured (made to match --endpoints),
+// else the endpoints file alone. close releases it.
 func endpointSource(ctx context.Context, s *sharedFlags, brokers []string, log *zap.Logger) (endpoints.Registry, func(), error) {
 	kr, err := s.registry.keyring()
 	if err != nil {
@@ -116,6 +143,15 @@ func endpointSource(ctx context.Context, s *sharedFlags, brokers []string, log *
 		return nil, nil, badFlag("endpoints", "%v", err)
 	}
 	return set, func() {}, nil
+}
+
+// memberDryRun is --endpoints-dry-run of a dispatcher or retrier.
+func memberDryRun(ctx context.Context, s *sharedFlags, log *zap.Logger) error {
+	kr, err := s.registry.keyring()
+	if err != nil {
+		return err
+	}
+	return endpointsDryRun(ctx, os.Stdout, s.endpoints, splitList(s.brokers), s.topicPrefix, kr, log)
 }
 
 // runRegistry is the registry's maintenance: keygen prints a new master

@@ -59,6 +59,9 @@ func runRetrier(ctx context.Context, args []string) error {
 		return err
 	}
 	defer log.Sync()
+	if s.endpointsDryRun {
+		return memberDryRun(ctx, s, log)
+	}
 	x, closeDeps, err := memberDeps(ctx, s, log)
 	if err != nil {
 		return err

@@ -241,7 +241,7 @@ func TestUncorrectedLoserRepairedOnOpen(t *testing.T) {
 	// process killed before it could retry, two minutes ago.
 	stale := endpoint("e1", "t-a")
 	stale.URL = "https://example.com/stale"
-	v, _, err := encodeEndpoint(keyring(t, keyK1), opUpdate, 2, stale)
+	v, _, err := encodeEndpoint(keyring(t, keyK1), opUpdate, 2, stale, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,12 @@
 //	tenant/<tenant id>   a tenant
 //	apikey/<key id>      an API key: its tenant, name and the SHA-256 of its token
 //
+// An endpoint record's "source" says who manages the endpoint: "file"
+// for one an endpoints file declares (ApplyFile), absent for one created
+// through the API and for every record written before sources existed.
+// Every write keeps the source the endpoint has; only a load of the file
+// sets it.
+//
 // Endpoint secrets are sealed with AES-256-GCM under the keyring's first
 // master key (random nonce per seal, the key's id in the blob, the record
 // key as additional data); nothing else in the topic is secret. API tokens

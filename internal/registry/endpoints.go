@@ -23,6 +23,11 @@ var ErrConflict = errors.New("registry: too many concurrent writes to one endpoi
 // value once this Store has applied it. Of two creates of one name in a
 // tenant, the one first in the log wins; the other gets ErrNameTaken.
 func (s *Store) Create(ctx context.Context, in *endpoints.Endpoint) (*endpoints.Endpoint, error) {
+	return s.create(ctx, in, "")
+}
+
+// create is Create for an endpoint managed by source.
+func (s *Store) create(ctx context.Context, in *endpoints.Endpoint, source string) (*endpoints.Endpoint, error) {
 	e := clone(in)
 	if e.ID == "" {
 		e.ID = randomID("ep_", 12)
@@ -42,7 +47,7 @@ func (s *Store) Create(ctx context.Context, in *endpoints.Endpoint) (*endpoints.
 	if err := nameFree(x, e); err != nil {
 		return nil, err
 	}
-	o, err := s.writeEndpoint(ctx, opCreate, 1, e)
+	o, err := s.writeEndpoint(ctx, opCreate, 1, e, source)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +144,13 @@ func (s *Store) Rekey(ctx context.Context, kr *Keyring) (int, error) {
 }
 
 func (s *Store) update(ctx context.Context, id string, change func(*endpoints.Endpoint) error, touch bool) (*endpoints.Endpoint, error) {
+	return s.updateEntry(ctx, id, func(e *endpoints.Endpoint, _ *string) error { return change(e) }, touch)
+}
+
+// updateEntry is update whose change may also set the record's source;
+// every other write keeps the source the endpoint has, so an endpoint
+// stays managed by its file through a 410, a PATCH or a rekey.
+func (s *Store) updateEntry(ctx context.Context, id string, change func(e *endpoints.Endpoint, source *string) error, touch bool) (*endpoints.Endpoint, error) {
 	for attempt := 1; ; attempt++ {
 		x := s.snapshot()
 		cur := x.entries[id]
@@ -147,7 +159,8 @@ func (s *Store) update(ctx context.Context, id string, change func(*endpoints.En
 			return nil, fmt.Errorf("registry: update: %w: %q", endpoints.ErrNotFound, id)
 		}
 		e := clone(cur.ep)
-		err := change(e)
+		source := cur.source
+		err := change(e, &source)
 		if errors.Is(err, errUnchanged) {
 			s.correct(id)
 			return cur.ep, nil
@@ -162,7 +175,7 @@ func (s *Store) update(ctx context.Context, id string, change func(*endpoints.En
 		if touch {
 			e.UpdatedAt = time.Now().UTC()
 		}
-		o, err := s.writeEndpoint(ctx, opUpdate, cur.version+1, e)
+		o, err := s.writeEndpoint(ctx, opUpdate, cur.version+1, e, source)
 		if err != nil {
 			return nil, err
 		}
@@ -181,9 +194,10 @@ func (s *Store) update(ctx context.Context, id string, change func(*endpoints.En
 	}
 }
 
-// writeEndpoint seals e under the current keyring and writes it.
-func (s *Store) writeEndpoint(ctx context.Context, op string, version int64, e *endpoints.Endpoint) (outcome, error) {
-	v, _, err := encodeEndpoint(s.kr.Load(), op, version, e)
+// writeEndpoint seals e under the current keyring and writes it with
+// its source.
+func (s *Store) writeEndpoint(ctx context.Context, op string, version int64, e *endpoints.Endpoint, source string) (outcome, error) {
+	v, _, err := encodeEndpoint(s.kr.Load(), op, version, e, source)
 	if err != nil {
 		return outcome{}, fmt.Errorf("registry: %w", err)
 	}

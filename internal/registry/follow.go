@@ -215,7 +215,7 @@ func (b *builder) applyEndpoint(id string, r *kgo.Record, wid string) outcome {
 	if e.Name != "" {
 		x.names[nameKey{e.TenantID, e.Name}] = id
 	}
-	x.entries[id] = &entry{meta: e, sealed: rec.Sealed, version: rec.Version}
+	x.entries[id] = &entry{meta: e, sealed: rec.Sealed, version: rec.Version, source: rec.Source}
 	delete(x.gone, id)
 	delete(x.rejected, id)
 	b.dirty[id] = true

@@ -34,6 +34,10 @@ type endpointRecord struct {
 	Version  int64               `json:"version"`
 	Endpoint *endpoints.Endpoint `json:"endpoint"`
 	Sealed   []byte              `json:"sealedSecrets"`
+	// Source says who manages the endpoint: sourceFile for one an
+	// endpoints file declares, empty for one created through the API.
+	// Records written before sources existed have none.
+	Source string `json:"source,omitempty"`
 }
 
 // keyRecord is an API key's value: never the token, only its hash.
@@ -74,7 +78,7 @@ type sealed struct {
 
 // encodeEndpoint seals e's secrets and credentials under kr and encodes
 // the record; the endpoint beside them keeps only Auth's public part.
-func encodeEndpoint(kr *Keyring, op string, version int64, e *endpoints.Endpoint) ([]byte, []byte, error) {
+func encodeEndpoint(kr *Keyring, op string, version int64, e *endpoints.Endpoint, source string) ([]byte, []byte, error) {
 	var v any = e.Secrets
 	if e.Auth != nil {
 		v = sealed{Secrets: e.Secrets, Auth: e.Auth}
@@ -90,7 +94,7 @@ func encodeEndpoint(kr *Keyring, op string, version int64, e *endpoints.Endpoint
 	bare := *e
 	bare.Secrets = nil
 	bare.Auth = e.Auth.Public()
-	rec, err := json.Marshal(endpointRecord{Op: op, Version: version, Endpoint: &bare, Sealed: blob})
+	rec, err := json.Marshal(endpointRecord{Op: op, Version: version, Endpoint: &bare, Sealed: blob, Source: source})
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode endpoint %q: %w", e.ID, err)
 	}

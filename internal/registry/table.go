@@ -28,12 +28,14 @@ type index struct {
 type nameKey struct{ tenant, name string }
 
 // entry is a live endpoint: its published value (secrets opened, nil while
-// the follower has not opened them yet), the stored form and its version.
+// the follower has not opened them yet), the stored form, its version and
+// who manages it (the record's source).
 type entry struct {
 	ep      *endpoints.Endpoint
 	meta    *endpoints.Endpoint // as stored: no secrets
 	sealed  []byte
 	version int64
+	source  string
 }
 
 // rejection remembers a losing record that is its key's newest, so its

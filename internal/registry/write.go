@@ -96,7 +96,7 @@ func (s *Store) correct(id string) {
 			s.log.Error("registry: cannot correct a losing record: the live value's secrets do not open", zap.String("endpoint", id))
 			return
 		default:
-			_, err = s.writeEndpoint(ctx, opUpdate, e.version+1, e.ep)
+			_, err = s.writeEndpoint(ctx, opUpdate, e.version+1, e.ep, e.source)
 		}
 		if err != nil {
 			s.log.Warn("registry: correcting a losing record failed; the next Open repairs it", zap.String("endpoint", id), zap.Error(err))

@@ -62,7 +62,10 @@ func NewReceiver(t *testing.T, prefix, secret string) *Receiver {
 
 func (s *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	mac := hmac.New(sha256.New, s.secret)
+	s.mu.Lock()
+	secret := s.secret
+	s.mu.Unlock()
+	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
 	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
 	var problem string
@@ -131,6 +134,14 @@ func (s *Receiver) serve(w http.ResponseWriter, r *http.Request) {
 
 // URL is the receiver's base URL.
 func (s *Receiver) URL() string { return s.srv.URL }
+
+// SetSecret verifies the posts that follow with secret, as a receiver
+// does once its endpoint's secret was changed.
+func (s *Receiver) SetSecret(secret string) {
+	s.mu.Lock()
+	s.secret = []byte(secret)
+	s.mu.Unlock()
+}
 
 // SetStatus decides the status of the n-th request (0-based); nil: 204.
 func (s *Receiver) SetStatus(f func(n int) int) {
