@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -52,60 +51,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// decodeBody reads at most limit bytes of JSON into fields by name, so
-// every type error or unknown field names the field at fault. An empty
-// body is an empty object when optional.
-func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, optional bool, fields map[string]any) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return errorf(http.StatusRequestEntityTooLarge, "", "request body is over the %d-byte limit", tooBig.Limit)
-	}
-	if err != nil {
-		return badRequest("", "reading the request body: %v", err)
-	}
-	if len(raw) == 0 && optional {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		return badRequest("", "the request body must be one JSON object")
-	}
-	for name, v := range obj {
-		dst, ok := fields[name]
-		if !ok {
-			return badRequest(name, "unknown field %q", name)
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return badRequest(name, "%s: %s", name, fieldErr(err))
-		}
-	}
-	return nil
-}
-
-// fieldErr words a decoding error without repeating Go type names.
-func fieldErr(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return "wrong type: want " + jsonType(te.Type.Kind().String()) + ", got " + te.Value
-	}
-	return err.Error()
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "slice":
-		return "an array"
-	case "int", "int64", "float64":
-		return "a number"
-	}
-	return kind
 }
 
 // handlerFunc is a route that returns its error instead of writing it.
