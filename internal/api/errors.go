@@ -4,13 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Sentinel errors a Replayer (or any store behind the API) wraps so the
@@ -55,43 +49,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // handlerFunc is a route that returns its error instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// limiters hands out one token bucket per API key.
-type limiters struct {
-	every rate.Limit
-	burst int
-	mu    sync.Mutex
-	byKey map[string]*rate.Limiter
-}
-
-func newLimiters(perSecond float64, burst int) *limiters {
-	if perSecond < 0 {
-		return nil
-	}
-	return &limiters{every: rate.Limit(perSecond), burst: burst, byKey: make(map[string]*rate.Limiter)}
-}
-
-// allow takes a token for key, or says how long until one is free.
-func (l *limiters) allow(key string, now time.Time) (time.Duration, bool) {
-	if l == nil {
-		return 0, true
-	}
-	l.mu.Lock()
-	lim := l.byKey[key]
-	if lim == nil {
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.byKey[key] = lim
-	}
-	l.mu.Unlock()
-	res := lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d, false
-	}
-	return 0, true
-}
-
-func tooManyRequests(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	writeJSON(w, http.StatusTooManyRequests, &apiError{Msg: "rate limit for this API key exceeded; retry after the Retry-After seconds"})
-}
