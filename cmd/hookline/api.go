@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hookline/hookline/internal/api"
@@ -23,6 +24,8 @@ type apiFlags struct {
 	listen, operatorKey string
 	index               bool
 	autoDisable         time.Duration
+	rate, ingestRate    float64
+	burst, ingestBurst  int
 }
 
 func (f *apiFlags) register(fs *flagSet, r role) {
@@ -34,6 +37,43 @@ func (f *apiFlags) register(fs *flagSet, r role) {
 		fs.BoolVar(&f.index, "index", true, "also index the attempt log into Redis for the deliveries and health views (group hookline-indexer)")
 	}
 	fs.DurationVar(&f.autoDisable, "auto-disable-after", deliverylog.DefaultAutoDisableAfter, "disable an endpoint that has failed (no 2xx) this long; 0: never")
+	fs.Float64Var(&f.rate, "rate-limit", api.DefaultRatePerSecond, "requests per second each API key may make (every route, POST /v1/events too unless --ingest-rate-limit is set); beyond it the API answers 429 with Retry-After; 0: the default; negative: no limit")
+	fs.IntVar(&f.burst, "rate-burst", 0, "requests a key may make at once before --rate-limit paces it (default 0: twice --rate-limit, at least 1)")
+	fs.Float64Var(&f.ingestRate, "ingest-rate-limit", 0, "events per second each API key may post to POST /v1/events, a budget apart from --rate-limit (default 0: events count against --rate-limit; negative: no limit)")
+	fs.IntVar(&f.ingestBurst, "ingest-rate-burst", 0, "events a key may post at once before --ingest-rate-limit paces it (default 0: twice --ingest-rate-limit, at least 1)")
+}
+
+// limitFlags names the flag behind each api.Config rate setting, and
+// flagNames rewrites a reason that mentions one (a replacer matches
+// left to right, so IngestRatePerSecond is not read as RatePerSecond).
+var (
+	limitFlags = map[string]string{
+		"RatePerSecond": "rate-limit", "RateBurst": "rate-burst",
+		"IngestRatePerSecond": "ingest-rate-limit", "IngestRateBurst": "ingest-rate-burst",
+	}
+	flagNames = strings.NewReplacer("IngestRatePerSecond", "--ingest-rate-limit", "IngestRateBurst", "--ingest-rate-burst",
+		"RatePerSecond", "--rate-limit", "RateBurst", "--rate-burst")
+)
+
+// limits sets cfg's per-key rates from the flags and checks them by the
+// API's rules, naming the flag at fault.
+func (f *apiFlags) limits(cfg *api.Config) error {
+	cfg.RatePerSecond, cfg.RateBurst = f.rate, f.burst
+	cfg.IngestRatePerSecond, cfg.IngestRateBurst = f.ingestRate, f.ingestBurst
+	err := cfg.CheckLimits()
+	var ce *api.ConfigError
+	if errors.As(err, &ce) {
+		return badFlag(limitFlags[ce.Field], "%s", flagNames.Replace(ce.Reason))
+	}
+	return err
+}
+
+// check refuses bad API settings before anything is started.
+func (f *apiFlags) check() error {
+	if f.autoDisable < 0 {
+		return badFlag("auto-disable-after", "want 0 (never) or a duration, got %s", f.autoDisable)
+	}
+	return f.limits(&api.Config{})
 }
 
 // manager is the management side of hookline: the API, the delivery-log
@@ -50,8 +90,8 @@ func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.St
 	if err != nil {
 		return nil, err
 	}
-	if a.autoDisable < 0 {
-		return nil, badFlag("auto-disable-after", "want 0 (never) or a duration, got %s", a.autoDisable)
+	if err := a.check(); err != nil {
+		return nil, err
 	}
 	topics := s.topics("")
 	m := &manager{}
@@ -70,12 +110,15 @@ func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.St
 		}
 	}
 	jobs := &retrier.Jobs{Replayer: &retrier.Replayer{Brokers: brokers, Topics: topics, Retry: policy}, Redis: rdb, Logger: log}
-	m.srv, err = api.New(api.Config{
+	cfg := api.Config{
 		Addr: a.listen, Registry: st, Deliveries: deliverylog.NewReader(rdb, ""), Publisher: m.prod, Replayer: jobs,
 		Pinger: delivery.NewSender(sender), OperatorKey: a.operatorKey,
 		AllowHTTP: sender.AllowHTTP, AllowNetworks: sender.AllowNetworks, Logger: log,
-	})
-	if err != nil {
+	}
+	if err := a.limits(&cfg); err != nil {
+		return nil, err
+	}
+	if m.srv, err = api.New(cfg); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -117,13 +160,22 @@ func (m *manager) stop(timeout time.Duration, err error) error {
 	return err
 }
 
-func runAPI(ctx context.Context, args []string) error {
-	fs := newFlagSet("api", "--brokers LIST --redis-url URL --master-key KEYS [--operator-key KEY]")
+// parseAPI reads and checks the api command's flags.
+func parseAPI(fs *flagSet, args []string) (*sharedFlags, *apiFlags, error) {
 	var s sharedFlags
 	var a apiFlags
 	s.register(fs, asAPI)
 	a.register(fs, asAPI)
 	if err := fs.parse(args); err != nil {
+		return nil, nil, err
+	}
+	return &s, &a, a.check()
+}
+
+func runAPI(ctx context.Context, args []string) error {
+	fs := newFlagSet("api", "--brokers LIST --redis-url URL --master-key KEYS [--operator-key KEY]")
+	s, a, err := parseAPI(fs, args)
+	if err != nil {
 		return err
 	}
 	log, err := fs.logger()
@@ -157,7 +209,7 @@ func runAPI(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	m, err := buildManager(&s, &a, brokers, st, rdb, log)
+	m, err := buildManager(s, a, brokers, st, rdb, log)
 	if err != nil {
 		return err
 	}

@@ -88,6 +88,9 @@ func parseDev(fs *flagSet, args []string) (devConfig, error) {
 		return c, badFlag("demo-rate", "want (0, 100000], got %v", c.demoRate)
 	}
 	// Checked now rather than after Kafka and Redis are up.
+	if err := c.api.check(); err != nil {
+		return c, err
+	}
 	if _, err := buildDispatcher(&c.shared, &c.disp, deps{}); err != nil {
 		return c, err
 	}

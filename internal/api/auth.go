@@ -69,8 +69,9 @@ func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
 	return caller{keyID: k.ID, tenant: k.TenantID}, nil
 }
 
-// guarded authenticates, rate-limits per key and checks the role.
-func (s *Server) guarded(operator bool, h func(w http.ResponseWriter, r *http.Request, c caller) error) http.HandlerFunc {
+// guarded authenticates, rate-limits per key with lim (what names the
+// kind of request in a 429) and checks the role.
+func (s *Server) guarded(operator bool, lim *limiters, what string, h func(w http.ResponseWriter, r *http.Request, c caller) error) http.HandlerFunc {
 	return s.logged(func(w http.ResponseWriter, r *http.Request) error {
 		c, aerr := s.authenticate(r)
 		if aerr != nil {
@@ -78,8 +79,8 @@ func (s *Server) guarded(operator bool, h func(w http.ResponseWriter, r *http.Re
 			return aerr
 		}
 		noteCaller(w, c)
-		if wait, ok := s.limits.allow(c.keyID, s.cfg.Now()); !ok {
-			tooManyRequests(w, wait)
+		if wait, ok := lim.allow(c.keyID, s.cfg.Now()); !ok {
+			tooManyRequests(w, wait, what)
 			return nil
 		}
 		switch {
@@ -93,11 +94,16 @@ func (s *Server) guarded(operator bool, h func(w http.ResponseWriter, r *http.Re
 }
 
 func (s *Server) tenant(h tenantHandler) http.HandlerFunc {
-	return s.guarded(false, func(w http.ResponseWriter, r *http.Request, c caller) error { return h(w, r, c.tenant) })
+	return s.guarded(false, s.limits, "request", func(w http.ResponseWriter, r *http.Request, c caller) error { return h(w, r, c.tenant) })
+}
+
+// ingesting is a tenant route paced by the ingest budget.
+func (s *Server) ingesting(h tenantHandler) http.HandlerFunc {
+	return s.guarded(false, s.ingestLimits, "event", func(w http.ResponseWriter, r *http.Request, c caller) error { return h(w, r, c.tenant) })
 }
 
 func (s *Server) operator(h handlerFunc) http.HandlerFunc {
-	return s.guarded(true, func(w http.ResponseWriter, r *http.Request, _ caller) error { return h(w, r) })
+	return s.guarded(true, s.limits, "request", func(w http.ResponseWriter, r *http.Request, _ caller) error { return h(w, r) })
 }
 
 type tenantView struct {

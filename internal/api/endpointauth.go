@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"slices"
 
 	"github.com/hookline/hookline/internal/endpoints"
@@ -16,26 +14,19 @@ type authInput struct {
 	Scopes                                                                  *[]string
 }
 
-// UnmarshalJSON refuses fields an auth object does not have, so a typo
-// in a credential's name is an error rather than a credential dropped.
+// UnmarshalJSON decodes an auth object by exact field name
+// (decodeFields), so a typo in a credential's name is an error naming it
+// ("auth.valu") rather than a credential dropped.
 func (in *authInput) UnmarshalJSON(b []byte) error {
-	var wire struct {
-		Type         *string   `json:"type"`
-		Name         *string   `json:"name"`
-		Value        *string   `json:"value"`
-		Username     *string   `json:"username"`
-		Password     *string   `json:"password"`
-		TokenURL     *string   `json:"tokenUrl"`
-		ClientID     *string   `json:"clientId"`
-		ClientSecret *string   `json:"clientSecret"`
-		Scopes       *[]string `json:"scopes"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&wire); err != nil {
+	var a authInput
+	err := decodeFields(b, "auth", map[string]any{
+		"type": &a.Type, "name": &a.Name, "value": &a.Value, "username": &a.Username, "password": &a.Password,
+		"tokenUrl": &a.TokenURL, "clientId": &a.ClientID, "clientSecret": &a.ClientSecret, "scopes": &a.Scopes,
+	})
+	if err != nil {
 		return err
 	}
-	*in = authInput{wire.Type, wire.Name, wire.Value, wire.Username, wire.Password, wire.TokenURL, wire.ClientID, wire.ClientSecret, wire.Scopes}
+	*in = a
 	return nil
 }
 

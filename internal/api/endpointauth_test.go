@@ -91,7 +91,7 @@ func TestEndpointAuthThroughAPI(t *testing.T) {
 		}
 
 		// Bad input names the field.
-		e.do("POST", "/v1/endpoints", key, with(endpointBody("x1", rc.URL()), "auth", map[string]any{"type": "header", "name": "X-T", "valu": "v"})).wantErr(t, 400, "auth")
+		e.do("POST", "/v1/endpoints", key, with(endpointBody("x1", rc.URL()), "auth", map[string]any{"type": "header", "name": "X-T", "valu": "v"})).wantErr(t, 400, "auth.valu")
 		e.do("POST", "/v1/endpoints", key, with(endpointBody("x2", rc.URL()), "auth", map[string]any{"name": "X-T", "value": "v"})).wantErr(t, 400, "auth.type")
 		e.do("POST", "/v1/endpoints", key, with(endpointBody("x3", rc.URL()), "auth", map[string]any{"type": "header", "name": "Content-Type", "value": "v"})).wantErr(t, 400, "auth.name")
 		e.do("POST", "/v1/endpoints", key, with(endpointBody("x4", rc.URL()), "auth", map[string]any{"type": "oauth2", "tokenUrl": idp.URL, "clientId": "c"})).wantErr(t, 400, "auth.clientSecret")

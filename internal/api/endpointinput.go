@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,15 +52,13 @@ type endpointInput struct {
 }
 
 // payloadInput is the payload field: an object of shape and template, no
-// other keys.
+// other keys, decoded by exact field name (decodeFields).
 type payloadInput payload.Spec
 
 func (p *payloadInput) UnmarshalJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var s payload.Spec
-	if err := dec.Decode(&s); err != nil {
-		return fmt.Errorf(`want {"shape": "full"|"thin"|"legacy"|"template", "template": "..."}: %w`, err)
+	if err := decodeFields(b, "payload", map[string]any{"shape": &s.Shape, "template": &s.Template}); err != nil {
+		return err
 	}
 	*p = payloadInput(s)
 	return nil

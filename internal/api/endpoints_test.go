@@ -134,7 +134,7 @@ func TestCreateEndpointRefusesBadInput(t *testing.T) {
 		{"payload template syntax", with(base, "payload", map[string]any{"shape": "template", "template": `{"text": {{jsonStr .type}`}), "payload.template"},
 		{"payload template missing", with(base, "payload", map[string]any{"shape": "template"}), "payload.template"},
 		{"payload template on thin", with(base, "payload", map[string]any{"shape": "thin", "template": "{}"}), "payload.template"},
-		{"payload unknown key", with(base, "payload", map[string]any{"shape": "thin", "colour": "red"}), "payload"},
+		{"payload unknown key", with(base, "payload", map[string]any{"shape": "thin", "colour": "red"}), "payload.colour"},
 		{"payload not an object", with(base, "payload", "thin"), "payload"},
 	}
 	for _, c := range cases {

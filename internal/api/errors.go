@@ -4,14 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
-	"strconv"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Sentinel errors a Replayer (or any store behind the API) wraps so the
@@ -54,99 +47,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decodeBody reads at most limit bytes of JSON into fields by name, so
-// every type error or unknown field names the field at fault. An empty
-// body is an empty object when optional.
-func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, optional bool, fields map[string]any) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return errorf(http.StatusRequestEntityTooLarge, "", "request body is over the %d-byte limit", tooBig.Limit)
-	}
-	if err != nil {
-		return badRequest("", "reading the request body: %v", err)
-	}
-	if len(raw) == 0 && optional {
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		return badRequest("", "the request body must be one JSON object")
-	}
-	for name, v := range obj {
-		dst, ok := fields[name]
-		if !ok {
-			return badRequest(name, "unknown field %q", name)
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return badRequest(name, "%s: %s", name, fieldErr(err))
-		}
-	}
-	return nil
-}
-
-// fieldErr words a decoding error without repeating Go type names.
-func fieldErr(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return "wrong type: want " + jsonType(te.Type.Kind().String()) + ", got " + te.Value
-	}
-	return err.Error()
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "slice":
-		return "an array"
-	case "int", "int64", "float64":
-		return "a number"
-	}
-	return kind
-}
-
 // handlerFunc is a route that returns its error instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// limiters hands out one token bucket per API key.
-type limiters struct {
-	every rate.Limit
-	burst int
-	mu    sync.Mutex
-	byKey map[string]*rate.Limiter
-}
-
-func newLimiters(perSecond float64, burst int) *limiters {
-	if perSecond < 0 {
-		return nil
-	}
-	return &limiters{every: rate.Limit(perSecond), burst: burst, byKey: make(map[string]*rate.Limiter)}
-}
-
-// allow takes a token for key, or says how long until one is free.
-func (l *limiters) allow(key string, now time.Time) (time.Duration, bool) {
-	if l == nil {
-		return 0, true
-	}
-	l.mu.Lock()
-	lim := l.byKey[key]
-	if lim == nil {
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.byKey[key] = lim
-	}
-	l.mu.Unlock()
-	res := lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d, false
-	}
-	return 0, true
-}
-
-func tooManyRequests(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	writeJSON(w, http.StatusTooManyRequests, &apiError{Msg: "rate limit for this API key exceeded; retry after the Retry-After seconds"})
-}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"maps"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/hookline/hookline/internal/envelope"
@@ -47,22 +49,27 @@ type published struct {
 
 // ingest publishes one envelope for the key's tenant through the producer,
 // whose checks decide; its typed errors become 4xx naming the field by
-// JSON pointer.
+// JSON pointer. The body is held to the rules management bodies are: no
+// key twice in one object (data included), and the envelope's own
+// members spelled exactly, which producer.ParseEvent alone would not
+// insist on (encoding/json matches struct fields in any case).
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tenant string) error {
 	if s.cfg.Publisher == nil {
 		return unavailable("HTTP ingest")
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return errorf(http.StatusRequestEntityTooLarge, "", "request body is over the %d-byte limit", tooBig.Limit)
-	}
+	raw, err := readBody(w, r, s.cfg.MaxBodyBytes)
 	if err != nil {
-		return badRequest("", "reading the request body: %v", err)
+		return err
+	}
+	if p := duplicateKey(raw); p != nil {
+		return duplicateErr(p.pointer(), p)
+	}
+	if err := envelopeKeys(raw); err != nil {
+		return err
 	}
 	ev, err := producer.ParseEvent(raw)
 	if err != nil {
-		return badRequest(unknownField(err), "%v", err)
+		return badRequest("", "%v", err)
 	}
 	switch ev.TenantID {
 	case "":
@@ -79,16 +86,42 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, tenant string) e
 	return nil
 }
 
-// unknownField pulls the name out of encoding/json's unknown-field error.
-func unknownField(err error) string {
-	const marker = `unknown field "`
-	msg := err.Error()
-	i := strings.Index(msg, marker)
-	if i < 0 {
-		return ""
+// envelopeFields are the members of an envelope as producer.Event names
+// them in JSON.
+var envelopeFields = func() map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeFor[producer.Event]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
 	}
-	name, _, _ := strings.Cut(msg[i+len(marker):], `"`)
-	return "/" + name
+	return out
+}()
+
+// envelopeKeys refuses a top-level key of the event body raw that is not
+// exactly an envelope member's name, pointing a case variant at the name
+// it resembles. A body that is not an object passes: ParseEvent says what
+// is wrong with it.
+func envelopeKeys(raw []byte) error {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return nil
+	}
+	for _, key := range slices.Sorted(maps.Keys(obj)) {
+		if envelopeFields[key] {
+			continue
+		}
+		field := jsonPath{{key: key, index: -1}}.pointer()
+		for name := range envelopeFields {
+			if strings.EqualFold(name, key) {
+				return badRequest(field, "unknown field %q: field names match exactly, case included; did you mean %q?", key, name)
+			}
+		}
+		return badRequest(field, "unknown field %q (an envelope has %s)", key, strings.Join(slices.Sorted(maps.Keys(envelopeFields)), ", "))
+	}
+	return nil
 }
 
 func (s *Server) publishErr(r *http.Request, typ string, err error) error {

@@ -33,7 +33,7 @@ func (s *Server) routeTable() []route {
 		{"POST /v1/tenants/{id}/keys", s.operator(s.createKey)},
 
 		{"GET /v1/event-types", s.tenant(s.eventTypes)},
-		{"POST /v1/events", s.tenant(s.ingest)},
+		{"POST /v1/events", s.ingesting(s.ingest)},
 
 		{"POST /v1/endpoints", s.tenant(s.createEndpoint)},
 		{"GET /v1/endpoints", s.tenant(s.listEndpoints)},

@@ -66,11 +66,25 @@ type Config struct {
 	// MaxBodyBytes caps a request body; more is answered 413. Default 1 MiB.
 	MaxBodyBytes int64
 	// RatePerSecond is each API key's sustained request rate; more is
-	// answered 429 with Retry-After. Default 20; negative: no limit.
+	// answered 429 with Retry-After. It covers every route but, when
+	// IngestRatePerSecond is set, POST /v1/events. Default 0: 20
+	// (DefaultRatePerSecond); negative: no limit; at most
+	// MaxRatePerSecond.
 	RatePerSecond float64
-	// RateBurst is how many requests a key may make at once. Default twice
-	// RatePerSecond (at least 1).
+	// RateBurst is how many requests a key may make at once before
+	// RatePerSecond paces it. Default 0: twice RatePerSecond, at least 1;
+	// at most MaxRateBurst.
 	RateBurst int
+	// IngestRatePerSecond gives each key a budget of its own for POST
+	// /v1/events, so a service may publish more events per second than it
+	// makes management calls (or fewer). Default 0: ingest counts against
+	// the key's RatePerSecond and RateBurst, one budget for all its
+	// requests; negative: no limit on ingest; at most MaxRatePerSecond.
+	IngestRatePerSecond float64
+	// IngestRateBurst is how many events a key may post at once before
+	// IngestRatePerSecond paces it. Default 0: twice IngestRatePerSecond,
+	// at least 1; at most MaxRateBurst. Only with IngestRatePerSecond.
+	IngestRateBurst int
 	// DefaultOverlap is how long a standard-webhooks endpoint's old secret
 	// keeps signing after a rotation that names none. Default 24 h.
 	DefaultOverlap time.Duration
@@ -85,12 +99,15 @@ type Config struct {
 
 // Server serves the API. Safe for concurrent use.
 type Server struct {
-	cfg     Config
-	log     *zap.Logger
-	guard   *ssrf.Guardian
-	limits  *limiters
-	page    *page
-	handler http.Handler
+	cfg   Config
+	log   *zap.Logger
+	guard *ssrf.Guardian
+	// limits pace each key's requests; ingestLimits its POST /v1/events,
+	// the same buckets unless Config.IngestRatePerSecond is set.
+	limits       *limiters
+	ingestLimits *limiters
+	page         *page
+	handler      http.Handler
 
 	mu   sync.Mutex
 	srv  *http.Server
@@ -108,12 +125,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if err := cfg.CheckLimits(); err != nil {
+		return nil, err
+	}
 	if cfg.RatePerSecond == 0 {
 		cfg.RatePerSecond = DefaultRatePerSecond
 	}
-	if cfg.RateBurst <= 0 {
-		cfg.RateBurst = max(1, int(2*cfg.RatePerSecond))
-	}
+	cfg.RateBurst = burstFor(cfg.RateBurst, cfg.RatePerSecond)
 	if cfg.DefaultOverlap <= 0 {
 		cfg.DefaultOverlap = DefaultOverlap
 	}
@@ -141,6 +159,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: page: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, guard: newGuard(cfg.AllowNetworks), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst), page: pg}
+	s.ingestLimits = s.limits
+	if cfg.IngestRatePerSecond != 0 {
+		s.ingestLimits = newLimiters(cfg.IngestRatePerSecond, burstFor(cfg.IngestRateBurst, cfg.IngestRatePerSecond))
+	}
 	s.handler = s.routes()
 	return s, nil
 }
