@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/dispatcher"
+	"github.com/hookline/hookline/internal/catalog"
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/redis/go-redis/v9"
@@ -21,6 +23,10 @@ type dispatcherFlags struct {
 	fetchPartitionBytes    int
 	maxQueued, concurrency int
 	markLinger             time.Duration
+	maxEventBytes          int
+	schemaDir              string
+	// catalog is what check loaded from schemaDir.
+	catalog *catalog.Catalog
 }
 
 // register adds the dispatcher's flags; in dev the events topic follows
@@ -36,6 +42,8 @@ func (f *dispatcherFlags) register(fs *flagSet, r role) {
 	fs.IntVar(&f.fetchPartitionBytes, "fetch-partition-bytes", dispatcher.DefaultFetchMaxPartitionBytes, "bytes one fetch takes from one partition; smaller keeps decoding in step with sending")
 	fs.IntVar(&f.maxQueued, "max-queued", 4, "sealed batches that may wait per endpoint (16 times as many single events on a single-event endpoint); past it, a slow or failing endpoint's batches go to the first retry tier")
 	fs.IntVar(&f.concurrency, "concurrency", 1, "deliveries in flight per endpoint")
+	fs.IntVar(&f.maxEventBytes, "max-event-bytes", dispatcher.DefaultMaxEventBytes, "largest event accepted from any producer; a larger record goes to the invalid-records topic with the reason")
+	fs.StringVar(&f.schemaDir, "schema-dir", "", "directory of extra <type>.schema.json files: event types served besides the built-in catalog (a record of a type outside it goes to the invalid-records topic)")
 	fs.DurationVar(&f.markLinger, "mark-linger", 0, "how long a settled delivery's Redis mark may wait for fast deliveries still in flight to share its round trip (0: never); eases Redis at up to this much per delivery")
 }
 
@@ -51,7 +59,14 @@ func (f *dispatcherFlags) check() error {
 		return badFlag("concurrency", "want 1-64, got %d", f.concurrency)
 	case f.markLinger < 0 || f.markLinger > 100*time.Millisecond:
 		return badFlag("mark-linger", "want 0 to 100ms, got %v", f.markLinger)
+	case f.maxEventBytes < 1024 || f.maxEventBytes > kafka.MaxDeliveryBytes-2:
+		return badFlag("max-event-bytes", "want 1 KiB to %d, got %d", kafka.MaxDeliveryBytes-2, f.maxEventBytes)
 	}
+	cat, err := catalog.Load(f.schemaDir)
+	if err != nil {
+		return badFlag("schema-dir", "%v", err)
+	}
+	f.catalog = cat
 	return nil
 }
 

@@ -40,6 +40,7 @@ type sharedFlags struct {
 	allowHTTP                    bool
 	allowNetworks                string
 	maxRetryAfter                time.Duration
+	queueWait                    time.Duration
 	registry                     registryFlags
 	ops                          opsFlags
 }
@@ -89,6 +90,9 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 		nets = "127.0.0.0/8,::1/128"
 	}
 	fs.StringVar(&f.allowNetworks, "allow-networks", nets, "private/loopback CIDRs endpoints may resolve to, comma-separated (none by default outside dev)")
+	if r != asAPI {
+		fs.DurationVar(&f.queueWait, "queue-wait", dispatcher.DefaultQueueWait, "longest a busy endpoint's full queue (dispatcher) or its slots (retrier) may hold up the events behind it; an endpoint slower than that has its overflow deferred to a retry tier, unattempted")
+	}
 	fs.DurationVar(&f.maxRetryAfter, "max-retry-after", delivery.DefaultMaxRetryAfter, "longest Retry-After an endpoint may ask for; a longer one waits this long (logged once per endpoint)")
 }
 
@@ -182,6 +186,9 @@ func (f *sharedFlags) common(log *zap.Logger) (retry.Policy, delivery.SenderConf
 	if f.endpointsDryRun && f.endpoints == "" {
 		return retry.Policy{}, delivery.SenderConfig{}, errDryRunNeedsFile
 	}
+	if f.queueWait < time.Millisecond || f.queueWait > 10*time.Second {
+		return retry.Policy{}, delivery.SenderConfig{}, badFlag("queue-wait", "want 1ms to 10s, got %s", f.queueWait)
+	}
 	return policy, sender, nil
 }
 
@@ -220,6 +227,7 @@ func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Con
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
 		MaxBufferedBytes: d.maxBuffered, MaxQueuedPerEndpoint: d.maxQueued, Concurrency: d.concurrency,
 		MarkLinger:             d.markLinger,
+		QueueWait:              s.queueWait, MaxEventBytes: d.maxEventBytes, Catalog: d.catalog,
 		FetchMaxPartitionBytes: int32(d.fetchPartitionBytes),
 		Metrics:                x.dispatcherMetrics(d.group),
 	}, nil
@@ -239,7 +247,7 @@ func buildRetrier(s *sharedFlags, r *retrierFlags, x deps) (retrier.Config, erro
 		RevokeTimeout: min(s.member.RevokeTimeout(), 30*time.Second),
 		Brokers:       x.brokerList(s), Group: r.group, Topics: s.topics(""), Retry: policy,
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
-		Concurrency: r.concurrency,
+		Concurrency: r.concurrency, EndpointConcurrency: r.endpointCon, QueueWait: s.queueWait,
 		Metrics:     x.retrierMetrics(r.group, policy),
 	}, nil
 }

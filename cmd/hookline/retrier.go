@@ -14,10 +14,10 @@ import (
 // retrierFlags are the retrier's own settings. Dev runs a dispatcher too,
 // so there they are spelled with a "retrier-" prefix.
 type retrierFlags struct {
-	group       string
-	concurrency int
+	group                    string
+	concurrency, endpointCon int
 	// names are the flags as registered, for the errors.
-	groupName, concurrencyName string
+	groupName, concurrencyName, endpointConName string
 }
 
 func (f *retrierFlags) register(fs *flagSet, r role) {
@@ -25,9 +25,10 @@ func (f *retrierFlags) register(fs *flagSet, r role) {
 	if r == asDev {
 		pre = "retrier-"
 	}
-	f.groupName, f.concurrencyName = pre+"group", pre+"concurrency"
+	f.groupName, f.concurrencyName, f.endpointConName = pre+"group", pre+"concurrency", pre+"endpoint-concurrency"
 	fs.StringVar(&f.group, f.groupName, "hookline-retrier", "consumer group of the retriers")
 	fs.IntVar(&f.concurrency, f.concurrencyName, 16, "retry attempts in flight per retry-tier partition")
+	fs.IntVar(&f.endpointCon, f.endpointConName, 0, "retry attempts one endpoint may have in flight, so a slow one cannot take every slot of a partition (0: 4, or --"+f.concurrencyName+" when lower)")
 }
 
 func (f *retrierFlags) check() error {
@@ -36,6 +37,8 @@ func (f *retrierFlags) check() error {
 		return badFlag(f.groupName, "required")
 	case f.concurrency < 1 || f.concurrency > 1024:
 		return badFlag(f.concurrencyName, "want 1-1024, got %d", f.concurrency)
+	case f.endpointCon < 0 || f.endpointCon > f.concurrency:
+		return badFlag(f.endpointConName, "want 0 (the default) to --%s (%d), got %d", f.concurrencyName, f.concurrency, f.endpointCon)
 	}
 	return nil
 }
