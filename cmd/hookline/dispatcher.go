@@ -8,8 +8,8 @@ import (
 
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/catalog"
-	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"

@@ -226,8 +226,8 @@ func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Con
 		Brokers:       x.brokerList(s), Group: d.group, Topics: s.topics(d.eventsTopic), Retry: policy,
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
 		MaxBufferedBytes: d.maxBuffered, MaxQueuedPerEndpoint: d.maxQueued, Concurrency: d.concurrency,
-		MarkLinger:             d.markLinger,
-		QueueWait:              s.queueWait, MaxEventBytes: d.maxEventBytes, Catalog: d.catalog,
+		MarkLinger: d.markLinger,
+		QueueWait:  s.queueWait, MaxEventBytes: d.maxEventBytes, Catalog: d.catalog,
 		FetchMaxPartitionBytes: int32(d.fetchPartitionBytes),
 		Metrics:                x.dispatcherMetrics(d.group),
 	}, nil
@@ -248,7 +248,7 @@ func buildRetrier(s *sharedFlags, r *retrierFlags, x deps) (retrier.Config, erro
 		Brokers:       x.brokerList(s), Group: r.group, Topics: s.topics(""), Retry: policy,
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
 		Concurrency: r.concurrency, EndpointConcurrency: r.endpointCon, QueueWait: s.queueWait,
-		Metrics:     x.retrierMetrics(r.group, policy),
+		Metrics: x.retrierMetrics(r.group, policy),
 	}, nil
 }
 
