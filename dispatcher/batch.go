@@ -52,40 +52,13 @@ type endpointState struct {
 	// go. failing is set while the last attempt did not get a 2xx.
 	started []time.Time
 	failing bool
-	// took is when a sender last took a batch off the queue, and cycle a
-	// moving average of how long a delivery held its sender (request and
-	// settle): together they tell how soon the queue will have room.
-	took  time.Time
-	cycle time.Duration
-}
-
-// keepsUp reports whether routing may wait for room in st's full queue:
-// the endpoint answers its deliveries, none has run past half its
-// timeout, and it frees a sender at least every wait — its last one within
-// wait, and its deliveries on average within wait per sender. Waiting
-// longer for one endpoint would set the pace of every other endpoint whose
-// events share its partitions; an endpoint that does not keep up has its
-// overflow deferred to the first retry tier instead.
-func (st *endpointState) keepsUp(now time.Time, timeout, wait time.Duration, senders int) bool {
-	if st.failing || now.Sub(st.took) > wait || st.cycle > wait*time.Duration(senders) {
-		return false
-	}
-	for _, at := range st.started {
-		if now.Sub(at) > timeout/2 {
-			return false
-		}
-	}
-	return true
-}
-
-// sent folds one delivery's time with its sender into the moving average
-// (weight 1/4: a change of pace shows within a few deliveries).
-func (st *endpointState) sent(took time.Duration) {
-	if st.cycle == 0 {
-		st.cycle = took
-		return
-	}
-	st.cycle += (took - st.cycle) / 4
+	// cycle is a moving average of how long a delivery held its sender
+	// (request and settle); overflow is set while the queue is full and
+	// routing gave up waiting for it; deferring counts the deferred
+	// batches being written (pace.go).
+	cycle     time.Duration
+	overflow  bool
+	deferring int
 }
 
 func (st *endpointState) closeQueue() {
@@ -187,9 +160,7 @@ func (d *Dispatcher) state(ep *endpoints.Endpoint) *endpointState {
 		if single {
 			queued *= singleQueueFactor
 		}
-		// Its first sender counts as having just taken a batch: a queue
-		// filled before any sender got to run is not yet behind.
-		st = &endpointState{queue: make(chan *batch, queued), took: time.Now()}
+		st = &endpointState{queue: make(chan *batch, queued)}
 		d.eps[ep.ID] = st
 		d.startWorkers(st, single)
 	}
@@ -260,59 +231,6 @@ func (d *Dispatcher) add(ep *endpoints.Endpoint, it item, typ string) {
 	if len(b.items) >= maxItems {
 		d.seal(st)
 	}
-}
-
-// seal closes st's open batch and queues it. When the queue is full and
-// the endpoint does not keep up (keepsUp), the batch goes to the first
-// retry tier unattempted rather than wait in memory or hold up routing.
-// Called with d.mu held.
-func (d *Dispatcher) seal(st *endpointState) {
-	b := st.open
-	if b == nil {
-		return
-	}
-	st.open = nil
-	if b.timer != nil {
-		b.timer.Stop()
-	}
-	timeout := b.ep.Limits().Timeout
-	for !st.closed {
-		select {
-		case st.queue <- b:
-			return
-		default:
-		}
-		if d.abandoned() || !st.keepsUp(time.Now(), timeout, d.cfg.QueueWait, d.cfg.Concurrency) {
-			break
-		}
-		// A healthy endpoint that is merely busy frees a sender soon.
-		// Wait releases d.mu; senders taking a batch and a ticker signal.
-		d.wait()
-	}
-	d.deferBatch(b)
-}
-
-// deferBatch writes b to the first retry tier without an attempt; its records
-// settle once the write lands. Called with d.mu held.
-func (d *Dispatcher) deferBatch(b *batch) {
-	d.stats.Deferred++
-	d.workers.Add(1)
-	go func() {
-		defer d.workers.Done()
-		d.mu.Lock()
-		left := d.dropReleased(b)
-		d.mu.Unlock()
-		if !left || !d.shapeItems(b) {
-			return
-		}
-		del := d.newDelivery(b)
-		defer releaseBody(del)
-		del.Attempt = 0
-		del.Reason = "deferred: the endpoint was not keeping up with its events (its queue was full)"
-		step := d.cfg.Retry.First(time.Now())
-		del.Due, del.Tier = step.Due, step.Tier
-		d.handOff(b, del, step.Topic, 0, "")
-	}()
 }
 
 // newDelivery builds the delivery of a sealed batch: one envelope as is in

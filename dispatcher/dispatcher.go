@@ -44,7 +44,7 @@ type Dispatcher struct {
 	eps     map[string]*endpointState
 	// gone holds partitions dropped while this member may still hold some
 	// of their records (released.go).
-	gone map[goneKey]*partition
+	gone map[*partition]struct{}
 	// lastEp and lastSt memoise the last eps lookup (entries never leave eps).
 	lastEp   *endpoints.Endpoint
 	lastSt   *endpointState
@@ -75,7 +75,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		sender:  delivery.NewSender(cfg.Sender),
 		ranges:  idempotency.NewRanges(cfg.Redis, cfg.RedisPrefix, cfg.Group),
 		eps:     map[string]*endpointState{},
-		gone:    map[goneKey]*partition{},
+		gone:    map[*partition]struct{}{},
 		shapers: payload.NewCache(cfg.Refs),
 	}
 	var rec idempotency.SpanRecorder = d.ranges
@@ -249,6 +249,7 @@ func (d *Dispatcher) tick(ctx context.Context) {
 			d.mu.Lock()
 			d.cond.Broadcast()
 			buffered := d.buffered
+			d.pruneGone()
 			d.mu.Unlock()
 			d.cfg.Metrics.Buffered(buffered)
 		}

@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"sort"
 	"sync"
+	"time"
 )
 
 // partition tracks one assigned partition: which consumed records still
@@ -29,7 +30,8 @@ type partition struct {
 	dropped bool
 	// onRelease, called under mu when the partition is dropped, keeps it
 	// for a later assignment of the same partition to find.
-	onRelease func(*partition)
+	onRelease  func(*partition)
+	releasedAt time.Time
 }
 
 type pendingRec struct {
@@ -91,6 +93,9 @@ func (p *partition) commitPoint() int64 {
 func (p *partition) CommitPoint() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.dropped {
+		return -1 // its dropped records were counted down unsent
+	}
 	return p.commitPoint()
 }
 

@@ -17,26 +17,32 @@ import (
 //     partition's owner, this member again or another, reads them anew.
 //   - Deliveries already in flight finish, and their outcome is recorded
 //     in Redis as any other (the 2xx mark, or the hand-off's).
+//   - A dropped partition commits nothing more (CommitPoint): counting its
+//     dropped records down must not move a commit past them.
 //   - When the partition is assigned to this member again, the assignment
-//     waits, up to RevokeTimeout, until the deliveries it still held of
-//     the partition have settled (awaitReleased), and only then loads the
-//     spans settled in Redis, which now cover them.
+//     waits, up to RevokeTimeout after the drop, until the deliveries it
+//     still held of the partition have settled (awaitReleased), and only
+//     then loads the spans settled in Redis, which now cover them.
 //
 // What remains: another member that takes the partition over while this
 // one is still sending re-sends at most the deliveries this one had in
 // flight, as after a crash.
 
-// gone is a dropped partition kept for a later assignment of the same
-// topic and partition. Guarded by Dispatcher.mu.
-type goneKey struct {
-	topic string
-	part  int32
-}
-
-// released is the partition's onRelease: keep it, to be waited for.
+// released is the partition's onRelease: keep it until it holds nothing.
 // Called with d.mu held.
 func (d *Dispatcher) released(p *partition) {
-	d.gone[goneKey{p.topic, p.part}] = p
+	p.releasedAt = time.Now()
+	d.gone[p] = struct{}{}
+}
+
+// pruneGone forgets the dropped partitions that hold nothing any more, so
+// that dropReleased's fast path holds again. Called with d.mu held.
+func (d *Dispatcher) pruneGone() {
+	for p := range d.gone {
+		if p.idle() {
+			delete(d.gone, p)
+		}
+	}
 }
 
 // dropReleased removes from b the records of partitions this member no
@@ -45,7 +51,7 @@ func (d *Dispatcher) released(p *partition) {
 // with d.mu held.
 func (d *Dispatcher) dropReleased(b *batch) bool {
 	if len(d.gone) == 0 {
-		return len(b.items) > 0 // the common case: nothing was ever dropped
+		return len(b.items) > 0 // the common case: nothing dropped holds records
 	}
 	kept := b.items[:0]
 	size := 1
@@ -68,25 +74,46 @@ func (d *Dispatcher) dropReleased(b *batch) bool {
 	return len(b.items) > 0
 }
 
-// awaitReleased waits, up to RevokeTimeout, until the deliveries this
-// member still holds of an earlier assignment of topic/part have settled.
-// Open batches are sealed first, so that the records of it they hold are
-// dropped or sent now rather than when the batches fill.
+// allReleased reports whether every record of a prepared batch belongs to
+// a dropped partition, and if so drops them all: the delivery is not sent.
+// A batch holding some records still owned is sent whole. Called with d.mu
+// held.
+func (d *Dispatcher) allReleased(b *batch) bool {
+	if len(d.gone) == 0 {
+		return false
+	}
+	for _, it := range b.items {
+		if !it.p.dropped {
+			return false
+		}
+	}
+	d.dropReleased(b)
+	return true
+}
+
+// awaitReleased waits until the deliveries this member still holds of an
+// earlier assignment of topic/part have settled, for at most RevokeTimeout
+// from when it was dropped (one deadline however many partitions come
+// back at once). Open batches are sealed first, so that the records of it
+// they hold are dropped or sent now rather than when the batches fill.
 func (d *Dispatcher) awaitReleased(ctx context.Context, topic string, part int32) {
 	d.mu.Lock()
-	key := goneKey{topic, part}
-	prev := d.gone[key]
-	delete(d.gone, key)
-	if prev == nil || prev.idle() {
+	var prev *partition
+	for p := range d.gone {
+		if p.topic == topic && p.part == part && !p.idle() {
+			prev = p
+		}
+	}
+	if prev == nil {
 		d.mu.Unlock()
 		return
 	}
 	for _, st := range d.eps {
 		d.seal(st)
 	}
+	deadline := prev.releasedAt.Add(d.cfg.RevokeTimeout)
 	d.mu.Unlock()
 	start := time.Now()
-	deadline := start.Add(d.cfg.RevokeTimeout)
 	for {
 		d.mu.Lock()
 		idle := prev.idle()
@@ -99,8 +126,9 @@ func (d *Dispatcher) awaitReleased(ctx context.Context, topic string, part int32
 		case ctx.Err() != nil || d.workCtx.Err() != nil:
 			return
 		case time.Now().After(deadline):
+			// It stays in gone: its records not yet sent are still dropped.
 			d.log.Warn("partition back while deliveries of it are still in flight; those may be sent once more",
-				zap.String("topic", topic), zap.Int32("partition", part), zap.Duration("waited", d.cfg.RevokeTimeout))
+				zap.String("topic", topic), zap.Int32("partition", part), zap.Duration("since dropped", time.Since(prev.releasedAt).Round(time.Millisecond)))
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -60,8 +60,8 @@ func (d *Dispatcher) soloWorker(st *endpointState) {
 // letters each).
 func (d *Dispatcher) prepare(st *endpointState, b *batch) (prepared, bool) {
 	d.mu.Lock()
-	st.took = time.Now()
-	d.wake() // the queue has room
+	st.overflow = false // the queue has room again
+	d.wake()
 	left := d.dropReleased(b)
 	d.mu.Unlock()
 	if !left || d.workCtx.Err() != nil || !d.shapeItems(b) {
@@ -80,6 +80,11 @@ func (d *Dispatcher) send(st *endpointState, p prepared) {
 	}
 	start := time.Now()
 	d.mu.Lock()
+	if d.allReleased(p.b) {
+		d.mu.Unlock()
+		releaseBody(p.del)
+		return // prepared before its partition was lost: its owner reads it again
+	}
 	st.started = append(st.started, start)
 	d.mu.Unlock()
 	d.marks.Begin()

@@ -9,10 +9,12 @@ import (
 // one endpoint's slow request is a slot the records behind it cannot use.
 // So each endpoint may have at most EndpointConcurrency attempts in flight
 // in this retrier. A due record of an endpoint at that bound waits for one
-// of them only while the endpoint keeps up (keepsUp: it frees a slot at
-// least every QueueWait and has no request past half its timeout);
-// otherwise it is deferred: written again to its tier, due a tier's delay
-// later, without an attempt, as a long Retry-After is.
+// of them, while the records of other endpoints behind it start, only
+// while the endpoint keeps up (keepsUp: its attempts take on average no
+// longer than QueueWait per slot, and none has run past half its timeout)
+// and has freed a slot within a budget; otherwise it is deferred: written
+// again to its tier, due a tier's delay later, without an attempt, as a
+// long Retry-After is.
 
 // paceVerdict is what a due record may do now.
 type paceVerdict int
@@ -26,9 +28,10 @@ const (
 // endpointPace is one endpoint's attempts in flight in this retrier.
 // Guarded by Retrier.mu.
 type endpointPace struct {
-	started []time.Time // starts of the attempts in flight
-	freed   time.Time   // when a slot last came free (or the first start)
-	cycle   time.Duration
+	started []time.Time   // starts of the attempts in flight
+	cycle   time.Duration // moving average of an attempt's time
+	// freed is when a slot last came free, or when the busy spell began.
+	freed time.Time
 }
 
 // admit decides for a due record of endpoint and, on paceGo, counts its
@@ -36,7 +39,7 @@ type endpointPace struct {
 func (r *Retrier) admit(endpoint string, now time.Time, timeout time.Duration) paceVerdict {
 	pc := r.paces[endpoint]
 	if pc == nil {
-		pc = &endpointPace{freed: now}
+		pc = &endpointPace{}
 		r.paces[endpoint] = pc
 	}
 	if len(pc.started) < r.cfg.EndpointConcurrency {
@@ -46,7 +49,7 @@ func (r *Retrier) admit(endpoint string, now time.Time, timeout time.Duration) p
 		pc.started = append(pc.started, now)
 		return paceGo
 	}
-	if pc.keepsUp(now, timeout, r.cfg.QueueWait, r.cfg.EndpointConcurrency) {
+	if pc.keepsUp(now, timeout, r.cfg.QueueWait, r.cfg.EndpointConcurrency) && now.Sub(pc.freed) <= pc.budget(r.cfg.QueueWait) {
 		return paceWait
 	}
 	return paceDefer
@@ -77,8 +80,16 @@ func (r *Retrier) finished(endpoint string, start, now time.Time) {
 	}
 }
 
+// budget is the longest an endpoint at its bound may go without freeing a
+// slot while due records wait for it: four QueueWaits, or two average
+// attempts when that is longer (attempts that started together end
+// together).
+func (pc *endpointPace) budget(wait time.Duration) time.Duration {
+	return max(4*wait, 2*pc.cycle)
+}
+
 func (pc *endpointPace) keepsUp(now time.Time, timeout, wait time.Duration, slots int) bool {
-	if now.Sub(pc.freed) > wait || pc.cycle > wait*time.Duration(slots) {
+	if pc.cycle > wait*time.Duration(slots) {
 		return false
 	}
 	for _, at := range pc.started {

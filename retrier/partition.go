@@ -22,7 +22,6 @@ type partition struct {
 
 	// Guarded by r.mu.
 	queue    []*entry // fetched records in offset order, settled prefix removed
-	started  int      // queue[:started] have been started
 	inflight int
 	paused   bool  // fetching is paused while the queue holds records
 	next     int64 // offset after the settled prefix; -1 before any
@@ -34,9 +33,14 @@ type partition struct {
 	attempts sync.WaitGroup
 }
 
+// entry is a fetched record. Records start in offset order, except that
+// one whose endpoint is at its bound waits while later ones start.
 type entry struct {
-	rec  *kgo.Record
-	done bool
+	rec *kgo.Record
+	// d is rec decoded, by the partition's worker only.
+	d *delivery.Delivery
+	// Guarded by r.mu.
+	started, done bool
 }
 
 func newPartition(r *Retrier, topic string, part int32, tier int) *partition {
@@ -77,115 +81,148 @@ func (p *partition) stop() {
 func (p *partition) run() {
 	defer close(p.exited)
 	defer p.attempts.Wait()
-	limit := p.r.cfg.Concurrency
 	for {
 		p.r.mu.Lock()
 		for len(p.queue) > 0 && p.queue[0].done {
 			p.next = p.queue[0].rec.Offset + 1
 			p.queue[0] = nil
 			p.queue = p.queue[1:]
-			p.started--
 		}
 		if len(p.queue) == 0 {
 			p.r.cl.ResumeFetchPartitions(map[string][]int32{p.topic: {p.part}})
 		}
-		var cand *entry
-		if p.started < len(p.queue) && p.inflight < limit {
-			cand = p.queue[p.started]
+		var todo []*entry
+		if p.inflight < p.r.cfg.Concurrency {
+			for _, e := range p.queue {
+				if !e.started {
+					todo = append(todo, e)
+					if len(todo) == lookAhead {
+						break
+					}
+				}
+			}
 		}
 		p.r.mu.Unlock()
 
-		if cand == nil {
-			select {
-			case <-p.wake:
-				continue
-			case <-p.quit:
-				return
-			}
-		}
-		d, err := delivery.FromRecord(cand.rec)
-		if err != nil {
-			// Not ours to retry; say so and move on rather than block the tier.
-			p.r.log.Error("skipping a record that is not a delivery", zap.String("topic", p.topic),
-				zap.Int32("partition", p.part), zap.Int64("offset", cand.rec.Offset), zap.Error(err))
-			p.r.mu.Lock()
-			cand.done = true
-			p.started++
-			p.r.mu.Unlock()
+		started, wait := p.startOne(todo)
+		if started {
 			continue
 		}
-		now := p.r.cfg.Now()
-		at, move := p.holdUntil(cand.rec, d, now)
-		if wait := at.Sub(now); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-				// Decide again at the time waited for: the hold may have
-				// ended late enough that the record is due by now.
-				continue
-			case <-p.wake: // a settle or a push: re-evaluate
-				t.Stop()
-				continue
-			case <-p.quit:
-				t.Stop()
-				return
+		if !p.sleep(wait) {
+			return
+		}
+	}
+}
+
+// sleep waits for a wake, or for wait when above 0, and reports false when
+// the partition is to stop.
+func (p *partition) sleep(wait time.Duration) bool {
+	var timer <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-timer:
+		// Decide again at the time waited for: the hold may have ended
+		// late enough that the record is due by now.
+	case <-p.wake: // a settle or a push: re-evaluate
+	case <-p.quit:
+		return false
+	}
+	return true
+}
+
+// lookAhead bounds how many records past those started a partition looks
+// at for one it may start: records of an endpoint at its bound wait while
+// those of others behind them go.
+const lookAhead = 256
+
+// startOne starts the first of todo (records not yet started, in offset
+// order) that may start now: due, and its endpoint below its bound or to
+// be deferred. It reports whether it started one, else how long to wait
+// before deciding again (0: until woken).
+func (p *partition) startOne(todo []*entry) (bool, time.Duration) {
+	var wait time.Duration
+	soonest := func(d time.Duration) {
+		if wait == 0 || d < wait {
+			wait = d
+		}
+	}
+	for _, e := range todo {
+		if e.d == nil {
+			d, err := delivery.FromRecord(e.rec)
+			if err != nil {
+				// Not ours to retry; say so and move on rather than block the tier.
+				p.r.log.Error("skipping a record that is not a delivery", zap.String("topic", p.topic),
+					zap.Int32("partition", p.part), zap.Int64("offset", e.rec.Offset), zap.Error(err))
+				p.r.mu.Lock()
+				e.started, e.done = true, true
+				p.r.mu.Unlock()
+				return true, 0
 			}
+			e.d = d
+		}
+		now := p.r.cfg.Now()
+		at, move := p.holdUntil(e.rec, e.d, now)
+		if w := at.Sub(now); w > 0 {
+			soonest(w)
+			break // due times rise with offset: nothing behind it is due
 		}
 		// Only an attempt that will POST is paced; one that ends without
 		// a request (endpoint deleted or disabled) never waits.
 		verdict, paced := paceGo, false
-		if ep := p.r.cfg.Endpoints.Get(d.EndpointID); !move && ep != nil && !ep.Disabled {
+		if ep := p.r.cfg.Endpoints.Get(e.d.EndpointID); !move && ep != nil && !ep.Disabled {
 			p.r.mu.Lock()
-			verdict = p.r.admit(d.EndpointID, now, ep.Limits().Timeout)
+			verdict = p.r.admit(e.d.EndpointID, now, ep.Limits().Timeout)
 			p.r.mu.Unlock()
+			if verdict == paceWait {
+				soonest(paceRecheck)
+				continue // its endpoint frees a slot soon; others behind may go
+			}
 			paced = verdict == paceGo
 		}
-		switch verdict {
-		case paceWait:
-			// Its endpoint frees a slot soon, in this partition or another.
-			t := time.NewTimer(paceRecheck)
-			select {
-			case <-t.C:
-			case <-p.wake:
-				t.Stop()
-			case <-p.quit:
-				t.Stop()
-				return
-			}
-			continue
-		case paceDefer:
-			d.Due, move = now.Add(p.r.cfg.Retry.Delay(p.tier)), true
+		if verdict == paceDefer {
+			e.d.Due, move = now.Add(p.r.cfg.Retry.Delay(p.tier)), true
 			p.r.count(func(s *Stats) { s.Deferred++ })
 		}
-		p.r.mu.Lock()
-		p.started++
-		p.inflight++
-		p.r.mu.Unlock()
-		p.attempts.Add(1)
-		go func() {
-			defer p.attempts.Done()
-			tier := p.tier
-			if d.Tier >= 0 {
-				tier = d.Tier // its position, when written to a shorter tier
-			}
-			var ok bool
-			if move {
-				ok = p.r.requeue(d, replayEpoch(cand.rec), tier)
-			} else {
-				ok = p.r.attempt(d, replayEpoch(cand.rec), tier)
-				if paced {
-					p.r.mu.Lock()
-					p.r.finished(d.EndpointID, now, p.r.cfg.Now())
-					p.r.mu.Unlock()
-				}
-			}
-			p.r.mu.Lock()
-			p.inflight--
-			cand.done = ok // not ok: stopping, left unsettled for the next owner
-			p.r.mu.Unlock()
-			p.signal()
-		}()
+		p.start(e, now, move, paced)
+		return true, 0
 	}
+	return false, wait
+}
+
+// start makes e's attempt (or re-enqueues it, when move) on a goroutine of
+// its own.
+func (p *partition) start(e *entry, now time.Time, move, paced bool) {
+	p.r.mu.Lock()
+	e.started = true
+	p.inflight++
+	p.r.mu.Unlock()
+	d := e.d
+	p.attempts.Add(1)
+	go func() {
+		defer p.attempts.Done()
+		tier := p.tier
+		if d.Tier >= 0 {
+			tier = d.Tier // its position, when written to a shorter tier
+		}
+		var ok bool
+		if move {
+			ok = p.r.requeue(d, replayEpoch(e.rec), tier)
+		} else {
+			ok = p.r.attempt(d, replayEpoch(e.rec), tier)
+		}
+		p.r.mu.Lock()
+		if paced {
+			p.r.finished(d.EndpointID, now, p.r.cfg.Now())
+		}
+		p.inflight--
+		e.done = ok // not ok: stopping, left unsettled for the next owner
+		p.r.mu.Unlock()
+		p.signal()
+	}()
 }
 
 // holdUntil is how long the head rec (decoded as d) may hold up the
