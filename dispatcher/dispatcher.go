@@ -9,6 +9,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/member"
 	"github.com/hookline/hookline/internal/payload"
 	"github.com/redis/go-redis/v9"
@@ -34,6 +35,8 @@ type Dispatcher struct {
 	// attempts writes the attempt log on a client of its own, lingering
 	// to batch; hand-offs go on cl.
 	attempts *delivery.LogWriter
+	// writer writes hand-offs and invalid records on cl until they land.
+	writer *kafka.Writer
 
 	// workCtx outlives a graceful drain and ends when Run returns.
 	workCtx context.Context
@@ -104,7 +107,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		},
 		KafkaOpts: cfg.KafkaOpts,
 		Logger:    cfg.Logger,
-		Observer:  kafkaObserver(cfg.Metrics),
+		Observer:  member.ObserverOf(cfg.Metrics),
 	}, group{d})
 	if err != nil {
 		return nil, fmt.Errorf("dispatcher: %w", err)
@@ -117,6 +120,10 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
 	d.m, d.cl, d.workCtx = m, m.Client(), m.Work()
+	d.writer = &kafka.Writer{Client: d.cl, Log: d.log, Ensure: func(ctx context.Context, topic string) error { return m.EnsureTopics(ctx, topic) }}
+	if o := member.ObserverOf(cfg.Metrics); o != nil {
+		d.writer.Failed = func() { o.KafkaError("produce") }
+	}
 	return d, nil
 }
 

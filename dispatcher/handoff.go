@@ -8,7 +8,6 @@ import (
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/kafka"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
@@ -20,56 +19,14 @@ import (
 // pending with its bytes counted, which would stop the poll loop at
 // MaxBufferedBytes.
 
-// errTooLarge marks a record the topic refused for its size.
-var errTooLarge = errors.New("record too large for the topic")
-
-// Back-off between tries of a write that failed for another reason than
-// its size (a missing topic, an authorization error, brokers away).
-const (
-	writeRetryMin = 100 * time.Millisecond
-	writeRetryMax = 30 * time.Second
-)
-
 // invalidExcerpt is how much of an invalid value is kept when the whole
 // value does not fit the invalid-records topic.
 const invalidExcerpt = 64 << 10
 
-// write produces rec with acks=all until it lands. It returns errTooLarge
-// (wrapped) when the topic cannot take it, and the context's error when
-// stopping; every other failure is logged and retried with back-off, and
-// a topic found missing is created again first.
-func (d *Dispatcher) write(rec *kgo.Record) error {
-	wait := writeRetryMin
-	for try := 1; ; try++ {
-		err := d.cl.ProduceSync(d.workCtx, rec).FirstErr()
-		switch {
-		case err == nil:
-			if try > 1 {
-				d.log.Info("write recovered", zap.String("topic", rec.Topic), zap.Int("tries", try))
-			}
-			return nil
-		case d.workCtx.Err() != nil:
-			return d.workCtx.Err()
-		case errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge):
-			return fmt.Errorf("%w: %s: %w", errTooLarge, rec.Topic, err)
-		case errors.Is(err, kerr.UnknownTopicOrPartition):
-			if cerr := d.m.EnsureTopics(d.workCtx, rec.Topic); cerr != nil {
-				err = fmt.Errorf("%w; creating it: %w", err, cerr)
-			}
-		}
-		if o := kafkaObserver(d.cfg.Metrics); o != nil {
-			o.KafkaError("produce")
-		}
-		d.log.Error("write failed; its records stay uncommitted and it is tried again", zap.String("topic", rec.Topic),
-			zap.Int("try", try), zap.Duration("wait", wait), zap.Error(err))
-		select {
-		case <-d.workCtx.Done():
-			return d.workCtx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, writeRetryMax)
-	}
-}
+// write produces rec with acks=all until it lands (kafka.Writer): it
+// returns kafka.ErrTooLarge (wrapped) when the topic cannot take it, and
+// the context's error when stopping.
+func (d *Dispatcher) write(rec *kgo.Record) error { return d.writer.Write(d.workCtx, rec) }
 
 // handOff writes del to topic with acks=all, then settles b. A delivery
 // without a due time is due after delay. A delivery too large for the topic
@@ -80,7 +37,7 @@ func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, del
 		del.Due = time.Now().Add(delay)
 	}
 	err := d.write(del.Record(topic))
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, kafka.ErrTooLarge) {
 		d.split(b, del, topic, delay, cause, err)
 		return
 	}
@@ -90,14 +47,14 @@ func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, del
 	if !d.settle(b, false) {
 		return
 	}
-	outcome := outcomeDeferred
+	outcome := delivery.SettledDeferred
 	d.mu.Lock()
 	if topic == d.cfg.Topics.Dead {
 		d.stats.Dead++
-		outcome = outcomeDead
+		outcome = delivery.SettledDead
 	} else if del.Attempt > 0 {
 		d.stats.Retried++
-		outcome = outcomeRetrying
+		outcome = delivery.SettledRetrying
 	}
 	d.mu.Unlock()
 	d.cfg.Metrics.Settled(outcome, cause, len(b.items), len(del.Body))
@@ -185,7 +142,7 @@ func (d *Dispatcher) writeInvalid(r *kgo.Record, reason error) error {
 	for {
 		out := d.invalidRecord(r, value, reason)
 		err := d.write(out)
-		if !errors.Is(err, errTooLarge) {
+		if !errors.Is(err, kafka.ErrTooLarge) {
 			return err
 		}
 		if len(value) <= 1024 {

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
-	"github.com/hookline/hookline/internal/member"
-	"github.com/hookline/hookline/internal/retry"
 )
 
 // Metrics receives the dispatcher's figures as they happen (internal/metrics
@@ -23,9 +20,9 @@ type Metrics interface {
 	// Attempted counts a first attempt by its HTTP status (0: no answer)
 	// and how long it took.
 	Attempted(status int, latency time.Duration)
-	// Settled counts a delivery whose outcome is durable: "delivered",
-	// "retrying", "deferred" or "dead" (with its cause: "rejected", "gone",
-	// "exhausted", "max_age"), with its events and body bytes.
+	// Settled counts a delivery whose outcome is durable (delivery's
+	// Settled* labels; a dead letter with its Cause*), with its events and
+	// body bytes.
 	Settled(outcome, cause string, items, bytes int)
 	// Buffered samples the event bytes held in batches and in flight.
 	Buffered(bytes int64)
@@ -42,19 +39,6 @@ type MarkMetrics interface {
 	MarkRound(marks int, took time.Duration)
 }
 
-// Outcomes and dead-letter causes, as Metrics.Settled names them.
-const (
-	outcomeDelivered = "delivered"
-	outcomeRetrying  = "retrying"
-	outcomeDeferred  = "deferred"
-	outcomeDead      = "dead"
-
-	causeRejected  = "rejected"
-	causeGone      = "gone"
-	causeExhausted = "exhausted"
-	causeMaxAge    = "max_age"
-)
-
 // noMetrics is the Metrics of a Config without one.
 type noMetrics struct{}
 
@@ -62,27 +46,6 @@ func (noMetrics) Consumed(int, int, int)           {}
 func (noMetrics) Attempted(int, time.Duration)     {}
 func (noMetrics) Settled(string, string, int, int) {}
 func (noMetrics) Buffered(int64)                   {}
-
-// kafkaObserver is m as the member's Observer, or nil.
-func kafkaObserver(m Metrics) member.Observer {
-	o, _ := m.(member.Observer)
-	return o
-}
-
-// deadCause names why a failed first attempt was dead-lettered: the
-// classification said no retry can succeed, the endpoint is gone, or the
-// schedule (its maxAge) ended.
-func deadCause(classified delivery.Outcome, f retry.Failure, now time.Time) string {
-	switch {
-	case classified == delivery.Gone:
-		return causeGone
-	case classified == delivery.Dead:
-		return causeRejected
-	case retry.Expired(f.FirstAttempt, f.MaxAge, now):
-		return causeMaxAge
-	}
-	return causeExhausted
-}
 
 // ErrNotReady wraps the reason Ready gives.
 var ErrNotReady = errors.New("dispatcher not ready")

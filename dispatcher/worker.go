@@ -7,7 +7,6 @@ import (
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
-	"github.com/hookline/hookline/internal/retry"
 	"go.uber.org/zap"
 )
 
@@ -113,44 +112,34 @@ func (d *Dispatcher) deliver(p prepared) (bool, time.Duration) {
 		return true, 0 // stopping mid-request: leave it unsettled
 	}
 	d.cfg.Metrics.Attempted(a.Status, a.Latency)
-	classified, reason := delivery.Classify(a, b.ep.RetryPolicy)
-	outcome := classified
-	del.LastStatus, del.Reason = a.Status, reason
-	next := d.cfg.Topics.Dead
-	f := retry.Failure{Tier: -1, Attempts: del.Attempt, RetryAfter: a.RetryAfter,
-		FirstAttempt: del.FirstAttempt, MaxAge: time.Duration(b.ep.MaxAge), Reason: reason}
-	now := time.Now()
-	if outcome == delivery.Retry {
-		step := d.cfg.Retry.Next(f, now)
-		if step.Dead {
-			outcome, del.Reason = delivery.Dead, step.Reason
-		} else {
-			next, del.Due, del.Tier = step.Topic, step.Due, step.Tier
-		}
+	next := delivery.Decide(a, b.ep, d.cfg.Retry, -1, del.Attempt, del.FirstAttempt, time.Now())
+	del.LastStatus, del.Reason = a.Status, next.Reason
+	if next.Outcome == delivery.Retry {
+		del.Due, del.Tier = next.Due, next.Tier
 	}
-	d.attempts.Attempt(del, a, outcome, del.Reason)
-	switch outcome {
+	d.attempts.Attempt(del, a, next.Outcome, del.Reason)
+	switch next.Outcome {
 	case delivery.Delivered:
 		if d.settle(b, true) {
 			d.mu.Lock()
 			d.stats.Delivered++
 			d.stats.Events += int64(len(b.items))
 			d.mu.Unlock()
-			d.cfg.Metrics.Settled(outcomeDelivered, "", len(b.items), len(del.Body))
+			d.cfg.Metrics.Settled(delivery.SettledDelivered, "", len(b.items), len(del.Body))
 		}
 	case delivery.Retry:
-		d.handOff(b, del, next, 0, "")
+		d.handOff(b, del, next.Topic, 0, "")
 	case delivery.Gone:
-		if err := d.cfg.Endpoints.Disable(d.workCtx, b.ep.ID, reason); err != nil {
+		if err := d.cfg.Endpoints.Disable(d.workCtx, b.ep.ID, del.Reason); err != nil {
 			d.log.Warn("disable endpoint", zap.String("endpoint", b.ep.ID), zap.Error(err))
 		}
 		d.log.Warn("endpoint answered 410 Gone: disabled", zap.String("endpoint", b.ep.ID))
-		d.handOff(b, del, d.cfg.Topics.Dead, 0, causeGone)
+		d.handOff(b, del, d.cfg.Topics.Dead, 0, next.Cause)
 	case delivery.Dead:
 		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", del.Reason))
-		d.handOff(b, del, d.cfg.Topics.Dead, 0, deadCause(classified, f, now))
+		d.handOff(b, del, d.cfg.Topics.Dead, 0, next.Cause)
 	}
-	return outcome == delivery.Delivered, a.Latency
+	return next.Outcome == delivery.Delivered, a.Latency
 }
 
 // settle records the batch's spans in Redis (waiting out Redis outages),

@@ -8,8 +8,7 @@ import (
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
-	"github.com/hookline/hookline/internal/retry"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/hookline/hookline/internal/kafka"
 	"go.uber.org/zap"
 )
 
@@ -47,11 +46,11 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	var dead string
 	switch {
 	case ep == nil:
-		dead, tk.cause = "endpoint deleted", causeEndpoint
+		dead, tk.cause = "endpoint deleted", delivery.CauseEndpoint
 	case ep.Disabled:
-		dead, tk.cause = "endpoint inactive (replay after enabling it)", causeEndpoint
+		dead, tk.cause = "endpoint inactive (replay after enabling it)", delivery.CauseEndpoint
 	case pastMaxAge(d, time.Duration(ep.MaxAge)):
-		dead, tk.cause = fmt.Sprintf("max age %s reached after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason), causeMaxAge
+		dead, tk.cause = fmt.Sprintf("max age %s reached after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason), delivery.CauseMaxAge
 	}
 	leaseFor := noSendLease
 	if ep != nil {
@@ -81,29 +80,21 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	ctx, cancel := outlive(ctx)
 	defer cancel()
 	r.cfg.Metrics.Attempted(tier, a.Status, a.Latency)
-	classified, reason := delivery.Classify(a, ep.RetryPolicy)
-	outcome := classified
-	d.LastStatus, d.Reason = a.Status, reason
 	r.count(func(s *Stats) { s.Attempts++ })
-	next := r.cfg.Topics.Dead
-	f := retry.Failure{Tier: tier, Attempts: d.Attempt, RetryAfter: a.RetryAfter,
-		FirstAttempt: d.FirstAttempt, MaxAge: time.Duration(ep.MaxAge), Reason: reason}
-	switch outcome {
+	next := delivery.Decide(a, ep, r.cfg.Retry, tier, d.Attempt, d.FirstAttempt, r.cfg.Now())
+	d.LastStatus, d.Reason = a.Status, next.Reason
+	topic := r.cfg.Topics.Dead
+	switch next.Outcome {
 	case delivery.Retry:
-		step := r.cfg.Retry.Next(f, r.cfg.Now())
-		if step.Dead {
-			d.Reason, outcome = step.Reason, delivery.Dead
-		} else {
-			next, d.Due, d.Tier = step.Topic, step.Due, step.Tier
-		}
+		topic, d.Due, d.Tier = next.Topic, next.Due, next.Tier
 	case delivery.Gone:
-		if err := r.cfg.Endpoints.Disable(ctx, ep.ID, reason); err != nil {
+		if err := r.cfg.Endpoints.Disable(ctx, ep.ID, d.Reason); err != nil {
 			r.log.Warn("disable endpoint", zap.String("endpoint", ep.ID), zap.Error(err))
 		}
 	}
-	r.attempts.Attempt(d, a, outcome, d.Reason)
+	r.attempts.Attempt(d, a, next.Outcome, d.Reason)
 
-	if outcome == delivery.Delivered {
+	if next.Outcome == delivery.Delivered {
 		err := idempotency.Until(ctx, r.log, "mark delivery done", func(ctx context.Context) error {
 			return r.marks.Done(ctx, lease, r.cfg.doneTTL())
 		})
@@ -111,13 +102,11 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 			return false
 		}
 		r.count(func(s *Stats) { s.Delivered++ })
-		r.cfg.Metrics.Settled(tier, outcomeDelivered, "", late)
+		r.cfg.Metrics.Settled(tier, delivery.SettledDelivered, "", late)
 		return true
 	}
-	if outcome != delivery.Retry {
-		tk.cause = deadCause(classified, f, r.cfg.Now())
-	}
-	return r.handOff(ctx, lease, d, epoch, next, tk)
+	tk.cause = next.Cause
+	return r.handOff(ctx, lease, d, epoch, topic, tk)
 }
 
 // pastMaxAge tells whether d is dead by maxAge without another attempt.
@@ -188,8 +177,8 @@ func (r *Retrier) lease(ctx context.Context, d *delivery.Delivery, epoch int64, 
 // tk is told to the metrics once the mark is written.
 func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string, tk taken) bool {
 	err := r.write(ctx, d, epoch, topic)
-	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
-		tk.cause = causeTooLarge
+	if errors.Is(err, kafka.ErrTooLarge) {
+		tk.cause = delivery.CauseTooLarge
 		r.log.Error("delivery too large for its next tier; dead-lettering it", zap.String("delivery", d.ID),
 			zap.String("topic", topic), zap.Int("bytes", len(d.Body)), zap.Error(err))
 		d.Reason = fmt.Sprintf("too large for %s after %d attempts (last: %s)", topic, d.Attempt, d.Reason)
@@ -231,60 +220,24 @@ func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *deliv
 	if topic == r.cfg.Topics.Dead {
 		r.log.Warn("dead-lettered", zap.String("delivery", d.ID), zap.String("endpoint", d.EndpointID), zap.String("reason", d.Reason))
 		r.count(func(s *Stats) { s.Dead++ })
-		r.cfg.Metrics.Settled(tk.tier, outcomeDead, tk.cause, tk.lateness)
+		r.cfg.Metrics.Settled(tk.tier, delivery.SettledDead, tk.cause, tk.lateness)
 	} else {
 		r.count(func(s *Stats) { s.Retried++ })
-		r.cfg.Metrics.Settled(tk.tier, outcomeRetrying, "", tk.lateness)
+		r.cfg.Metrics.Settled(tk.tier, delivery.SettledRetrying, "", tk.lateness)
 	}
 	return true
 }
 
-// write produces d to topic until it lands or ctx ends. A record too
-// large for a retry tier is returned at once for the caller to
-// dead-letter; every other refusal is retried with back-off, because
-// dropping it would lose the delivery; a permanent one is logged as an
-// error, since the partition waits until someone fixes it.
+// write produces d to topic until it lands or ctx ends (kafka.Writer). A
+// record too large for a retry tier returns kafka.ErrTooLarge at once for
+// the caller to dead-letter; the dead letters must take it, and are tried
+// again until an operator raises their limit.
 func (r *Retrier) write(ctx context.Context, d *delivery.Delivery, epoch int64, topic string) error {
-	wait := 50 * time.Millisecond
-	for try := 1; ; try++ {
-		err := r.cl.ProduceSync(ctx, deliveryRecord(d, epoch, topic)).FirstErr()
-		if err == nil {
-			if try > 1 {
-				r.log.Info("write recovered", zap.String("topic", topic), zap.Int("tries", try))
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		tooLarge := errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
-		if tooLarge && topic != r.cfg.Topics.Dead {
-			return err
-		}
-		fields := []zap.Field{zap.String("topic", topic), zap.String("delivery", d.ID), zap.Int("try", try),
-			zap.Duration("wait", wait), zap.Error(err)}
-		if o := kafkaObserver(r.cfg.Metrics); o != nil {
-			o.KafkaError("produce")
-		}
-		if permanent(err) {
-			r.log.Error("write refused; retrying until the cause is fixed, the partition waits", fields...)
-		} else {
-			r.log.Warn("write failed; backing off", fields...)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
+	rec := deliveryRecord(d, epoch, topic)
+	if topic == r.cfg.Topics.Dead {
+		return r.writer.WriteAll(ctx, rec)
 	}
-}
-
-// permanent tells a refusal no retry of the same write overcomes. An
-// unknown topic comes back only after the client's own retries.
-func permanent(err error) bool {
-	var ke *kerr.Error
-	return errors.As(err, &ke) && (!ke.Retriable || errors.Is(err, kerr.UnknownTopicOrPartition))
+	return r.writer.Write(ctx, rec)
 }
 
 // outlive is a context that ends markGrace after parent does.

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
-	"github.com/hookline/hookline/internal/member"
-	"github.com/hookline/hookline/internal/retry"
 )
 
 // Metrics receives the retrier's figures as they happen (internal/metrics
@@ -20,9 +17,8 @@ type Metrics interface {
 	// Attempted counts an attempt of tier (its index in the schedule) by
 	// its HTTP status (0: no answer) and how long it took.
 	Attempted(tier, status int, latency time.Duration)
-	// Settled counts a tier record whose outcome is durable: "delivered",
-	// "retrying" or "dead" (with its cause: "rejected", "gone",
-	// "exhausted", "max_age", "endpoint", "too_large"), with how late after
+	// Settled counts a tier record whose outcome is durable (delivery's
+	// Settled* labels; a dead letter with its Cause*), with how late after
 	// its due it was taken.
 	Settled(tier int, outcome, cause string, lateness time.Duration)
 	// Held samples the tier partitions paused and the records waiting in
@@ -30,49 +26,17 @@ type Metrics interface {
 	Held(paused, records int)
 }
 
-// Outcomes and dead-letter causes, as Metrics.Settled names them.
-const (
-	outcomeDelivered = "delivered"
-	outcomeRetrying  = "retrying"
-	outcomeDead      = "dead"
-
-	causeRejected  = "rejected"
-	causeGone      = "gone"
-	causeExhausted = "exhausted"
-	causeMaxAge    = "max_age"
-	causeEndpoint  = "endpoint"
-	causeTooLarge  = "too_large"
-)
-
 type noMetrics struct{}
 
 func (noMetrics) Attempted(int, int, time.Duration)          {}
 func (noMetrics) Settled(int, string, string, time.Duration) {}
 func (noMetrics) Held(int, int)                              {}
 
-func kafkaObserver(m Metrics) member.Observer {
-	o, _ := m.(member.Observer)
-	return o
-}
-
 // taken is what the metrics are told of a record once it settles.
 type taken struct {
 	tier     int
 	cause    string // a dead letter's
 	lateness time.Duration
-}
-
-// deadCause names why a failed attempt was dead-lettered.
-func deadCause(classified delivery.Outcome, f retry.Failure, now time.Time) string {
-	switch {
-	case classified == delivery.Gone:
-		return causeGone
-	case classified == delivery.Dead:
-		return causeRejected
-	case retry.Expired(f.FirstAttempt, f.MaxAge, now):
-		return causeMaxAge
-	}
-	return causeExhausted
 }
 
 // sample reports the partitions paused and the records held.

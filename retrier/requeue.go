@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/hookline/hookline/internal/kafka"
 	"go.uber.org/zap"
 )
 
@@ -25,7 +25,7 @@ func (r *Retrier) requeue(d *delivery.Delivery, epoch int64, tier int) bool {
 	d.Tier = tier
 	topic := r.cfg.Retry.Topic(r.cfg.Retry.Place(d.Due.Sub(r.cfg.Now()), tier))
 	err := r.write(ctx, d, epoch, topic)
-	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+	if errors.Is(err, kafka.ErrTooLarge) {
 		// The tier takes smaller records than the one it came from: keep
 		// it where it is, waiting for it as if it were not late.
 		r.log.Warn("delivery too large to re-enqueue; waiting for it in place", zap.String("delivery", d.ID),

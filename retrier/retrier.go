@@ -25,7 +25,9 @@ type Retrier struct {
 	// attempts writes the attempt log on a client of its own, lingering
 	// to batch; hand-offs go on cl.
 	attempts *delivery.LogWriter
-	tiers    map[string]int // topic -> index in the schedule
+	// writer writes hand-offs and re-enqueues on cl until they land.
+	writer *kafka.Writer
+	tiers  map[string]int // topic -> index in the schedule
 
 	// workCtx outlives a graceful drain and ends when Run returns.
 	workCtx context.Context
@@ -86,7 +88,7 @@ func New(cfg Config) (*Retrier, error) {
 		},
 		KafkaOpts: cfg.KafkaOpts,
 		Logger:    cfg.Logger,
-		Observer:  kafkaObserver(cfg.Metrics),
+		Observer:  member.ObserverOf(cfg.Metrics),
 	}, group{r})
 	if err != nil {
 		return nil, fmt.Errorf("retrier: %w", err)
@@ -99,6 +101,10 @@ func New(cfg Config) (*Retrier, error) {
 		return nil, fmt.Errorf("retrier: %w", err)
 	}
 	r.m, r.cl, r.workCtx = m, m.Client(), m.Work()
+	r.writer = &kafka.Writer{Client: r.cl, Log: r.log, Ensure: func(ctx context.Context, topic string) error { return m.EnsureTopics(ctx, topic) }}
+	if o := member.ObserverOf(cfg.Metrics); o != nil {
+		r.writer.Failed = func() { o.KafkaError("produce") }
+	}
 	return r, nil
 }
 

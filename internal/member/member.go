@@ -96,6 +96,13 @@ type Observer interface {
 	KafkaError(op string)
 }
 
+// ObserverOf is an owner's metrics as the member's Observer, when they
+// implement it, else nil.
+func ObserverOf(metrics any) Observer {
+	o, _ := metrics.(Observer)
+	return o
+}
+
 // ErrConfig marks a configuration error.
 var ErrConfig = errors.New("member config")
 

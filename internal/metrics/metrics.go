@@ -22,6 +22,7 @@
 package metrics
 
 import (
+	"github.com/hookline/hookline/internal/delivery"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,17 +35,18 @@ const (
 	// TierDispatch is the tier label of the dispatcher's first attempt.
 	TierDispatch = "dispatch"
 
-	OutcomeDelivered = "delivered" // a 2xx, recorded
-	OutcomeRetrying  = "retrying"  // written to a retry tier after a failed attempt
-	OutcomeDeferred  = "deferred"  // written to the first tier unattempted: its endpoint was behind
-	OutcomeDead      = "dead"      // written to the dead letters
+	// Outcomes and dead-letter causes are the delivery package's.
+	OutcomeDelivered = delivery.SettledDelivered
+	OutcomeRetrying  = delivery.SettledRetrying
+	OutcomeDeferred  = delivery.SettledDeferred
+	OutcomeDead      = delivery.SettledDead
 
-	CauseRejected  = "rejected"  // no retry can succeed: a final 4xx under the 5xx policy, a blocked address
-	CauseGone      = "gone"      // the endpoint answered 410 and was disabled
-	CauseExhausted = "exhausted" // the last tier failed
-	CauseMaxAge    = "max_age"   // the endpoint's maxAge passed
-	CauseEndpoint  = "endpoint"  // the endpoint was deleted or disabled before the retry
-	CauseTooLarge  = "too_large" // the next tier refused the record for its size
+	CauseRejected  = delivery.CauseRejected
+	CauseGone      = delivery.CauseGone
+	CauseExhausted = delivery.CauseExhausted
+	CauseMaxAge    = delivery.CauseMaxAge
+	CauseEndpoint  = delivery.CauseEndpoint
+	CauseTooLarge  = delivery.CauseTooLarge
 )
 
 var (
