@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
 )
 
 // Metrics receives the dispatcher's figures as they happen (internal/metrics
