@@ -48,8 +48,10 @@ type Config struct {
 	Concurrency int
 	// EndpointConcurrency is the most attempts one endpoint may have in
 	// flight in this retrier, so a slow endpoint cannot take every slot
-	// of the partitions its deliveries share with others. Default 4; at
-	// most Concurrency.
+	// of the partitions its deliveries share with others. An endpoint
+	// whose attempts take no longer than QueueWait on average may have
+	// Concurrency less EndpointConcurrency, when that is more. Default 4;
+	// at most Concurrency.
 	EndpointConcurrency int
 	// QueueWait is how long a due record of an endpoint at
 	// EndpointConcurrency may wait for one of its slots; an endpoint that

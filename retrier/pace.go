@@ -8,7 +8,7 @@ import (
 // a tier partition: records fall due in offset order, and a slot held by
 // one endpoint's slow request is a slot the records behind it cannot use.
 // So each endpoint may have at most EndpointConcurrency attempts in flight
-// in this retrier. A due record of an endpoint at that bound waits for one
+// in this retrier (a proven fast one more: bound). A due record of an endpoint at that bound waits for one
 // of them, while the records of other endpoints behind it start, only
 // while the endpoint keeps up (keepsUp: its attempts take on average no
 // longer than QueueWait per slot, and none has run past half its timeout)
@@ -42,14 +42,14 @@ func (r *Retrier) admit(endpoint string, now time.Time, timeout time.Duration) p
 		pc = &endpointPace{}
 		r.paces[endpoint] = pc
 	}
-	if len(pc.started) < r.cfg.EndpointConcurrency {
+	if len(pc.started) < pc.bound(r.cfg) {
 		if len(pc.started) == 0 {
 			pc.freed = now
 		}
 		pc.started = append(pc.started, now)
 		return paceGo
 	}
-	if pc.keepsUp(now, timeout, r.cfg.QueueWait, r.cfg.EndpointConcurrency) && now.Sub(pc.freed) <= pc.budget(r.cfg.QueueWait) {
+	if pc.keepsUp(now, timeout, r.cfg.QueueWait, pc.bound(r.cfg)) && now.Sub(pc.freed) <= pc.budget(r.cfg.QueueWait) {
 		return paceWait
 	}
 	return paceDefer
@@ -78,6 +78,17 @@ func (r *Retrier) finished(endpoint string, start, now time.Time) {
 	if len(pc.started) == 0 && len(r.paces) > 4096 {
 		delete(r.paces, endpoint) // idle: its pace is learnt again
 	}
+}
+
+// bound is how many attempts the endpoint may have in flight: a fast one
+// (its attempts take no longer than QueueWait on average) every slot but
+// EndpointConcurrency of a partition's, so that a fast endpoint turning
+// slow still leaves the others that many; any other EndpointConcurrency.
+func (pc *endpointPace) bound(c Config) int {
+	if pc.cycle > 0 && pc.cycle <= c.QueueWait {
+		return max(c.EndpointConcurrency, c.Concurrency-c.EndpointConcurrency)
+	}
+	return c.EndpointConcurrency
 }
 
 // budget is the longest an endpoint at its bound may go without freeing a
