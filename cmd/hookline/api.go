@@ -86,8 +86,18 @@ type manager struct {
 
 // buildManager wires the API over the registry st and Redis rdb.
 func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.Store, rdb redis.UniversalClient, log *zap.Logger) (*manager, error) {
-	policy, sender, err := s.common(log)
+	// Not s.common: that also checks the delivery flags (--queue-wait),
+	// which the api command does not have, so their zero value would be
+	// refused.
+	policy, err := s.policy()
 	if err != nil {
+		return nil, err
+	}
+	sender, err := s.sender(log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.groupFlags(); err != nil {
 		return nil, err
 	}
 	if err := a.check(); err != nil {
