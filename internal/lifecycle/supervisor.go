@@ -122,8 +122,8 @@ func (s *Supervisor) Wait(ctx context.Context) error {
 	return s.first
 }
 
-// Stop shuts every component down at once, as Wait does when its context
-// ends: the way out of a start that failed half-way.
+// Stop begins the stop now and waits for it, as Wait does once its
+// context ends: the way out of a start that failed half-way.
 func (s *Supervisor) Stop() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
