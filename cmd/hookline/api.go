@@ -11,6 +11,7 @@ import (
 	"github.com/hookline/hookline/internal/api"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/deliverylog"
+	"github.com/hookline/hookline/internal/lifecycle"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/registry"
 	"github.com/hookline/hookline/producer"
@@ -86,8 +87,18 @@ type manager struct {
 
 // buildManager wires the API over the registry st and Redis rdb.
 func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.Store, rdb redis.UniversalClient, log *zap.Logger) (*manager, error) {
-	policy, sender, err := s.common(log)
+	// Not s.common: that also checks the delivery flags (--queue-wait),
+	// which the api command does not have, so their zero value would be
+	// refused.
+	policy, err := s.policy()
 	if err != nil {
+		return nil, err
+	}
+	sender, err := s.sender(log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.groupFlags(); err != nil {
 		return nil, err
 	}
 	if err := a.check(); err != nil {
@@ -124,40 +135,15 @@ func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.St
 	return m, nil
 }
 
-// run serves until ctx ends, then drains within timeout. ready, when set,
-// is called with the API's address once it listens.
-func (m *manager) run(ctx context.Context, timeout time.Duration, ready func(addr string)) error {
+// start runs the API, the indexer and the producer under sup, which
+// stops them in that order: the API stops taking requests first, and the
+// producer flushes what they published once none is left in flight.
+func (m *manager) start(sup *lifecycle.Supervisor) {
+	sup.Start("api", m.srv)
 	if m.indexer != nil {
-		go func() { _ = m.indexer.Run(context.Background()) }() // returns once stopped
+		sup.Start("indexer", m.indexer)
 	}
-	apiErr := make(chan error, 1)
-	go func() { apiErr <- m.srv.Run(ctx) }()
-	for ready != nil && m.srv.Addr() == "" {
-		select {
-		case err := <-apiErr:
-			return m.stop(timeout, err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	if ready != nil {
-		ready(m.srv.Addr())
-	}
-	return m.stop(timeout, <-apiErr)
-}
-
-// stop ends the indexer (committing what it indexed) and the producer.
-func (m *manager) stop(timeout time.Duration, err error) error {
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if m.indexer != nil {
-		if serr := m.indexer.Shutdown(sctx); serr != nil {
-			err = errors.Join(err, fmt.Errorf("indexer: %w", serr))
-		}
-	}
-	if perr := m.prod.Close(sctx); perr != nil {
-		err = errors.Join(err, perr)
-	}
-	return err
+	sup.Start("producer", lifecycle.Closer(m.prod.Close))
 }
 
 // parseAPI reads and checks the api command's flags.
@@ -219,7 +205,13 @@ func runAPI(ctx context.Context, args []string) error {
 	}
 	defer closeLag()
 	defer startOps(s.ops, met, redisReady(rdb), log).Stop()
-	return m.run(ctx, s.drain, func(addr string) { fmt.Printf("api: http://%s\n", addr) })
+	if err := m.srv.Listen(); err != nil {
+		return err
+	}
+	sup := supervisor(s.drain, log, "api: draining (up to %s)")
+	m.start(sup)
+	fmt.Printf("api: http://%s\n", m.srv.Addr())
+	return sup.Wait(ctx)
 }
 
 // redisReady is the API's readiness: its registry is caught up once it

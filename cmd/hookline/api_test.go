@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -154,4 +155,95 @@ func TestAPIRateFlagDefaultsAndBounds(t *testing.T) {
 			t.Errorf("dev %v: %v, want an error naming %s before starting", c.args, err, c.want)
 		}
 	}
+}
+
+// TestAPIShutdownTimeoutBoundsTheHTTPDrain: on SIGTERM, `hookline api`
+// drains requests in flight for --shutdown-timeout and no longer: a
+// request still waiting then (a test ping to a receiver that never
+// answers) is abandoned, and the command says the drain was incomplete.
+func TestAPIShutdownTimeoutBoundsTheHTTPDrain(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		pinged := make(chan struct{}, 1)
+		hold := make(chan struct{})
+		rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case pinged <- struct{}{}:
+			default:
+			}
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+			}
+		}))
+		defer rc.Close()
+		defer close(hold) // before rc.Close, which waits for its handlers
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		const drain = 500 * time.Millisecond
+		operator := "hlop_" + strings.Repeat("x", 32)
+		ctx, sigterm := context.WithCancel(context.Background())
+		defer sigterm()
+		done := make(chan error, 1)
+		go func() {
+			done <- runAPI(ctx, []string{"--brokers", strings.Join(b.Brokers, ","), "--redis-url", b.RedisURL,
+				"--master-key", newKey(t), "--operator-key", operator, "--topic-prefix", testbackend.UniqueName(t) + ".",
+				"--listen", addr, "--ops-addr", "", "--allow-http", "--allow-networks", "127.0.0.0/8",
+				"--shutdown-timeout", drain.String(), "--log-level", "error"})
+		}()
+		base := "http://" + addr
+		op := newAPIClient(base, operator)
+		var tenant struct{ ID string }
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			err := op.do(ctx, "POST", "/v1/tenants", map[string]any{"name": "acme"}, &tenant)
+			if err == nil {
+				break
+			}
+			select {
+			case rerr := <-done:
+				t.Fatalf("api stopped: %v", rerr)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("api not serving within 60s: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var key struct{ Token string }
+		if err := op.do(ctx, "POST", "/v1/tenants/"+tenant.ID+"/keys", map[string]any{"name": "ci"}, &key); err != nil {
+			t.Fatal(err)
+		}
+		created := make(chan error, 1)
+		go func() {
+			created <- newAPIClient(base, key.Token).do(context.Background(), "POST", "/v1/endpoints",
+				map[string]any{"name": "crm", "url": rc.URL + "/hooks", "eventTypes": []string{"*"}}, nil)
+		}()
+		select {
+		case <-pinged:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the test ping did not reach the receiver")
+		}
+		start := time.Now()
+		sigterm()
+		select {
+		case err := <-done:
+			took := time.Since(start)
+			if err == nil || !strings.Contains(err.Error(), "api: drain incomplete") {
+				t.Fatalf("api after %s: %v, want the API's drain reported incomplete", took, err)
+			}
+			if took > drain+3*time.Second {
+				t.Fatalf("api stopped %s after SIGTERM, want about --shutdown-timeout %s", took, drain)
+			}
+			t.Logf("stopped %s after SIGTERM: %v", took.Round(time.Millisecond), err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("api still running 30s after SIGTERM")
+		}
+		if err := <-created; err == nil {
+			t.Fatal("the abandoned request was answered as if drained")
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -151,17 +152,27 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		return err
 	}
 	defer st.Close()
-	mgr, apiURL, keys, err := startDevAPI(ctx, c, emb.Addr, st, rdb, log)
-	if err != nil {
+	// Stopped in the order started: the API and the demo producer stop
+	// taking in work, then the dispatcher and the retrier drain (the demo
+	// receiver serves until they have).
+	sup := supervisor(c.shared.drain, log, "\nshutting down: draining deliveries (up to %s), committing, closing")
+	fail := func(err error) error {
+		_ = sup.Stop() // err is the cause; what the stop says adds nothing
 		return err
+	}
+	apiURL, keys, err := startDevAPI(ctx, c, emb.Addr, st, rdb, log, sup)
+	if err != nil {
+		return fail(err)
 	}
 	var d *devDemo
 	if c.demo {
-		if d, err = startDemo(ctx, emb.Addr, c, log); err != nil {
-			return err
+		if d, err = startDemo(emb.Addr, c, log); err != nil {
+			return fail(err)
 		}
+		defer d.srv.Close()
+		sup.Start("demo", d)
 		if err := d.createEndpoints(ctx, apiURL, keys); err != nil {
-			return fmt.Errorf("demo: create its endpoints through the API: %w", err)
+			return fail(fmt.Errorf("demo: create its endpoints through the API: %w", err))
 		}
 		fmt.Printf("demo: receiver at %s verifying signatures; producing %.0f events/s\n", d.url, c.demoRate)
 	}
@@ -170,23 +181,23 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	x := deps{brokers: []string{emb.Addr}, endpoints: st, redis: rdb, log: log, metrics: met}
 	dcfg, err := buildDispatcher(&c.shared, &c.disp, x)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	disp, err := dispatcher.New(dcfg)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	rcfg, err := buildRetrier(&c.shared, &c.ret, x)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	ret, err := retrier.New(rcfg)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	closeLag, err := watchLag(met, []string{emb.Addr}, nil, deliverylog.DefaultGroup)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer closeLag()
 	ops := startOps(c.shared.ops, met, allReady(disp.Ready, ret.Ready), log)
@@ -194,65 +205,56 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	if a := ops.Addr(); a != "" {
 		fmt.Printf("ops: http://%s/metrics, /healthz, /readyz\n", a)
 	}
-	dispErr, retErr := make(chan error, 1), make(chan error, 1)
-	go func() { dispErr <- disp.Run(context.Background()) }()
-	go func() { retErr <- ret.Run(context.Background()) }()
+	sup.Start("dispatcher", disp)
+	sup.Start("retrier", ret)
 	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, countEndpoints(st), rcfg.Group, rcfg.Retry.Topics())
 	fmt.Printf("ready: publish with `hookline produce --brokers %s --topic %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, c.topics.Events, emb.Addr)
 	if c.ready != nil {
 		c.ready(devReady{Kafka: emb.Addr, API: apiURL, Tenant: demo.Tenants[0], Key: keys[demo.Tenants[0]], Redis: rdb})
 	}
-
-	if d == nil {
-		select {
-		case <-ctx.Done():
-		case err := <-dispErr:
-			return err
-		case err := <-retErr:
-			return err
-		}
-	} else {
-		d.progress(ctx, disp, ret)
-		d.stop()
-	}
-	fmt.Fprintf(os.Stderr, "\nshutting down: draining deliveries (up to %s), committing, closing\n", c.shared.drain)
-	sctx, cancel := context.WithTimeout(context.Background(), c.shared.drain)
-	defer cancel()
-	if err := disp.Shutdown(sctx); err != nil {
-		fmt.Fprintf(os.Stderr, "dispatcher: drain incomplete (%v); undelivered events stay uncommitted and are sent after the next start\n", err)
-	}
-	if err := ret.Shutdown(sctx); err != nil {
-		fmt.Fprintf(os.Stderr, "retrier: drain incomplete (%v); unsent retries stay in their tiers\n", err)
-	}
-	if err := errors.Join(<-dispErr, <-retErr, <-mgr); err != nil {
-		return err
-	}
 	if d != nil {
-		_ = d.srv.Shutdown(sctx)
+		// The progress line ends before the stop's first line.
+		pctx, stopProgress := context.WithCancel(context.Background())
+		progressed := make(chan struct{})
+		go func() {
+			defer close(progressed)
+			d.progress(pctx, disp, ret)
+		}()
+		announce := sup.OnStop
+		sup.OnStop = func() { stopProgress(); <-progressed; announce() }
 	}
-	return nil
+	return sup.Wait(ctx)
 }
 
-// devDemo is the demo producer and receiver.
+// devDemo is the demo producer and receiver. As a component it is the
+// producer: Run publishes demo events until Shutdown, which flushes them.
+// The receiver serves until devStack returns, after the dispatcher and
+// the retrier that post to it have stopped.
 type devDemo struct {
 	url      string
 	recv     *demo.Receiver
 	srv      *http.Server
 	p        *producer.Producer
+	rate     float64
+	log      *zap.Logger
 	produced atomic.Int64
 	failed   atomic.Int64
-	done     chan struct{}
+	stopOnce sync.Once
+	stop     chan struct{} // closed by Shutdown
+	done     chan struct{} // closed when Run returns
 }
 
 // DemoSecret signs the demo endpoint's deliveries.
 const demoSecret = "whsec_aG9va2xpbmUtZGVtby1zZWNyZXQtMDEyMzQ1Njc="
 
-func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger) (*devDemo, error) {
+// startDemo starts the receiver and makes the producer; Run produces.
+func startDemo(brokers string, c devConfig, log *zap.Logger) (*devDemo, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("demo receiver: %w", err)
 	}
-	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), c.shared.prefix), done: make(chan struct{})}
+	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), c.shared.prefix), rate: c.demoRate, log: log,
+		stop: make(chan struct{}), done: make(chan struct{})}
 	d.recv.FailEvery = 20
 	d.url = "http://" + ln.Addr().String() + "/webhooks"
 	d.srv = &http.Server{Handler: d.recv, ReadHeaderTimeout: 5 * time.Second}
@@ -260,32 +262,48 @@ func startDemo(ctx context.Context, brokers string, c devConfig, log *zap.Logger
 
 	d.p, err = producer.New(producer.Config{Brokers: []string{brokers}, Topic: c.topics.Events, Logger: log})
 	if err != nil {
+		_ = d.srv.Close()
 		return nil, err
 	}
-	go func() {
-		defer close(d.done)
-		gen := demo.NewGenerator(uint64(time.Now().UnixNano()))
-		tick := time.NewTicker(time.Duration(float64(time.Second) / c.demoRate))
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			d.p.PublishAsync(ctx, gen.Next(), func(_ producer.Published, err error) {
-				if err != nil {
-					if !errors.Is(err, context.Canceled) {
-						log.Warn("demo publish failed", zap.Error(err))
-					}
-					d.failed.Add(1)
-					return
-				}
-				d.produced.Add(1)
-			})
-		}
-	}()
 	return d, nil
+}
+
+// Run publishes demo events at the demo rate until Shutdown, or until ctx
+// ends (an abandon: the events not yet acknowledged may be lost).
+func (d *devDemo) Run(ctx context.Context) error {
+	defer close(d.done)
+	gen := demo.NewGenerator(uint64(time.Now().UnixNano()))
+	tick := time.NewTicker(time.Duration(float64(time.Second) / d.rate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.stop:
+			return nil
+		case <-tick.C:
+		}
+		d.p.PublishAsync(ctx, gen.Next(), func(_ producer.Published, err error) {
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					d.log.Warn("demo publish failed", zap.Error(err))
+				}
+				d.failed.Add(1)
+				return
+			}
+			d.produced.Add(1)
+		})
+	}
+}
+
+// Shutdown stops publishing and flushes the events in flight within ctx.
+func (d *devDemo) Shutdown(ctx context.Context) error {
+	d.stopOnce.Do(func() { close(d.stop) })
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+	}
+	return d.p.Close(ctx)
 }
 
 // createEndpoints creates the demo's endpoints through the API, each
@@ -355,13 +373,4 @@ func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher, ret
 			fmt.Println(line)
 		}
 	})
-}
-
-// stop ends the demo producer; the receiver keeps serving until the
-// dispatcher has drained.
-func (d *devDemo) stop() {
-	<-d.done
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = d.p.Close(ctx)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/demo"
+	"github.com/hookline/hookline/internal/lifecycle"
 	"github.com/hookline/hookline/internal/registry"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -167,39 +168,34 @@ func devKeyring(c devConfig) (*registry.Keyring, error) {
 	return kr, nil
 }
 
-// startDevAPI runs the API and the delivery-log indexer until ctx ends;
-// the channel returned gets their outcome. It makes sure the demo tenants
-// exist and returns a key of each, and the operator key is kept in the
-// data dir.
-func startDevAPI(ctx context.Context, c devConfig, broker string, st *registry.Store, rdb redis.UniversalClient, log *zap.Logger) (<-chan error, string, map[string]string, error) {
+// startDevAPI starts the API and the delivery-log indexer under sup. It
+// makes sure the demo tenants exist and returns a key of each, and the
+// operator key is kept in the data dir.
+func startDevAPI(ctx context.Context, c devConfig, broker string, st *registry.Store, rdb redis.UniversalClient, log *zap.Logger, sup *lifecycle.Supervisor) (string, map[string]string, error) {
 	op, err := devSecret(c.dataDir, "operator.key", "hlop_", 32)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("dev operator key: %w", err)
+		return "", nil, fmt.Errorf("dev operator key: %w", err)
 	}
 	keys := map[string]string{}
 	for _, t := range demo.Tenants {
 		if keys[t], err = devTenant(ctx, st, c.dataDir, t); err != nil {
-			return nil, "", nil, err
+			return "", nil, err
 		}
 	}
 	a := c.api
 	a.operatorKey = op
 	m, err := buildManager(&c.shared, &a, []string{broker}, st, rdb, log)
 	if err != nil {
-		return nil, "", nil, err
+		return "", nil, err
 	}
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- m.run(ctx, c.shared.drain, func(a string) { addr <- a }) }()
-	select {
-	case a := <-addr:
-		url := "http://" + a
-		fmt.Printf("api: %s (web page and REST; operator key in %s)\n", url, filepath.Join(c.dataDir, "operator.key"))
-		fmt.Printf("tenant key (%s): %s\n", demo.Tenants[0], keys[demo.Tenants[0]])
-		return done, url, keys, nil
-	case err := <-done:
-		return nil, "", nil, fmt.Errorf("api: %w", err)
+	if err := m.srv.Listen(); err != nil {
+		return "", nil, err
 	}
+	m.start(sup)
+	url := "http://" + m.srv.Addr()
+	fmt.Printf("api: %s (web page and REST; operator key in %s)\n", url, filepath.Join(c.dataDir, "operator.key"))
+	fmt.Printf("tenant key (%s): %s\n", demo.Tenants[0], keys[demo.Tenants[0]])
+	return url, keys, nil
 }
 
 func countEndpoints(st *registry.Store) int {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/hookline/hookline/dispatcher"
@@ -113,32 +111,9 @@ func runDispatcher(ctx context.Context, args []string) error {
 	}
 	defer closeLag()
 	defer startOps(s.ops, m, disp.Ready, log).Stop()
-	return runUntilSignal(ctx, disp, s.drain, "dispatcher")
-}
-
-// runner is a component with a Run / Shutdown lifecycle.
-type runner interface {
-	Run(ctx context.Context) error
-	Shutdown(ctx context.Context) error
-}
-
-// runUntilSignal runs r; on ctx's end (SIGINT/SIGTERM) it drains r within
-// timeout.
-func runUntilSignal(ctx context.Context, r runner, timeout time.Duration, name string) error {
-	errc := make(chan error, 1)
-	go func() { errc <- r.Run(context.Background()) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	fmt.Fprintf(os.Stderr, "%s: draining (up to %s)\n", name, timeout)
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := r.Shutdown(sctx); err != nil {
-		return fmt.Errorf("%s: drain incomplete: %w", name, err)
-	}
-	return <-errc
+	sup := supervisor(s.drain, log, "dispatcher: draining (up to %s)")
+	sup.Start("dispatcher", disp)
+	return sup.Wait(ctx)
 }
 
 // memberDeps connects what a dispatcher or retrier command runs against:

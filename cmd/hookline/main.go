@@ -11,6 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/hookline/hookline/internal/lifecycle"
+	"go.uber.org/zap"
 )
 
 type command struct {
@@ -69,4 +73,17 @@ func main() {
 	fmt.Fprintf(os.Stderr, "hookline: unknown command %q\n\n", os.Args[1])
 	usage()
 	os.Exit(2)
+}
+
+// supervisor is how every long-running command (dev, api, dispatcher,
+// retrier) runs its components: each started in turn, and on SIGTERM or
+// Ctrl-C (the end of main's context), or when one stops by itself, each
+// drained in the same order, all within --shutdown-timeout. draining is
+// the line told to the user as the stop begins, with %s for the timeout.
+func supervisor(drain time.Duration, log *zap.Logger, draining string) *lifecycle.Supervisor {
+	return &lifecycle.Supervisor{
+		Timeout: drain,
+		Logger:  log,
+		OnStop:  func() { fmt.Fprintf(os.Stderr, draining+"\n", drain) },
+	}
 }

@@ -85,7 +85,9 @@ func runRetrier(ctx context.Context, args []string) error {
 	}
 	defer closeLag()
 	defer startOps(s.ops, m, r.Ready, log).Stop()
-	return runUntilSignal(ctx, r, s.drain, "retrier")
+	sup := supervisor(s.drain, log, "retrier: draining (up to %s)")
+	sup.Start("retrier", r)
+	return sup.Wait(ctx)
 }
 
 func runReplay(ctx context.Context, args []string) error {

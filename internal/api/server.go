@@ -8,13 +8,10 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
-	"sync"
 	"time"
 
 	"code.dny.dev/ssrf"
@@ -25,17 +22,16 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultAddr            = "127.0.0.1:8080"
-	DefaultMaxBodyBytes    = 1 << 20
-	DefaultRatePerSecond   = 20
-	DefaultOverlap         = 24 * time.Hour
-	DefaultShutdownTimeout = 10 * time.Second
+	DefaultAddr          = "127.0.0.1:8080"
+	DefaultMaxBodyBytes  = 1 << 20
+	DefaultRatePerSecond = 20
+	DefaultOverlap       = 24 * time.Hour
 )
 
 // Config configures a Server. Registry is required; every other zero value
 // works (routes whose backend is missing answer 501).
 type Config struct {
-	// Addr is the listen address of Run. Default "127.0.0.1:8080".
+	// Addr is the listen address of Listen and Run. Default "127.0.0.1:8080".
 	Addr string
 	// Registry holds tenants, API keys and endpoints (a *registry.Store).
 	// Required.
@@ -88,8 +84,6 @@ type Config struct {
 	// DefaultOverlap is how long a standard-webhooks endpoint's old secret
 	// keeps signing after a rotation that names none. Default 24 h.
 	DefaultOverlap time.Duration
-	// ShutdownTimeout bounds Run's drain once its context ends. Default 10 s.
-	ShutdownTimeout time.Duration
 	// Logger receives request and error logs; secrets and keys are never
 	// logged. Default nil: silent.
 	Logger *zap.Logger
@@ -108,10 +102,8 @@ type Server struct {
 	ingestLimits *limiters
 	page         *page
 	handler      http.Handler
-
-	mu   sync.Mutex
-	srv  *http.Server
-	addr string
+	// run is the state of Run and Shutdown (serve.go).
+	run runState
 }
 
 // New checks cfg and builds the routes.
@@ -135,9 +127,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DefaultOverlap <= 0 {
 		cfg.DefaultOverlap = DefaultOverlap
 	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = DefaultShutdownTimeout
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -159,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: page: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, guard: newGuard(cfg.AllowNetworks), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst), page: pg}
+	s.run.init()
 	s.ingestLimits = s.limits
 	if cfg.IngestRatePerSecond != 0 {
 		s.ingestLimits = newLimiters(cfg.IngestRatePerSecond, burstFor(cfg.IngestRateBurst, cfg.IngestRatePerSecond))
@@ -169,63 +159,3 @@ func New(cfg Config) (*Server, error) {
 
 // Handler returns the API's routes, for embedding or tests.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// Run listens on Config.Addr and serves until ctx ends, then drains for up
-// to Config.ShutdownTimeout.
-func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("api: listen %s: %w", s.cfg.Addr, err)
-	}
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// A test ping may wait an endpoint's full timeout (up to 60 s).
-		WriteTimeout: maxTimeout + 30*time.Second,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     zap.NewStdLog(s.log),
-	}
-	s.mu.Lock()
-	s.srv, s.addr = srv, ln.Addr().String()
-	s.mu.Unlock()
-	s.log.Info("api listening", zap.String("addr", ln.Addr().String()))
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("api: serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := s.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("api: serve: %w", err)
-	}
-	return nil
-}
-
-// Addr is the address Run listens on, "" before it does.
-func (s *Server) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
-// Shutdown stops accepting requests and waits for those in flight until ctx
-// ends. It is a no-op before Run.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	if err := srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("api: shutdown: %w", err)
-	}
-	return nil
-}

@@ -1,5 +1,6 @@
 // Package deliverylog turns the attempt-log topic into the delivery log and
-// endpoint health views. An Indexer, a consumer-group member of its own,
+// endpoint health views. An Indexer, a member of a consumer group of its
+// own built on internal/member like the dispatcher and the retrier,
 // follows the topic and writes every attempt into Redis, bounded per
 // endpoint and expiring, before it commits; a Reader answers the API's
 // questions from Redis alone, so no request ever scans the topic.
@@ -70,7 +71,7 @@ type Config struct {
 	// Logger receives warnings (Redis away, unreadable records) and
 	// auto-disables. Nil: silent.
 	Logger *zap.Logger
-	// ClientOpts are extra Kafka client options (tests).
+	// ClientOpts are extra Kafka client options (tests), applied last.
 	ClientOpts []kgo.Opt
 }
 

@@ -39,6 +39,7 @@ type running struct {
 	*Indexer
 	cancel context.CancelFunc
 	errc   chan error
+	ran    chan struct{} // closed when Run has returned
 }
 
 func testConfig(b testbackend.Backend, topic, group string) Config {
@@ -56,11 +57,14 @@ func start(t *testing.T, cfg Config, afterWrite func(*running)) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{Indexer: ix, cancel: cancel, errc: make(chan error, 1)}
+	r := &running{Indexer: ix, cancel: cancel, errc: make(chan error, 1), ran: make(chan struct{})}
 	if afterWrite != nil {
 		ix.afterWrite = func() { afterWrite(r) }
 	}
-	go func() { r.errc <- ix.Run(ctx) }()
+	go func() {
+		defer close(r.ran)
+		r.errc <- ix.Run(ctx)
+	}()
 	t.Cleanup(func() { r.stop(t) })
 	return r
 }
@@ -79,7 +83,7 @@ func (r *running) stop(t *testing.T) {
 // kill stops the indexer as a crash would: nothing more is committed.
 func (r *running) kill() {
 	r.cancel()
-	<-r.done
+	<-r.ran
 }
 
 // waitRecords waits until the indexer has read n records.

@@ -2,38 +2,37 @@ package deliverylog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
-	"time"
+	"sync/atomic"
 
-	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/member"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
-// Indexer follows the attempt-log topic into Redis. Each fetched batch is
-// written in one pipelined round trip, and its offsets are committed only
-// once every write succeeded; while Redis is away the batch is retried
-// with back-off and nothing is committed past it.
+// Indexer follows the attempt-log topic into Redis. It is a consumer-group
+// member (internal/member, as the dispatcher and the retrier are): each
+// poll's records are written in one pipelined round trip, and a
+// partition's commit point moves past them only once every write
+// succeeded; while Redis is away the batch is retried with back-off and
+// nothing is committed past it.
 type Indexer struct {
 	cfg Config
 	log *zap.Logger
-	cl  *kgo.Client
+	m   *member.Member[*cursor]
 
-	// workCtx bounds the batch in hand: Run's context ending cancels it
-	// (a crash-like stop), and so does Shutdown's deadline.
-	workCtx    context.Context
+	// work bounds the batch in hand: the end of Run's context cancels it
+	// (a crash-like stop), and so does Shutdown's deadline (it derives
+	// from the member's Work).
+	work       context.Context
 	workCancel context.CancelFunc
 
-	mu       sync.Mutex
-	cancel   context.CancelFunc // stops polling
-	stopping bool
-	done     chan struct{}
-	stats    Stats
+	mu    sync.Mutex
+	stats Stats
 
-	// afterWrite, when set, runs between a batch's Redis writes and its
-	// commit; tests stop the indexer there.
+	// afterWrite, when set, runs between a batch's Redis writes and the
+	// move of its commit point; tests stop the indexer there.
 	afterWrite func()
 }
 
@@ -45,28 +44,35 @@ type Stats struct {
 	Disabled int64 // endpoints auto-disabled
 }
 
+// cursor is the indexer's state of one partition: one past the last
+// record written to Redis, the offset its member may commit.
+type cursor struct{ next atomic.Int64 }
+
+func (c *cursor) CommitPoint() int64 { return c.next.Load() }
+
+// Release has nothing to stop: a batch is written within one poll, and
+// no poll runs while partitions move.
+func (c *cursor) Release() {}
+
 // NewIndexer validates cfg and creates the group member; Run starts it.
 func NewIndexer(cfg Config) (*Indexer, error) {
 	if err := cfg.withDefaults(); err != nil {
 		return nil, err
 	}
-	i := &Indexer{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
-	i.workCtx, i.workCancel = context.WithCancel(context.Background())
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
-		// No partition moves between a poll and its commit, so a batch is
-		// always committed by the member that wrote it.
-		kgo.BlockRebalanceOnPoll(),
-	}, cfg.Membership.Opts()...)
-	cl, err := kgo.NewClient(append(opts, cfg.ClientOpts...)...)
+	i := &Indexer{cfg: cfg, log: cfg.Logger}
+	m, err := member.New(member.Config{
+		Brokers: cfg.Brokers,
+		Group:   cfg.Group,
+		Consume: []string{cfg.Topic},
+		// Membership first, so that the caller's options win.
+		KafkaOpts: append(cfg.Membership.Opts(), cfg.ClientOpts...),
+		Logger:    cfg.Logger,
+	}, group{i})
 	if err != nil {
-		return nil, fmt.Errorf("deliverylog: kafka client: %w", err)
+		return nil, fmt.Errorf("deliverylog: %w", err)
 	}
-	i.cl = cl
+	i.m = m
+	i.work, i.workCancel = context.WithCancel(m.Work())
 	return i, nil
 }
 
@@ -77,100 +83,68 @@ func (i *Indexer) Stats() Stats {
 	return i.stats
 }
 
-// Run indexes until ctx ends or Shutdown is called. When ctx ends, the
-// batch in hand is abandoned uncommitted (the next owner re-reads it, which
-// changes nothing); Shutdown drains instead. Run returns nil on either stop.
+// Run indexes until ctx ends or Shutdown has drained it. When ctx ends,
+// the batch in hand is abandoned uncommitted (the next owner re-reads it,
+// which changes nothing); Shutdown drains instead. Run returns nil on
+// either stop.
 func (i *Indexer) Run(ctx context.Context) error {
-	defer close(i.done)
-	defer i.cl.Close()
-	// A batch abandoned mid-way still holds the rebalance; leaving the
-	// group waits for it.
-	defer i.cl.AllowRebalance()
 	stop := context.AfterFunc(ctx, i.workCancel)
 	defer stop()
-	pollCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	i.mu.Lock()
-	i.cancel = cancel
-	if i.stopping {
-		cancel()
-	}
-	i.mu.Unlock()
-	for pollCtx.Err() == nil {
-		fs := i.cl.PollRecords(pollCtx, i.cfg.MaxBatch)
-		if fs.IsClientClosed() {
-			break
-		}
-		fs.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				i.log.Warn("fetch error", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
-			}
-		})
-		recs := fs.Records()
-		if len(recs) > 0 {
-			if err := i.handle(i.workCtx, recs); err != nil {
-				// Only a stop ends handle early: leave the batch uncommitted.
-				break
-			}
-		}
-		i.cl.AllowRebalance()
-	}
-	if ctx.Err() != nil || i.workCtx.Err() != nil {
-		return nil
-	}
-	lctx, lcancel := context.WithTimeout(i.workCtx, 10*time.Second)
-	defer lcancel()
-	if err := i.cl.LeaveGroupContext(lctx); err != nil {
-		i.log.Warn("leave group", zap.Error(err))
+	if err := i.m.Run(ctx); err != nil {
+		return fmt.Errorf("deliverylog: %w", err)
 	}
 	return nil
 }
 
-// Shutdown stops fetching, lets the batch in hand be written and committed
-// (bounded by ctx), leaves the group and waits for Run to return. It may be
-// called before Run.
-func (i *Indexer) Shutdown(ctx context.Context) error {
-	i.mu.Lock()
-	i.stopping = true
-	if i.cancel != nil {
-		i.cancel()
-	}
-	i.mu.Unlock()
-	stop := context.AfterFunc(ctx, i.workCancel)
-	defer stop()
-	select {
-	case <-i.done:
-		return nil
-	case <-ctx.Done():
-		<-i.done
-		return ctx.Err()
-	}
+// Shutdown stops fetching, lets the batch in hand be written (bounded by
+// ctx), commits, leaves the group and waits for Run to return. Made
+// before Run, it is remembered.
+func (i *Indexer) Shutdown(ctx context.Context) error { return i.m.Shutdown(ctx) }
+
+// group is the indexer as its consumer-group member sees it.
+type group struct{ i *Indexer }
+
+func (g group) Assign(context.Context, string, int32) (*cursor, bool) {
+	c := &cursor{}
+	c.next.Store(-1)
+	return c, true
 }
 
-// handle writes recs to Redis, makes the auto-disables they call for, and
-// commits them. It returns an error only when ctx ended first.
-func (i *Indexer) handle(ctx context.Context, recs []*kgo.Record) error {
-	if err := i.write(ctx, recs); err != nil {
-		return err
+// PollSize makes each poll one Redis round trip of at most MaxBatch.
+func (g group) PollSize(context.Context) int { return g.i.cfg.MaxBatch }
+
+// Handle writes the poll's records and then moves each partition's
+// commit point past them. A stop that ends the writes leaves the commit
+// points where they were.
+func (g group) Handle(_ context.Context, fetches kgo.Fetches) {
+	i := g.i
+	var recs []*kgo.Record
+	next := map[*cursor]int64{}
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		c, ok := i.m.Partition(fp.Topic, fp.Partition)
+		if !ok || len(fp.Records) == 0 {
+			return
+		}
+		recs = append(recs, fp.Records...)
+		next[c] = fp.Records[len(fp.Records)-1].Offset + 1
+	})
+	if len(recs) == 0 {
+		return
+	}
+	if err := i.write(i.work, recs); err != nil {
+		return // only a stop ends write early
 	}
 	if i.afterWrite != nil {
 		i.afterWrite()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 	}
-	offsets := map[string]map[int32]kgo.EpochOffset{}
-	for _, r := range recs {
-		if offsets[r.Topic] == nil {
-			offsets[r.Topic] = map[int32]kgo.EpochOffset{}
-		}
-		if o, ok := offsets[r.Topic][r.Partition]; !ok || r.Offset+1 > o.Offset {
-			offsets[r.Topic][r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
-		}
+	if i.work.Err() != nil {
+		return
 	}
-	if err := kafka.Commit(ctx, i.cl, offsets); err != nil {
-		// Not fatal: the next commit covers these, and a re-read is harmless.
-		i.log.Warn("commit", zap.Error(err))
+	for c, at := range next {
+		c.next.Store(at)
 	}
-	return nil
 }
+
+// Quiesce has nothing to wait for: Handle writes a poll's records before
+// the next poll, and the member calls Quiesce between polls.
+func (g group) Quiesce(context.Context, []*cursor) {}

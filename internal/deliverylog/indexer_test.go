@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/lifecycle/lifecycletest"
 	"github.com/hookline/hookline/internal/testbackend"
 )
 
@@ -229,4 +230,15 @@ func checkIsolation(t *testing.T, r *Reader, base time.Time) {
 	if _, _, err := r.Deliveries(ctx, tenantA, epA, "not a cursor!", 10); !errors.Is(err, ErrBadCursor) {
 		t.Errorf("bad cursor: %v", err)
 	}
+}
+
+// TestIndexerKeepsTheLifecycle: a Shutdown made before Run is remembered.
+func TestIndexerKeepsTheLifecycle(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		ix, err := NewIndexer(testConfig(b, b.Topic(t, 1), testbackend.UniqueName(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lifecycletest.ShutdownBeforeRun(t, ix, 30*time.Second)
+	})
 }

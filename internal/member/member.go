@@ -7,7 +7,10 @@
 // flight) and Partition (the offset a partition may commit).
 //
 // Offsets are committed only at a partition's CommitPoint, so a member
-// commits no further than its owner says is durable.
+// commits no further than its owner says is durable. Run and Shutdown keep
+// the lifecycle contract (internal/lifecycle): a Shutdown drains, within
+// its context, and is remembered when made before Run; the end of a
+// context abandons.
 package member
 
 import (

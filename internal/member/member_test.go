@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/internal/lifecycle/lifecycletest"
 	"github.com/hookline/hookline/internal/member"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -170,4 +171,18 @@ func committed(t *testing.T, k testbackend.Kafka, group, topic string) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestMemberKeepsTheLifecycle: a Shutdown made before Run is remembered,
+// for the dispatcher, the retrier and the indexer built on a member.
+func TestMemberKeepsTheLifecycle(t *testing.T) {
+	testbackend.ForEachKafka(t, func(t *testing.T, k testbackend.Kafka) {
+		o := &owner{}
+		m, err := member.New(member.Config{Brokers: k.Brokers, Group: testbackend.UniqueName(t), Consume: []string{k.Topic(t, 1)}}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.m = m
+		lifecycletest.ShutdownBeforeRun(t, m, 30*time.Second)
+	})
 }
