@@ -60,7 +60,7 @@ var (
 func (f *apiFlags) limits(cfg *api.Config) error {
 	cfg.RatePerSecond, cfg.RateBurst = f.rate, f.burst
 	cfg.IngestRatePerSecond, cfg.IngestRateBurst = f.ingestRate, f.ingestBurst
-	err := cfg.CheckLimits()
+	err := cfg.Validate()
 	var ce *api.ConfigError
 	if errors.As(err, &ce) {
 		return badFlag(limitFlags[ce.Field], "%s", flagNames.Replace(ce.Reason))
