@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hookline/hookline/internal/api"
@@ -43,29 +42,19 @@ func (f *apiFlags) register(fs *flagSet, r role) {
 	fs.IntVar(&f.ingestBurst, "ingest-rate-burst", 0, "events a key may post at once before --ingest-rate-limit paces it (default 0: twice --ingest-rate-limit, at least 1)")
 }
 
-// limitFlags names the flag behind each api.Config rate setting, and
-// flagNames rewrites a reason that mentions one (a replacer matches
-// left to right, so IngestRatePerSecond is not read as RatePerSecond).
-var (
-	limitFlags = map[string]string{
-		"RatePerSecond": "rate-limit", "RateBurst": "rate-burst",
-		"IngestRatePerSecond": "ingest-rate-limit", "IngestRateBurst": "ingest-rate-burst",
-	}
-	flagNames = strings.NewReplacer("IngestRatePerSecond", "--ingest-rate-limit", "IngestRateBurst", "--ingest-rate-burst",
-		"RatePerSecond", "--rate-limit", "RateBurst", "--rate-burst")
-)
+// apiSettings names the flag behind each api.Config setting the command
+// sets from one.
+var apiSettings = settings{
+	"RatePerSecond": "rate-limit", "RateBurst": "rate-burst",
+	"IngestRatePerSecond": "ingest-rate-limit", "IngestRateBurst": "ingest-rate-burst",
+}
 
 // limits sets cfg's per-key rates from the flags and checks them by the
 // API's rules, naming the flag at fault.
 func (f *apiFlags) limits(cfg *api.Config) error {
 	cfg.RatePerSecond, cfg.RateBurst = f.rate, f.burst
 	cfg.IngestRatePerSecond, cfg.IngestRateBurst = f.ingestRate, f.ingestBurst
-	err := cfg.Validate()
-	var ce *api.ConfigError
-	if errors.As(err, &ce) {
-		return badFlag(limitFlags[ce.Field], "%s", flagNames.Replace(ce.Reason))
-	}
-	return err
+	return apiSettings.flagError(cfg.Validate())
 }
 
 // check refuses bad API settings before anything is started.

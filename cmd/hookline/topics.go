@@ -73,7 +73,7 @@ func kafkaUnreachable(brokers string, err error) error {
 
 // createTopics creates what is missing and reports on what exists; the
 // existing ones get max.message.bytes raised where it is lower.
-func createTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []topicSpec) error {
+func createTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []kafka.TopicSpec) error {
 	var existing []string
 	for _, s := range specs {
 		cfg := make(map[string]*string, len(s.Configs))
@@ -143,7 +143,7 @@ func waitListed(ctx context.Context, adm *kadm.Client, names []string) error {
 
 // describeTopics prints each topic as it exists beside what is expected,
 // then what differs.
-func describeTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []topicSpec) error {
+func describeTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []kafka.TopicSpec) error {
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.Name
