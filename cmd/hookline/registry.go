@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -164,7 +163,7 @@ func runRegistry(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "usage: hookline registry keygen | rekey --master-key NEW,OLD[,...]\n\n"+
 			"Rotating the master key: 1) hookline registry keygen; 2) give every process --master-key NEW,OLD and restart\n"+
 			"them; 3) hookline registry rekey --master-key NEW,OLD; 4) drop OLD from every process's --master-key.\n")
-		return flag.ErrHelp
+		return helpOrUsage(args)
 	}
 	if args[0] == "keygen" {
 		b := make([]byte, 32)

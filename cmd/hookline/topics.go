@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,8 +28,8 @@ func runTopics(ctx context.Context, args []string) error {
 	case "create", "describe":
 	default:
 		fmt.Fprintf(os.Stderr, "usage: hookline topics create|describe [flags]\n\n  create    create the topics that are missing (raises max.message.bytes on existing ones)\n  describe  compare the topics that exist with what hookline expects\n")
-		if sub == "" || sub == "-h" || sub == "--help" || sub == "help" {
-			return flag.ErrHelp
+		if sub == "" || isHelp(sub) {
+			return helpOrUsage([]string{sub})
 		}
 		return fmt.Errorf("unknown subcommand %q: want create or describe", sub)
 	}
