@@ -55,7 +55,9 @@ func usage(w io.Writer) {
 var errUsage = errors.New("usage")
 
 // isHelp says whether arg asks for help.
-func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help" }
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
 
 // helpOrUsage is what a command with subcommands returns when args name
 // none it has: help asked for is not an error; anything else is.
