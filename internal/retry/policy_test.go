@@ -88,7 +88,7 @@ func TestRetryAfterPlacesByWait(t *testing.T) {
 	}
 }
 
-// TestMaxAgeEndsTheChainAtTheDeadline: seed 003's four hours with the
+// TestMaxAgeEndsTheChainAtTheDeadline: a maxAge of four hours with the
 // default schedule. Attempts at 0, 1m, 6m, 36m and 2h36m; the next would be
 // 12h later, so it is made at 4h exactly, and a failure then is dead: not
 // at 14h36m.
