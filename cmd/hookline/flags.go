@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/hookline/hookline/internal/config"
-
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
