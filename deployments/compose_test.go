@@ -89,6 +89,18 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("dispatcher replicas: %+v, want 2", d.Deploy)
 	}
 	checkDemoEndpoint(t, p)
+	var svcs []service
+	for _, s := range p.Services {
+		if s.Image != "hookline:local" {
+			continue
+		}
+		inv, err := parseInvocation(t, s.Command)
+		if err != nil {
+			continue // reported above
+		}
+		svcs = append(svcs, service{s.Name, inv, envOf(s)})
+	}
+	checkTopicNames(t, "topics", svcs)
 }
 
 func checkBackingService(t *testing.T, s types.ServiceConfig) {

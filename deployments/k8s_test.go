@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookline/hookline/internal/topics"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -181,6 +182,7 @@ func TestKubernetesBase(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) { b.checkDeployment(t, d) })
 	}
+	var svcs []service
 	for _, j := range b.jobs {
 		c := j.Spec.Template.Spec.Containers[0]
 		inv, err := parseInvocation(t, c.Args)
@@ -189,8 +191,17 @@ func TestKubernetesBase(t *testing.T) {
 		}
 		if err != nil {
 			t.Errorf("job %s: %v", j.Name, err)
+			continue
+		}
+		svcs = append(svcs, service{j.Name, inv, b.containerEnv(t, c)})
+	}
+	for _, d := range b.deployments {
+		c := d.Spec.Template.Spec.Containers[0]
+		if inv, err := parseInvocation(t, c.Args); err == nil { // an error is the Deployment check's
+			svcs = append(svcs, service{d.Name, inv, b.containerEnv(t, c)})
 		}
 	}
+	checkTopicNames(t, "hookline-topics", svcs)
 	for _, o := range b.objs {
 		switch o := o.(type) {
 		case *policyv1.PodDisruptionBudget:
@@ -384,7 +395,7 @@ func (b *base) checkScaledObject(t *testing.T, so *scaledObject) {
 	if inv.words[0] == "dispatcher" {
 		topic, ok := inv.setting("events-topic", env)
 		if !ok {
-			topic = "hookline.events"
+			topic = topics.DefaultEvents
 		}
 		if md["topic"] != topic {
 			t.Errorf("ScaledObject %s: topic %q, the dispatcher reads %q", so.Name, md["topic"], topic)

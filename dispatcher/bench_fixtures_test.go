@@ -51,7 +51,7 @@ func (s *benchEvents) maxBatchBytes(items int) int {
 	return most
 }
 
-// benchPreload makes a topic (benchKafka), writes n seed-catalog events of one tenant
+// benchPreload makes a topic (benchKafka), writes n catalog events of one tenant
 // through the producer (as many publishers as CPUs, for speed), and reads
 // the records back into the ceiling's events file. With headerless, the
 // producer writes to a staging topic and the records are copied to the

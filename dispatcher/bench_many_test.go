@@ -14,7 +14,7 @@ package dispatcher_test
 // its own, as distinct hosts would.
 //
 // healthy-only and with-bad: 100 tenants, and a producer in the test binary
-// publishing seed-catalog events through the producer library at a fixed
+// publishing catalog events through the producer library at a fixed
 // rate, round robin over the tenants, for a fixed time, once the
 // dispatcher is ready (/readyz). Endpoints take every event type, batched
 // with maxItems 100 and maxWait 200ms, so at these rates a batch seals by
@@ -370,7 +370,7 @@ func manyPreload(b *testing.B, k testbackend.Kafka, topic string, tenants []stri
 	b.Logf("preloaded %d events over %d tenants in %s", n, len(tenants), time.Since(start).Round(time.Millisecond))
 }
 
-// manyPub publishes seed-catalog events through the producer library, so
+// manyPub publishes catalog events through the producer library, so
 // records carry the routing headers.
 type manyPub struct {
 	p        *producer.Producer

@@ -7,7 +7,7 @@ package dispatcher_test
 //
 // For each mode it preloads a topic (of the Kafka of HOOKLINE_TEST_KAFKA
 // when set, deleted at the end; else of an in-process kfake) with
-// seed-catalog events of one tenant, written through the producer library
+// catalog events of one tenant, written through the producer library
 // (so records carry the routing headers), starts a local receiver that
 // verifies every signature, and then, at each in-flight count N of
 // HOOKLINE_BENCH_INFLIGHT (a sub-benchmark <mode>/c<N> each),
@@ -279,7 +279,7 @@ func benchDispatchMode(b *testing.B, m benchMode, rig benchRig) {
 		// A time seal only for a trailing partial batch.
 		MaxWait: endpoints.Duration(time.Second),
 	}
-	// Batches must seal by items, as the ceiling groups them: 10,000 seed
+	// Batches must seal by items, as the ceiling groups them: 10,000 catalog
 	// events (about 3.7 MB) fit the default byte cap.
 	if maxBytes := ep.Limits().MaxBytes; set.maxBatchBytes(m.maxItems) > maxBytes {
 		b.Fatalf("a batch of %d events needs %d bytes, over MaxBytes %d", m.maxItems, set.maxBatchBytes(m.maxItems), maxBytes)

@@ -23,7 +23,7 @@ func envelopeValue(tenant, id string, pad int) []byte {
 		envelope.NowUTC(time.Now()) + `","data":{"task":{"id":"` + id + `","notes":"` + hex.EncodeToString(notes) + `"}}}`)
 }
 
-// TestBatchDefaults holds the seed's batching to its numbers with
+// TestBatchDefaults holds the default batching to its numbers with
 // endpoints that set no limits: 10,001 events give one delivery of exactly
 // 10,000 and one of 1 sent about 30 s later; events of 200 KB are cut into
 // deliveries of at most 5 MiB.

@@ -78,11 +78,12 @@ func (rc *recorder) accepted(t *testing.T, n int) []recorded {
 	}
 }
 
-// TestSeed001VerifierAcceptsBareHexDeliveries configures seed 001's header
-// prefix and bare hex signatures, and runs the seed's own Python verifier,
-// with its five-minute timestamp rule, over every delivery received.
-// Seed 000's verifiers keep accepting the default format on the same run.
-func TestSeed001VerifierAcceptsBareHexDeliveries(t *testing.T) {
+// TestBareHexVerifierAcceptsDeliveries configures the X-Momentumpro
+// header prefix and bare hex signatures, and runs that receiver's own
+// Python verifier (testdata/verifier_hex.py), with its five-minute
+// timestamp rule, over every delivery received. The sha256= verifiers keep
+// accepting the default format on the same run.
+func TestBareHexVerifierAcceptsDeliveries(t *testing.T) {
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		rc := newRecorder(t, nil)
 		hexEP := func(id string, items int) *endpoints.Endpoint {
@@ -128,16 +129,16 @@ func TestSeed001VerifierAcceptsBareHexDeliveries(t *testing.T) {
 			}
 			t.Logf("%s: %s", script, strings.TrimSpace(string(out)))
 		}
-		run("python3 testdata/seed001_verifier.py", bare)
-		run("python3 testdata/seed000_verifier.py", prefixed)
-		run("node testdata/seed000_verifier.js", prefixed)
+		run("python3 testdata/verifier_hex.py", bare)
+		run("python3 testdata/verifier_sha256.py", prefixed)
+		run("node testdata/verifier_sha256.js", prefixed)
 	})
 }
 
-// TestSeedAuthReceiversThroughPipeline: seed 003's static token header
-// and seed 002's OAuth2 client credentials, each checked by its receiver,
+// TestAuthReceiversThroughPipeline: a static token header and OAuth2
+// client credentials, each checked by its receiver,
 // on every delivery the pipeline makes; one token serves them all.
-func TestSeedAuthReceiversThroughPipeline(t *testing.T) {
+func TestAuthReceiversThroughPipeline(t *testing.T) {
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		var tokenRequests atomic.Int64
 		idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -150,12 +151,12 @@ func TestSeedAuthReceiversThroughPipeline(t *testing.T) {
 			fmt.Fprint(w, `{"access_token":"at-42","token_type":"Bearer","expires_in":3600}`)
 		}))
 		t.Cleanup(idp.Close)
-		tokenRC := newRecorder(t, func(h http.Header) bool { return h.Get("X-MessageSystems-Webhook-Token") == "seed003-token" })
+		tokenRC := newRecorder(t, func(h http.Header) bool { return h.Get("X-MessageSystems-Webhook-Token") == "static-token" })
 		oauthRC := newRecorder(t, func(h http.Header) bool { return h.Get("Authorization") == "Bearer at-42" })
 		name := testbackend.UniqueName(t) // endpoint ids differ per backend, so each fetches its own token
 		eps := []*endpoints.Endpoint{
 			{ID: name + "-token", TenantID: "t-1", URL: tokenRC.srv.URL, Secrets: []string{secret}, MaxItems: 1,
-				Auth: &endpoints.Auth{Type: endpoints.AuthHeader, Name: "X-MessageSystems-Webhook-Token", Value: "seed003-token"}},
+				Auth: &endpoints.Auth{Type: endpoints.AuthHeader, Name: "X-MessageSystems-Webhook-Token", Value: "static-token"}},
 			{ID: name + "-oauth", TenantID: "t-1", URL: oauthRC.srv.URL, Secrets: []string{secret}, MaxItems: 1,
 				Auth: &endpoints.Auth{Type: endpoints.AuthOAuth2, TokenURL: idp.URL + "/token", ClientID: "momentus", ClientSecret: "client-secret-42"}},
 		}

@@ -81,6 +81,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		gone:    map[*partition]struct{}{},
 		shapers: payload.NewCache(cfg.Refs),
 	}
+	// A single-server client marks over a connection kept for the marks,
+	// which spares each round a pool checkout (Config.Redis); any other
+	// client marks through its pool.
 	var rec idempotency.SpanRecorder = d.ranges
 	if c, ok := cfg.Redis.(*redis.Client); ok {
 		rec = idempotency.NewConnRecorder(c, cfg.RedisPrefix, cfg.Group)

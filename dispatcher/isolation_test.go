@@ -2,6 +2,7 @@ package dispatcher_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,11 +41,14 @@ func maxOf(m map[string]time.Duration, ids []string) time.Duration {
 // the same tenant. While the slow one times out on every request, the fast
 // one's latency stays within one timeout of what it was with both healthy,
 // the slow one's batches go to the retry tier instead of piling up, and
-// buffered bytes stay under the cap.
+// buffered bytes stay under the cap. The cap is the least a Config takes
+// (1 MiB), and each event carries an 11 KiB title, so the cap holds about
+// ninety of them: few enough for the test's hundreds to press on it.
 func TestSlowEndpointDoesNotHoldUpAFastOne(t *testing.T) {
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		const timeout = 400 * time.Millisecond
-		const capBytes = 16 << 10
+		const capBytes = 1 << 20
+		title := strings.Repeat("duct ", 11<<10/5)
 		fast, slow := newSink(t, "X-Hookline"), newSink(t, "X-Hookline")
 		opts := func(e *endpoints.Endpoint) {
 			e.MaxItems, e.MaxWait, e.Timeout = 5, endpoints.Duration(50*time.Millisecond), endpoints.Duration(timeout)
@@ -55,7 +59,9 @@ func TestSlowEndpointDoesNotHoldUpAFastOne(t *testing.T) {
 		burst := func(tag string, n int) []string {
 			var ids []string
 			for i := 0; i < n; i++ {
-				ids = append(ids, f.publish(t, taskEvent("t-1", tag+strconv.Itoa(i%7), "s"))...)
+				ev := taskEvent("t-1", tag+strconv.Itoa(i%7), "s")
+				ev.Data["task"].(map[string]any)["title"] = title
+				ids = append(ids, f.publish(t, ev)...)
 				time.Sleep(10 * time.Millisecond)
 			}
 			return ids
@@ -102,7 +108,7 @@ func TestSlowEndpointDoesNotHoldUpAFastOne(t *testing.T) {
 		}
 		// The cap is checked before each poll, sized to the room left: it may
 		// be passed by at most a record or two per endpoint.
-		if st.PeakBuffered > capBytes+4<<10 {
+		if st.PeakBuffered > capBytes+capBytes/4 {
 			t.Fatalf("peak buffered %d bytes, cap %d", st.PeakBuffered, capBytes)
 		}
 	})

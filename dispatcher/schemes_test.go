@@ -22,10 +22,11 @@ import (
 	"github.com/hookline/hookline/internal/testbackend"
 )
 
-// TestSeedVerifiersAcceptMomentumPrefixedDeliveries configures the seed's
-// header prefix and runs the seed's own Node.js and Python verifiers over
-// every delivery received, single events and batches alike.
-func TestSeedVerifiersAcceptMomentumPrefixedDeliveries(t *testing.T) {
+// TestReceiverVerifiersAcceptPrefixedDeliveries configures the X-Momentum
+// header prefix and runs that receiver's own Node.js and Python verifiers
+// (testdata/verifier_sha256.*) over every delivery received, single
+// events and batches alike.
+func TestReceiverVerifiersAcceptPrefixedDeliveries(t *testing.T) {
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := newSink(t, "X-Momentum")
 		f := newFixture(t, b, []*endpoints.Endpoint{
@@ -53,13 +54,13 @@ func TestSeedVerifiersAcceptMomentumPrefixedDeliveries(t *testing.T) {
 		if err := os.WriteFile(file, raw, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range [][]string{{"node", "testdata/seed000_verifier.js", file, secret}, {"python3", "testdata/seed000_verifier.py", file, secret}} {
+		for _, v := range [][]string{{"node", "testdata/verifier_sha256.js", file, secret}, {"python3", "testdata/verifier_sha256.py", file, secret}} {
 			out, err := exec.Command(v[0], v[1:]...).CombinedOutput()
 			want := "verified " + strconv.Itoa(len(cases)) + " of " + strconv.Itoa(len(cases))
 			if err != nil || !strings.Contains(string(out), want) {
 				t.Fatalf("%s verifier: %v: %s", v[0], err, out)
 			}
-			t.Logf("%s seed verifier: %s", v[0], strings.TrimSpace(string(out)))
+			t.Logf("%s verifier: %s", v[0], strings.TrimSpace(string(out)))
 		}
 	})
 }

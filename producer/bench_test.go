@@ -10,7 +10,7 @@ import (
 	"github.com/hookline/hookline/producer"
 )
 
-// BenchmarkPublish publishes seed-catalog events, validated, from one
+// BenchmarkPublish publishes catalog events, validated, from one
 // producer to an in-process broker: go test -bench Publish -benchmem ./producer
 func BenchmarkPublish(b *testing.B) {
 	gen := demo.NewGenerator(1)

@@ -15,9 +15,9 @@ import (
 // the catalog's objects carry their last write time in.
 const DefaultVersionField = "updatedUtc"
 
-// eventID derives the eventId of an event published without one. Seed 000
-// promises receivers an eventId "stable per write", so a service that
-// publishes again after a timeout must get the id of its first try. In
+// eventID derives the eventId of an event published without one.
+// Receivers dedupe by eventId, which must be stable per write: a service
+// that publishes again after a timeout must get the id of its first try. In
 // order:
 //
 //  1. ev.Version: "<object>:<id>:<version>";

@@ -15,15 +15,26 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/catalog"
+	"github.com/hookline/hookline/internal/config"
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
-// DefaultTopic is the events topic when Config.Topic is empty.
-const DefaultTopic = "hookline.events"
+// DefaultTopic is the events topic when Config.Topic is empty: the
+// default layout's.
+const DefaultTopic = topics.DefaultEvents
 
 // DefaultMaxEventBytes is the encoded-size limit when Config.MaxEventBytes is 0.
 const DefaultMaxEventBytes = 256 << 10
+
+// ErrConfig marks a Config setting out of its bounds, or missing; the
+// error is a *ConfigError naming it.
+var ErrConfig = errors.New("producer config")
+
+// ConfigError is a Config setting out of its bounds: Field names it as
+// Config spells it ("MaxEventBytes"), Reason says what was wanted.
+type ConfigError = config.FieldError
 
 // Config configures a Producer. The zero value plus Brokers works.
 type Config struct {
@@ -86,7 +97,7 @@ func New(cfg Config) (*Producer, error) {
 		p.maxBytes = DefaultMaxEventBytes
 	}
 	if p.maxBytes < 0 {
-		return nil, fmt.Errorf("producer: MaxEventBytes must be positive, got %d", p.maxBytes)
+		return nil, config.Errorf(ErrConfig, "MaxEventBytes", "want 0 (the default, 256 KiB) or more, got %d", p.maxBytes)
 	}
 	if p.log == nil {
 		p.log = zap.NewNop()
@@ -97,14 +108,14 @@ func New(cfg Config) (*Producer, error) {
 	if p.cat == nil {
 		cat, err := catalog.Load(cfg.SchemaDir)
 		if err != nil {
-			return nil, fmt.Errorf("producer: %w", err)
+			return nil, config.Errorf(ErrConfig, "SchemaDir", "%v", err)
 		}
 		p.cat = cat
 	}
 	p.client = cfg.Client
 	if p.client == nil {
 		if len(cfg.Brokers) == 0 {
-			return nil, errors.New("producer: Brokers is empty: give the Kafka bootstrap address (for `hookline dev`, 127.0.0.1:9092)")
+			return nil, config.Errorf(ErrConfig, "Brokers", "required unless Client is set: give the Kafka bootstrap address (for `hookline dev`, 127.0.0.1:9092)")
 		}
 		c, err := kgo.NewClient(
 			kgo.SeedBrokers(cfg.Brokers...),

@@ -10,9 +10,9 @@ package retrier
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
@@ -44,20 +44,24 @@ type Config struct {
 	RedisPrefix string
 	// Sender configures HTTP delivery. Zero value: production defaults.
 	Sender delivery.SenderConfig
-	// Concurrency is attempts in flight per tier partition. Default 16.
+	// Concurrency is attempts in flight per tier partition. Default 16
+	// (DefaultConcurrency); at most 1024: each is a request in flight and
+	// its goroutine, and more per partition is a typo more likely than a
+	// plan.
 	Concurrency int
 	// EndpointConcurrency is the most attempts one endpoint may have in
 	// flight in this retrier, so a slow endpoint cannot take every slot
 	// of the partitions its deliveries share with others. An endpoint
 	// whose attempts take no longer than QueueWait on average may have
-	// Concurrency less EndpointConcurrency, when that is more. Default 4;
-	// at most Concurrency.
+	// Concurrency less EndpointConcurrency, when that is more. Default 4,
+	// or Concurrency when lower; at most Concurrency.
 	EndpointConcurrency int
 	// QueueWait is how long a due record of an endpoint at
 	// EndpointConcurrency may wait for one of its slots; an endpoint that
 	// frees none for that long, or takes longer than that per slot on
 	// average, has the record deferred a tier's delay without an attempt.
-	// Default 100ms; at most 10s.
+	// Default 100ms; 1ms to 10s: a partition's due records would wait
+	// that long behind one endpoint.
 	QueueWait time.Duration
 	// CommitInterval between offset commits. Default 1 s.
 	CommitInterval time.Duration
@@ -84,39 +88,67 @@ type Config struct {
 	afterRequeue func(ctx context.Context, d *delivery.Delivery, topic string)
 }
 
-// ErrConfig marks a configuration error.
+// ErrConfig marks a Config setting out of its bounds, or missing; the
+// error is a *config.FieldError naming it.
 var ErrConfig = errors.New("retrier config")
+
+// Validate reports the first setting out of its bounds (each field's doc
+// says them; zero takes the default). It needs nothing connected, so a
+// command can check its flags before it starts anything; New calls it,
+// and also requires Brokers, Endpoints and Redis.
+func (c *Config) Validate() error {
+	field := func(name, format string, a ...any) error { return config.Errorf(ErrConfig, name, format, a...) }
+	concurrency := c.Concurrency
+	if concurrency == 0 {
+		concurrency = DefaultConcurrency
+	}
+	switch {
+	case c.Concurrency < 0 || c.Concurrency > 1024:
+		return field("Concurrency", "want 1-1024, got %d", c.Concurrency)
+	case c.EndpointConcurrency < 0 || c.EndpointConcurrency > concurrency:
+		return field("EndpointConcurrency", "want 0 (the default) to Concurrency (%d), got %d", concurrency, c.EndpointConcurrency)
+	case c.QueueWait != 0 && (c.QueueWait < time.Millisecond || c.QueueWait > 10*time.Second):
+		return field("QueueWait", "want 1ms to 10s, got %s", c.QueueWait)
+	case c.CommitInterval < 0:
+		return field("CommitInterval", "want 0 (the default, 1s) or more, got %s", c.CommitInterval)
+	case c.RevokeTimeout < 0:
+		return field("RevokeTimeout", "want 0 (the default, 30s) or more, got %s", c.RevokeTimeout)
+	}
+	return config.In(ErrConfig, "Sender", c.Sender.Validate())
+}
+
+// Defaults of Config.
+const (
+	DefaultConcurrency         = 16
+	DefaultEndpointConcurrency = 4
+	DefaultQueueWait           = 100 * time.Millisecond
+)
 
 func (c *Config) withDefaults() error {
 	switch {
 	case len(c.Brokers) == 0:
-		return fmt.Errorf("%w: Brokers is empty", ErrConfig)
+		return config.Errorf(ErrConfig, "Brokers", "required")
 	case c.Endpoints == nil:
-		return fmt.Errorf("%w: Endpoints is nil", ErrConfig)
+		return config.Errorf(ErrConfig, "Endpoints", "required")
 	case c.Redis == nil:
-		return fmt.Errorf("%w: Redis is nil", ErrConfig)
+		return config.Errorf(ErrConfig, "Redis", "required")
+	}
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	if c.Group == "" {
 		c.Group = "hookline-retrier"
 	}
 	c.Topics = c.Topics.WithDefaults()
 	c.Retry = c.Retry.WithDefaults()
-	if c.Concurrency <= 0 {
-		c.Concurrency = 16
-	}
-	switch {
-	case c.EndpointConcurrency < 0 || c.QueueWait < 0:
-		return fmt.Errorf("%w: EndpointConcurrency and QueueWait must not be negative", ErrConfig)
-	case c.EndpointConcurrency > c.Concurrency:
-		return fmt.Errorf("%w: EndpointConcurrency %d is over Concurrency %d", ErrConfig, c.EndpointConcurrency, c.Concurrency)
-	case c.QueueWait > 10*time.Second:
-		return fmt.Errorf("%w: QueueWait %s is over 10s", ErrConfig, c.QueueWait)
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.EndpointConcurrency == 0 {
-		c.EndpointConcurrency = min(4, c.Concurrency)
+		c.EndpointConcurrency = min(DefaultEndpointConcurrency, c.Concurrency)
 	}
 	if c.QueueWait == 0 {
-		c.QueueWait = 100 * time.Millisecond
+		c.QueueWait = DefaultQueueWait
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = time.Second

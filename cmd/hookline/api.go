@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hookline/hookline/internal/api"
@@ -44,29 +42,19 @@ func (f *apiFlags) register(fs *flagSet, r role) {
 	fs.IntVar(&f.ingestBurst, "ingest-rate-burst", 0, "events a key may post at once before --ingest-rate-limit paces it (default 0: twice --ingest-rate-limit, at least 1)")
 }
 
-// limitFlags names the flag behind each api.Config rate setting, and
-// flagNames rewrites a reason that mentions one (a replacer matches
-// left to right, so IngestRatePerSecond is not read as RatePerSecond).
-var (
-	limitFlags = map[string]string{
-		"RatePerSecond": "rate-limit", "RateBurst": "rate-burst",
-		"IngestRatePerSecond": "ingest-rate-limit", "IngestRateBurst": "ingest-rate-burst",
-	}
-	flagNames = strings.NewReplacer("IngestRatePerSecond", "--ingest-rate-limit", "IngestRateBurst", "--ingest-rate-burst",
-		"RatePerSecond", "--rate-limit", "RateBurst", "--rate-burst")
-)
+// apiSettings names the flag behind each api.Config setting the command
+// sets from one.
+var apiSettings = settings{
+	"RatePerSecond": "rate-limit", "RateBurst": "rate-burst",
+	"IngestRatePerSecond": "ingest-rate-limit", "IngestRateBurst": "ingest-rate-burst",
+}
 
 // limits sets cfg's per-key rates from the flags and checks them by the
 // API's rules, naming the flag at fault.
 func (f *apiFlags) limits(cfg *api.Config) error {
 	cfg.RatePerSecond, cfg.RateBurst = f.rate, f.burst
 	cfg.IngestRatePerSecond, cfg.IngestRateBurst = f.ingestRate, f.ingestBurst
-	err := cfg.CheckLimits()
-	var ce *api.ConfigError
-	if errors.As(err, &ce) {
-		return badFlag(limitFlags[ce.Field], "%s", flagNames.Replace(ce.Reason))
-	}
-	return err
+	return apiSettings.flagError(cfg.Validate())
 }
 
 // check refuses bad API settings before anything is started.
@@ -87,18 +75,8 @@ type manager struct {
 
 // buildManager wires the API over the registry st and Redis rdb.
 func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.Store, rdb redis.UniversalClient, log *zap.Logger) (*manager, error) {
-	// Not s.common: that also checks the delivery flags (--queue-wait),
-	// which the api command does not have, so their zero value would be
-	// refused.
-	policy, err := s.policy()
+	policy, sender, err := s.common(log)
 	if err != nil {
-		return nil, err
-	}
-	sender, err := s.sender(log)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.groupFlags(); err != nil {
 		return nil, err
 	}
 	if err := a.check(); err != nil {

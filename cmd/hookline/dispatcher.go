@@ -7,8 +7,8 @@ import (
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/idempotency"
-	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/metrics"
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -25,16 +25,18 @@ type dispatcherFlags struct {
 	schemaDir              string
 	// catalog is what check loaded from schemaDir.
 	catalog *catalog.Catalog
+	fs      *flagSet // where they were registered
 }
 
 // register adds the dispatcher's flags; in dev the events topic follows
 // --topic-prefix unless given.
 func (f *dispatcherFlags) register(fs *flagSet, r role) {
+	f.fs = fs
 	fs.StringVar(&f.group, "group", "hookline-dispatcher", "consumer group of the dispatchers")
 	if r == asDev {
 		fs.StringVar(&f.eventsTopic, "events-topic", "", "events topic (default <topic-prefix>events)")
 	} else {
-		fs.StringVar(&f.eventsTopic, "events-topic", "hookline.events", "events topic to consume")
+		fs.StringVar(&f.eventsTopic, "events-topic", topics.DefaultEvents, "events topic to consume")
 	}
 	fs.Int64Var(&f.maxBuffered, "max-buffered-bytes", dispatcher.DefaultMaxBufferedBytes, "event bytes held in batches and in flight before fetching waits")
 	fs.IntVar(&f.fetchPartitionBytes, "fetch-partition-bytes", dispatcher.DefaultFetchMaxPartitionBytes, "bytes one fetch takes from one partition; smaller keeps decoding in step with sending")
@@ -45,20 +47,21 @@ func (f *dispatcherFlags) register(fs *flagSet, r role) {
 	fs.DurationVar(&f.markLinger, "mark-linger", 0, "how long a settled delivery's Redis mark may wait for fast deliveries still in flight to share its round trip (0: never); eases Redis at up to this much per delivery")
 }
 
+// settings names the flag behind each dispatcher.Config field; the
+// bounds are the dispatcher's.
+func (f *dispatcherFlags) settings() settings {
+	return sharedSettings.with(settings{
+		"MaxBufferedBytes": "max-buffered-bytes", "FetchMaxPartitionBytes": "fetch-partition-bytes",
+		"MaxQueuedPerEndpoint": "max-queued", "Concurrency": "concurrency", "MarkLinger": "mark-linger",
+		"MaxEventBytes": "max-event-bytes", "Catalog": "schema-dir",
+	})
+}
+
+// check refuses the flags the dispatcher's Config cannot tell from its
+// defaults, and loads --schema-dir.
 func (f *dispatcherFlags) check() error {
-	switch {
-	case f.maxBuffered < 1<<20:
-		return badFlag("max-buffered-bytes", "want at least 1 MiB, got %d", f.maxBuffered)
-	case f.fetchPartitionBytes < 16<<10 || f.fetchPartitionBytes > 64<<20:
-		return badFlag("fetch-partition-bytes", "want 16 KiB to 64 MiB, got %d", f.fetchPartitionBytes)
-	case f.maxQueued < 1:
-		return badFlag("max-queued", "want at least 1, got %d", f.maxQueued)
-	case f.concurrency < 1 || f.concurrency > 64:
-		return badFlag("concurrency", "want 1-64, got %d", f.concurrency)
-	case f.markLinger < 0 || f.markLinger > 100*time.Millisecond:
-		return badFlag("mark-linger", "want 0 to 100ms, got %v", f.markLinger)
-	case f.maxEventBytes < 1024 || f.maxEventBytes > kafka.MaxDeliveryBytes-2:
-		return badFlag("max-event-bytes", "want 1 KiB to %d, got %d", kafka.MaxDeliveryBytes-2, f.maxEventBytes)
+	if err := f.fs.refuseZero("max-buffered-bytes", "fetch-partition-bytes", "max-queued", "concurrency", "max-event-bytes"); err != nil {
+		return err
 	}
 	cat, err := catalog.Load(f.schemaDir)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
-	"github.com/hookline/hookline/internal/kafka"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,11 +33,11 @@ type groupCheck struct {
 }
 
 func (f *doctorFlags) groups() []groupCheck {
-	policy, _ := retryPolicy(f.layout.retrySchedule, f.layout.topicPrefix)
-	t := withPrefix(kafka.Topics{Events: f.layout.eventsTopic}, f.layout.topicPrefix)
+	l := f.layout.names()
+	t := l.Topics()
 	return []groupCheck{
 		{f.dispatcherGroup, "dispatchers", "hookline dispatcher", []string{t.Events}, waitAge, false},
-		{f.retrierGroup, "retriers", "hookline retrier", policy.Topics(), waitsDue, false},
+		{f.retrierGroup, "retriers", "hookline retrier", l.Retry().Topics(), waitsDue, false},
 		{f.indexGroup, "indexers", "hookline api (--index)", []string{t.Attempts}, waitAge, true},
 	}
 }
@@ -239,7 +238,7 @@ func readHeads(ctx context.Context, cl *kgo.Client, lags []partLag) (map[string]
 func checkRegistry(ctx context.Context, f *doctorFlags, adm *kadm.Client) []finding {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	topic := registryTopic(f.layout.topicPrefix)
+	topic := f.layout.names().Registry()
 	subject := "registry " + topic
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -109,9 +108,9 @@ func (f *endpointFields) request() (map[string]any, error) {
 
 func runEndpoints(ctx context.Context, args []string) error {
 	subs := "create|list|get|update|delete|rotate|test"
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") || isHelp(args[0]) {
 		fmt.Fprintf(os.Stderr, "usage: hookline endpoints %s [flags]\n\n'hookline endpoints <sub> -h' lists a subcommand's flags.\n", subs)
-		return flag.ErrHelp
+		return helpOrUsage(args)
 	}
 	sub, args := args[0], args[1:]
 	var c clientFlags

@@ -1,6 +1,10 @@
-// Command hookline runs hookline's components: the embedded development
-// stack (dev), the producer CLI (produce), and a reader of topics (tail).
-// Each subcommand's flags also read HOOKLINE_<FLAG> environment variables.
+// Command hookline is hookline's one binary: the pipeline's components
+// (dispatcher, retrier, api, and dev, which runs them all in one process
+// on an embedded Kafka and Redis), their operations (topics, doctor,
+// registry, replay, probe), clients of the management API (endpoints,
+// deliveries), and tools to publish, read and receive events (produce,
+// tail, receiver). `hookline help` lists them. Each command's flags also
+// read HOOKLINE_<FLAG> environment variables; a flag given wins.
 package main
 
 import (
@@ -8,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -41,38 +46,72 @@ func commands() []command {
 	}
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, "hookline: a Kafka-native outgoing-webhook pipeline\n\nusage: hookline <command> [flags]\n\ncommands:\n")
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "hookline: a Kafka-native outgoing-webhook pipeline\n\nusage: hookline <command> [flags]\n\ncommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(os.Stderr, "  %-11s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(os.Stderr, "\n'hookline <command> -h' lists a command's flags; each flag --x-y also reads HOOKLINE_X_Y.\n")
+	fmt.Fprintf(w, "\n'hookline <command> -h' (or 'hookline help <command>') lists a command's flags; each flag --x-y also reads HOOKLINE_X_Y.\n")
+}
+
+// errUsage is returned by a command whose arguments it could not read,
+// after it printed its usage.
+var errUsage = errors.New("usage")
+
+// isHelp says whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// helpOrUsage is what a command with subcommands returns when args name
+// none it has: help asked for is not an error; anything else is.
+func helpOrUsage(args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		return flag.ErrHelp
+	}
+	return errUsage
 }
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		usage()
-		os.Exit(2)
+	os.Exit(run(os.Args[1:]))
+}
+
+// run runs the command args name and returns the exit status: 0 when it
+// succeeded or help was asked for, 1 when it failed, 2 when the command
+// line could not be read.
+func run(args []string) int {
+	if len(args) == 0 {
+		usage(os.Stderr)
+		return 2
+	}
+	if isHelp(args[0]) {
+		if len(args) == 1 {
+			usage(os.Stdout)
+			return 0
+		}
+		args = []string{args[1], "-h"} // hookline help <command>
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, c := range commands() {
-		if c.name != os.Args[1] {
+		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, os.Args[2:])
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
+		err := c.run(ctx, args[1:])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
 		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "hookline %s: %v\n", c.name, err)
-			os.Exit(1)
-		}
-		return
+		fmt.Fprintf(os.Stderr, "hookline %s: %v\n", c.name, err)
+		return 1
 	}
-	fmt.Fprintf(os.Stderr, "hookline: unknown command %q\n\n", os.Args[1])
-	usage()
-	os.Exit(2)
+	fmt.Fprintf(os.Stderr, "hookline: unknown command %q\n\n", args[0])
+	usage(os.Stderr)
+	return 2
 }
 
 // supervisor is how every long-running command (dev, api, dispatcher,

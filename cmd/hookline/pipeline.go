@@ -1,8 +1,8 @@
 package main
 
 import (
+	"math"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/hookline/hookline/dispatcher"
@@ -11,6 +11,7 @@ import (
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/retry"
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/hookline/hookline/retrier"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -43,9 +44,19 @@ type sharedFlags struct {
 	queueWait                    time.Duration
 	registry                     registryFlags
 	ops                          opsFlags
+	fs                           *flagSet // where they were registered
+}
+
+// sharedSettings names the flags behind the settings every pipeline
+// command shares: the sender's, the group membership's and the queue
+// wait.
+var sharedSettings = settings{
+	"QueueWait": "queue-wait", "Prefix": "header-prefix", "MaxRetryAfter": "max-retry-after",
+	"SessionTimeout": "session-timeout", "RebalanceTimeout": "rebalance-timeout", "Protocol": "group-protocol",
 }
 
 func (f *sharedFlags) register(fs *flagSet, r role) {
+	f.fs = fs
 	dev := r == asDev
 	if !dev {
 		fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
@@ -76,8 +87,8 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 		fs.StringVar(&f.redisURL, "redis-url", "", "use this Redis (redis://host:port/db) instead of the in-process one (kept in <data-dir>/redis.json)")
 		fs.DurationVar(&f.drain, "shutdown-timeout", 15*time.Second, "on Ctrl-C, how long to wait for deliveries in flight")
 	}
-	fs.StringVar(&f.topicPrefix, "topic-prefix", "hookline.", "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>")
-	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated")
+	fs.StringVar(&f.topicPrefix, "topic-prefix", topics.DefaultPrefix, "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>")
+	fs.StringVar(&f.retrySchedule, "retry-schedule", retry.DefaultSchedule, "delays of the retry tiers, comma-separated")
 	fs.DurationVar(&f.member.SessionTimeout, "session-timeout", kafka.DefaultSessionTimeout, "consumer-group session timeout: how soon a dead member's partitions move (classic protocol)")
 	fs.DurationVar(&f.member.RebalanceTimeout, "rebalance-timeout", 0, "how long a rebalance waits for members to rejoin before it goes on without them (0: half the session timeout)")
 	fs.StringVar(&f.member.InstanceID, "instance-id", "", "static group membership id (e.g. the pod name): a restart keeps its partitions without a rebalance")
@@ -101,50 +112,20 @@ func (f *sharedFlags) policy() (retry.Policy, error) {
 	return retryPolicy(f.retrySchedule, f.topicPrefix)
 }
 
-// retryPolicy is shared with replay, which names the tiers but sends nothing.
+// retryPolicy is the topic layout's retry policy for a schedule and a
+// prefix; replay, which names the tiers but sends nothing, shares it.
 func retryPolicy(schedule, topicPrefix string) (retry.Policy, error) {
 	delays, err := retry.ParseDelays(schedule)
 	if err != nil {
 		return retry.Policy{}, badFlag("retry-schedule", "%v", err)
 	}
-	return retry.Policy{Delays: delays, Prefix: topicPrefix + "retry."}.WithDefaults(), nil
+	return kafka.Layout{Prefix: topicPrefix, Delays: delays}.Retry(), nil
 }
 
-// topics names every topic after --topic-prefix; events, when given, is
-// taken as it is.
+// topics names every topic after --topic-prefix, by the topic layout;
+// events, when given, is taken as it is.
 func (f *sharedFlags) topics(events string) kafka.Topics {
-	if events == "" {
-		events = f.topicPrefix + "events"
-	}
-	return withPrefix(kafka.Topics{Events: events}, f.topicPrefix)
-}
-
-// withPrefix names the written topics after prefix where t leaves them empty.
-func withPrefix(t kafka.Topics, prefix string) kafka.Topics {
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = prefix + v
-		}
-	}
-	def(&t.Invalid, "invalid")
-	def(&t.Attempts, "attempts")
-	def(&t.Dead, "dead")
-	return t.WithDefaults()
-}
-
-// groupFlags checks the membership flags and names the one at fault.
-func (f *sharedFlags) groupFlags() error {
-	g := f.member.WithDefaults()
-	switch {
-	case g.SessionTimeout < time.Second:
-		return badFlag("session-timeout", "want at least 1s, got %s", g.SessionTimeout)
-	case g.RebalanceTimeout < time.Second:
-		return badFlag("rebalance-timeout", "want at least 1s (or 0 for half the session timeout), got %s", g.RebalanceTimeout)
-	}
-	if err := g.Validate(); err != nil {
-		return badFlag("group-protocol", "%v", err)
-	}
-	return nil
+	return kafka.Layout{Prefix: f.topicPrefix, Events: events}.Topics()
 }
 
 func (f *sharedFlags) sender(log *zap.Logger) (delivery.SenderConfig, error) {
@@ -156,19 +137,21 @@ func (f *sharedFlags) sender(log *zap.Logger) (delivery.SenderConfig, error) {
 		}
 		nets = append(nets, p)
 	}
-	switch {
-	case f.maxRetryAfter < time.Second:
-		return delivery.SenderConfig{}, badFlag("max-retry-after", "want at least 1s, got %s", f.maxRetryAfter)
-	case !strings.HasPrefix(strings.ToLower(f.prefix), "x-") && f.prefix != "":
-		return delivery.SenderConfig{}, badFlag("header-prefix", "want a header prefix like X-Acme, got %q", f.prefix)
+	cfg := delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets,
+		MaxRetryAfter: f.maxRetryAfter, Logger: log}
+	if err := cfg.Validate(); err != nil {
+		return delivery.SenderConfig{}, sharedSettings.flagError(err)
 	}
-	return delivery.SenderConfig{Prefix: f.prefix, UserAgent: f.userAgent, AllowHTTP: f.allowHTTP, AllowNetworks: nets,
-		MaxRetryAfter: f.maxRetryAfter, Logger: log}, nil
+	return cfg, nil
 }
 
 // common checks the shared flags and returns what both configs take from
 // them.
 func (f *sharedFlags) common(log *zap.Logger) (retry.Policy, delivery.SenderConfig, error) {
+	// queue-wait is not an API flag; refuseZero passes over it there.
+	if err := f.fs.refuseZero("topic-prefix", "queue-wait", "max-retry-after"); err != nil {
+		return retry.Policy{}, delivery.SenderConfig{}, err
+	}
 	policy, err := f.policy()
 	if err != nil {
 		return retry.Policy{}, delivery.SenderConfig{}, err
@@ -177,17 +160,14 @@ func (f *sharedFlags) common(log *zap.Logger) (retry.Policy, delivery.SenderConf
 	if err != nil {
 		return retry.Policy{}, delivery.SenderConfig{}, err
 	}
-	if err := f.groupFlags(); err != nil {
-		return retry.Policy{}, delivery.SenderConfig{}, err
+	if err := f.member.Validate(); err != nil {
+		return retry.Policy{}, delivery.SenderConfig{}, sharedSettings.flagError(err)
 	}
 	if err := f.ops.check(); err != nil {
 		return retry.Policy{}, delivery.SenderConfig{}, err
 	}
 	if f.endpointsDryRun && f.endpoints == "" {
 		return retry.Policy{}, delivery.SenderConfig{}, errDryRunNeedsFile
-	}
-	if f.queueWait < time.Millisecond || f.queueWait > 10*time.Second {
-		return retry.Policy{}, delivery.SenderConfig{}, badFlag("queue-wait", "want 1ms to 10s, got %s", f.queueWait)
 	}
 	return policy, sender, nil
 }
@@ -218,7 +198,7 @@ func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Con
 	if err := d.check(); err != nil {
 		return dispatcher.Config{}, err
 	}
-	return dispatcher.Config{
+	cfg := dispatcher.Config{
 		KafkaOpts: s.member.Opts(),
 		// Work on revoked partitions must end in time to rejoin, or the
 		// group waits for this member and then drops it.
@@ -228,9 +208,13 @@ func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Con
 		MaxBufferedBytes: d.maxBuffered, MaxQueuedPerEndpoint: d.maxQueued, Concurrency: d.concurrency,
 		MarkLinger: d.markLinger,
 		QueueWait:  s.queueWait, MaxEventBytes: d.maxEventBytes, Catalog: d.catalog,
-		FetchMaxPartitionBytes: int32(d.fetchPartitionBytes),
+		FetchMaxPartitionBytes: int32(min(max(d.fetchPartitionBytes, math.MinInt32), math.MaxInt32)),
 		Metrics:                x.dispatcherMetrics(d.group),
-	}, nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return dispatcher.Config{}, d.settings().flagError(err)
+	}
+	return cfg, nil
 }
 
 // buildRetrier is the one place flags become a retrier.Config.
@@ -242,14 +226,18 @@ func buildRetrier(s *sharedFlags, r *retrierFlags, x deps) (retrier.Config, erro
 	if err := r.check(); err != nil {
 		return retrier.Config{}, err
 	}
-	return retrier.Config{
+	cfg := retrier.Config{
 		KafkaOpts:     s.member.Opts(),
 		RevokeTimeout: min(s.member.RevokeTimeout(), 30*time.Second),
 		Brokers:       x.brokerList(s), Group: r.group, Topics: s.topics(""), Retry: policy,
 		Endpoints: x.endpoints, Redis: x.redis, Logger: x.log, Sender: sender,
 		Concurrency: r.concurrency, EndpointConcurrency: r.endpointCon, QueueWait: s.queueWait,
 		Metrics: x.retrierMetrics(r.group, policy),
-	}, nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return retrier.Config{}, r.settings().flagError(err)
+	}
+	return cfg, nil
 }
 
 // dispatcherMetrics is the dispatcher's view of x.metrics; a nil

@@ -154,3 +154,71 @@ func TestMarkLingerFlag(t *testing.T) {
 		t.Errorf("mark-linger 1s: %v", err)
 	}
 }
+
+// TestFlagErrorsNameTheFlagWithThePackagesReason: each bound is the
+// package's, and the command reports it as its flag and environment
+// variable, in the words of its flags.
+func TestFlagErrorsNameTheFlagWithThePackagesReason(t *testing.T) {
+	build := func(cmd string, args []string) error {
+		switch cmd {
+		case "dispatcher":
+			s, d, err := parseDispatcher(quietFlagSet(cmd), args)
+			if err != nil {
+				return err
+			}
+			_, err = buildDispatcher(s, d, deps{})
+			return err
+		case "retrier":
+			s, r, err := parseRetrier(quietFlagSet(cmd), args)
+			if err != nil {
+				return err
+			}
+			_, err = buildRetrier(s, r, deps{})
+			return err
+		}
+		_, err := parseDev(quietFlagSet(cmd), args)
+		return err
+	}
+	for _, tc := range []struct {
+		cmd  string
+		args []string
+		want string
+	}{
+		{"dispatcher", []string{"--concurrency", "65"}, "invalid --concurrency (HOOKLINE_CONCURRENCY): want 1-64, got 65"},
+		{"dispatcher", []string{"--concurrency", "0"}, `invalid --concurrency (HOOKLINE_CONCURRENCY): got "0"; leave the flag out for its default, 1`},
+		{"dispatcher", []string{"--max-buffered-bytes", "1000"}, "invalid --max-buffered-bytes (HOOKLINE_MAX_BUFFERED_BYTES): want at least 1 MiB, got 1000"},
+		{"dispatcher", []string{"--fetch-partition-bytes", "5000000000"}, "invalid --fetch-partition-bytes (HOOKLINE_FETCH_PARTITION_BYTES): want 16 KiB to 64 MiB"},
+		{"dispatcher", []string{"--max-queued", "-1"}, "invalid --max-queued (HOOKLINE_MAX_QUEUED): want at least 1, got -1"},
+		{"dispatcher", []string{"--max-event-bytes", "100"}, "invalid --max-event-bytes (HOOKLINE_MAX_EVENT_BYTES): want 1 KiB to 8323070, got 100"},
+		{"dispatcher", []string{"--queue-wait", "11s"}, "invalid --queue-wait (HOOKLINE_QUEUE_WAIT): want 1ms to 10s, got 11s"},
+		{"dispatcher", []string{"--queue-wait", "0"}, `invalid --queue-wait (HOOKLINE_QUEUE_WAIT): got "0s"; leave the flag out for its default, 100ms`},
+		{"dispatcher", []string{"--max-retry-after", "10ms"}, "invalid --max-retry-after (HOOKLINE_MAX_RETRY_AFTER): want at least 1s, got 10ms"},
+		{"dispatcher", []string{"--header-prefix", "Hookline"}, `invalid --header-prefix (HOOKLINE_HEADER_PREFIX): want a header prefix like X-Acme, got "Hookline"`},
+		{"dispatcher", []string{"--session-timeout", "100ms"}, "invalid --session-timeout (HOOKLINE_SESSION_TIMEOUT): want at least 1s, got 100ms"},
+		{"dispatcher", []string{"--rebalance-timeout", "100ms"}, "invalid --rebalance-timeout (HOOKLINE_REBALANCE_TIMEOUT): want at least 1s (or 0 for half --session-timeout), got 100ms"},
+		{"dispatcher", []string{"--group-protocol", "eager"}, `invalid --group-protocol (HOOKLINE_GROUP_PROTOCOL): want "classic" or "consumer", got "eager"`},
+		{"dispatcher", []string{"--topic-prefix", ""}, "invalid --topic-prefix (HOOKLINE_TOPIC_PREFIX)"},
+		{"retrier", []string{"--concurrency", "1025"}, "invalid --concurrency (HOOKLINE_CONCURRENCY): want 1-1024, got 1025"},
+		{"retrier", []string{"--endpoint-concurrency", "20"}, "invalid --endpoint-concurrency (HOOKLINE_ENDPOINT_CONCURRENCY): want 0 (the default) to --concurrency (16), got 20"},
+		{"retrier", []string{"--queue-wait", "500us"}, "invalid --queue-wait (HOOKLINE_QUEUE_WAIT): want 1ms to 10s, got 500µs"},
+		{"dev", []string{"--retrier-endpoint-concurrency", "20"}, "invalid --retrier-endpoint-concurrency (HOOKLINE_RETRIER_ENDPOINT_CONCURRENCY): want 0 (the default) to --retrier-concurrency (16), got 20"},
+		{"dev", []string{"--concurrency", "100"}, "invalid --concurrency (HOOKLINE_CONCURRENCY): want 1-64, got 100"},
+		{"dev", []string{"--mark-linger", "-1ms"}, "invalid --mark-linger (HOOKLINE_MARK_LINGER): want 0 to 100ms, got -1ms"},
+	} {
+		if err := build(tc.cmd, tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %v: %v, want %q", tc.cmd, tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestAPISharedFlagsNeedNoQueueWait: the API has no --queue-wait, so its
+// shared settings check without one.
+func TestAPISharedFlagsNeedNoQueueWait(t *testing.T) {
+	s, _, err := parseAPI(quietFlagSet("api"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.common(nil); err != nil {
+		t.Fatalf("api's shared flags: %v", err)
+	}
+}

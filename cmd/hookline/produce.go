@@ -13,6 +13,10 @@ import (
 	"github.com/hookline/hookline/producer"
 )
 
+// produceSettings names the flag behind each producer.Config setting the
+// command sets.
+var produceSettings = settings{"Brokers": "brokers", "MaxEventBytes": "max-event-bytes", "SchemaDir": "schema-dir"}
+
 func runProduce(ctx context.Context, args []string) error {
 	fs := newFlagSet("produce", "[--type T --tenant ID --data JSON | --file F|-]")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
@@ -31,8 +35,8 @@ func runProduce(ctx context.Context, args []string) error {
 	if (*file == "") == (*typ == "") {
 		return errors.New("give either --type, --tenant and --data, or --file (- for stdin)")
 	}
-	if *maxBytes <= 0 {
-		return badFlag("max-event-bytes", "must be positive, got %d", *maxBytes)
+	if err := fs.refuseZero("max-event-bytes", "topic"); err != nil {
+		return err
 	}
 	log, err := fs.logger()
 	if err != nil {
@@ -40,7 +44,7 @@ func runProduce(ctx context.Context, args []string) error {
 	}
 	p, err := producer.New(producer.Config{Brokers: splitList(*brokers), Topic: *topic, SchemaDir: *schemaDir, MaxEventBytes: *maxBytes, Logger: log})
 	if err != nil {
-		return err
+		return produceSettings.flagError(err)
 	}
 	defer p.Close(context.Background())
 

@@ -5,14 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/registry"
+	"github.com/hookline/hookline/internal/topics"
 	"go.uber.org/zap"
 )
 
@@ -47,8 +48,9 @@ func (f *registryFlags) keyring() (*registry.Keyring, error) {
 	return kr, nil
 }
 
-// registryTopic is the registry's topic under the topic prefix.
-func registryTopic(topicPrefix string) string { return topicPrefix + "registry" }
+// registryTopic is the registry's topic under the topic prefix, by the
+// topic layout.
+func registryTopic(topicPrefix string) string { return kafka.Layout{Prefix: topicPrefix}.Registry() }
 
 // openRegistry opens the registry and, with epFile, makes it match the
 // file: see registry.Store.ApplyFile, which also logs every change.
@@ -161,7 +163,7 @@ func runRegistry(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "usage: hookline registry keygen | rekey --master-key NEW,OLD[,...]\n\n"+
 			"Rotating the master key: 1) hookline registry keygen; 2) give every process --master-key NEW,OLD and restart\n"+
 			"them; 3) hookline registry rekey --master-key NEW,OLD; 4) drop OLD from every process's --master-key.\n")
-		return flag.ErrHelp
+		return helpOrUsage(args)
 	}
 	if args[0] == "keygen" {
 		b := make([]byte, 32)
@@ -173,10 +175,13 @@ func runRegistry(ctx context.Context, args []string) error {
 	}
 	fs := newFlagSet("registry rekey", "--brokers LIST --master-key NEW,OLD[,...]")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	prefix := fs.String("topic-prefix", "hookline.", "prefix of hookline's topics (the registry is <prefix>registry)")
+	prefix := fs.String("topic-prefix", topics.DefaultPrefix, "prefix of hookline's topics (the registry is <prefix>registry)")
 	var rf registryFlags
 	rf.register(fs)
 	if err := fs.parse(args[1:]); err != nil {
+		return err
+	}
+	if err := fs.refuseZero("topic-prefix"); err != nil {
 		return err
 	}
 	log, err := fs.logger()

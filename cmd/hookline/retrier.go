@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/retry"
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/hookline/hookline/retrier"
 )
 
@@ -18,6 +20,7 @@ type retrierFlags struct {
 	concurrency, endpointCon int
 	// names are the flags as registered, for the errors.
 	groupName, concurrencyName, endpointConName string
+	fs                                          *flagSet // where they were registered
 }
 
 func (f *retrierFlags) register(fs *flagSet, r role) {
@@ -25,22 +28,26 @@ func (f *retrierFlags) register(fs *flagSet, r role) {
 	if r == asDev {
 		pre = "retrier-"
 	}
+	f.fs = fs
 	f.groupName, f.concurrencyName, f.endpointConName = pre+"group", pre+"concurrency", pre+"endpoint-concurrency"
 	fs.StringVar(&f.group, f.groupName, "hookline-retrier", "consumer group of the retriers")
-	fs.IntVar(&f.concurrency, f.concurrencyName, 16, "retry attempts in flight per retry-tier partition")
+	fs.IntVar(&f.concurrency, f.concurrencyName, retrier.DefaultConcurrency, "retry attempts in flight per retry-tier partition")
 	fs.IntVar(&f.endpointCon, f.endpointConName, 0, "retry attempts one endpoint may have in flight, so a slow one cannot take every slot of a partition (0: 4, or --"+f.concurrencyName+" when lower)")
 }
 
+// settings names the flag behind each retrier.Config field; the bounds
+// are the retrier's.
+func (f *retrierFlags) settings() settings {
+	return sharedSettings.with(settings{"Concurrency": f.concurrencyName, "EndpointConcurrency": f.endpointConName})
+}
+
+// check refuses what the retrier's Config would read as its defaults: an
+// empty group, a concurrency of 0.
 func (f *retrierFlags) check() error {
-	switch {
-	case f.group == "":
+	if f.group == "" {
 		return badFlag(f.groupName, "required")
-	case f.concurrency < 1 || f.concurrency > 1024:
-		return badFlag(f.concurrencyName, "want 1-1024, got %d", f.concurrency)
-	case f.endpointCon < 0 || f.endpointCon > f.concurrency:
-		return badFlag(f.endpointConName, "want 0 (the default) to --%s (%d), got %d", f.concurrencyName, f.concurrency, f.endpointCon)
 	}
-	return nil
+	return f.fs.refuseZero(f.concurrencyName)
 }
 
 func parseRetrier(fs *flagSet, args []string) (*sharedFlags, *retrierFlags, error) {
@@ -93,8 +100,8 @@ func runRetrier(ctx context.Context, args []string) error {
 func runReplay(ctx context.Context, args []string) error {
 	fs := newFlagSet("replay", "--delivery ID | --endpoint ID --since T [--until T] [--rate N]")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	schedule := fs.String("retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers (names the topics)")
-	prefix := fs.String("topic-prefix", "hookline.", "prefix of hookline's topics")
+	schedule := fs.String("retry-schedule", retry.DefaultSchedule, "delays of the retry tiers (names the topics)")
+	prefix := fs.String("topic-prefix", topics.DefaultPrefix, "prefix of hookline's topics")
 	id := fs.String("delivery", "", "re-enqueue this delivery now (Retry now)")
 	ep := fs.String("endpoint", "", "re-enqueue this endpoint's dead letters")
 	since := fs.String("since", "", "dead letters written at or after this time (RFC 3339, or a duration ago like 24h)")
@@ -103,11 +110,14 @@ func runReplay(ctx context.Context, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
+	if err := fs.refuseZero("topic-prefix"); err != nil {
+		return err
+	}
 	policy, err := retryPolicy(*schedule, *prefix)
 	if err != nil {
 		return err
 	}
-	rp := &retrier.Replayer{Brokers: splitList(*brokers), Topics: withPrefix(kafka.Topics{}, *prefix), Retry: policy}
+	rp := &retrier.Replayer{Brokers: splitList(*brokers), Topics: kafka.Layout{Prefix: *prefix}.Topics(), Retry: policy}
 	switch {
 	case *id != "" && *ep == "":
 		d, err := rp.One(ctx, *id)

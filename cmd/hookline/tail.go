@@ -6,13 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func runTail(ctx context.Context, args []string) error {
 	fs := newFlagSet("tail", "[--topic T] [--from start|end] [--count N]")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	topic := fs.String("topic", "hookline.events", "topic to read")
+	topic := fs.String("topic", topics.DefaultEvents, "topic to read")
 	from := fs.String("from", "start", "where to begin: start or end")
 	count := fs.Int("count", 0, "stop after this many records (0: follow until Ctrl-C)")
 	idle := fs.Duration("idle", 0, "stop once no record of --topic arrived for this long, counted from the start or the last record read (0: never)")

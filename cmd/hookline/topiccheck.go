@@ -108,7 +108,7 @@ func readTopics(ctx context.Context, adm *kadm.Client, names []string) (map[stri
 
 // checkTopic compares a topic with its spec. A topic that matches gets one
 // ok finding describing it.
-func checkTopic(s topicSpec, st topicState) []finding {
+func checkTopic(s kafka.TopicSpec, st topicState) []finding {
 	subject := "topic " + s.Name
 	if !st.Exists {
 		return []finding{{sevProblem, subject, fmt.Sprintf("missing (%s)", s.Role),

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,8 +28,8 @@ func runTopics(ctx context.Context, args []string) error {
 	case "create", "describe":
 	default:
 		fmt.Fprintf(os.Stderr, "usage: hookline topics create|describe [flags]\n\n  create    create the topics that are missing (raises max.message.bytes on existing ones)\n  describe  compare the topics that exist with what hookline expects\n")
-		if sub == "" || sub == "-h" || sub == "--help" || sub == "help" {
-			return flag.ErrHelp
+		if sub == "" || isHelp(sub) {
+			return helpOrUsage([]string{sub})
 		}
 		return fmt.Errorf("unknown subcommand %q: want create or describe", sub)
 	}
@@ -73,7 +72,7 @@ func kafkaUnreachable(brokers string, err error) error {
 
 // createTopics creates what is missing and reports on what exists; the
 // existing ones get max.message.bytes raised where it is lower.
-func createTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []topicSpec) error {
+func createTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []kafka.TopicSpec) error {
 	var existing []string
 	for _, s := range specs {
 		cfg := make(map[string]*string, len(s.Configs))
@@ -143,7 +142,7 @@ func waitListed(ctx context.Context, adm *kadm.Client, names []string) error {
 
 // describeTopics prints each topic as it exists beside what is expected,
 // then what differs.
-func describeTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []topicSpec) error {
+func describeTopics(ctx context.Context, w io.Writer, adm *kadm.Client, specs []kafka.TopicSpec) error {
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.Name

@@ -16,7 +16,7 @@ import (
 )
 
 // testLayout parses topics flags with a test-unique prefix.
-func testLayout(t *testing.T, k testbackend.Kafka, args ...string) (layoutFlags, []topicSpec) {
+func testLayout(t *testing.T, k testbackend.Kafka, args ...string) (layoutFlags, []kafka.TopicSpec) {
 	t.Helper()
 	prefix := testbackend.UniqueName(t) + "."
 	var f layoutFlags
@@ -165,7 +165,11 @@ func TestTopicsFlagsRefuseLayoutsThatLoseData(t *testing.T) {
 		{[]string{"--attempts-retention", "72h"}, "--attempts-retention (HOOKLINE_ATTEMPTS_RETENTION): want at least the retry horizon plus the replay window (182h36m0s)"},
 		{[]string{"--retry-retention", "20h"}, "--retry-retention (HOOKLINE_RETRY_RETENTION): want at least twice the longest retry delay (24h0m0s)"},
 		{[]string{"--dead-retention", "24h"}, "--dead-retention (HOOKLINE_DEAD_RETENTION): want at least the replay window"},
-		{[]string{"--partitions", "0"}, "--partitions (HOOKLINE_PARTITIONS): want 1-10000, got 0"},
+		{[]string{"--partitions", "10001"}, "--partitions (HOOKLINE_PARTITIONS): want 1-10000, got 10001"},
+		{[]string{"--partitions", "0"}, `--partitions (HOOKLINE_PARTITIONS): got "0"; leave the flag out for its default, 12`},
+		{[]string{"--events-retention", "30m"}, "--events-retention (HOOKLINE_EVENTS_RETENTION): want at least 1h, got 30m0s"},
+		{[]string{"--retry-schedule", "5m,1m"}, "--retry-schedule (HOOKLINE_RETRY_SCHEDULE): retry schedule: 1m0s after 5m0s: delays must rise"},
+		{[]string{"--topic-prefix", ""}, "--topic-prefix (HOOKLINE_TOPIC_PREFIX)"},
 		{[]string{"--replication-factor", "-1"}, "--replication-factor (HOOKLINE_REPLICATION_FACTOR)"},
 	} {
 		var f layoutFlags

@@ -328,7 +328,7 @@ func (rc *receiver) got() []post {
 }
 
 // hooklineSigned checks the default scheme's signature as a receiver
-// following seed 000 would: HMAC-SHA256 of the raw body, hex, sha256=.
+// does: HMAC-SHA256 of the raw body, hex, sha256=.
 func hooklineSigned(p post, secret string) bool {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(p.Body)

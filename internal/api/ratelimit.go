@@ -1,13 +1,14 @@
 package api
 
 import (
-	"fmt"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/internal/config"
 	"golang.org/x/time/rate"
 )
 
@@ -19,27 +20,26 @@ const (
 	MaxRateBurst     = 1_000_000
 )
 
+// ErrConfig marks a Config setting out of its bounds, or missing; the
+// error is a *ConfigError naming it.
+var ErrConfig = errors.New("api config")
+
 // ConfigError is a Config setting out of its bounds. Field is the setting
 // as Config spells it ("RateBurst"), so a command can name its own flag.
-type ConfigError struct {
-	Field  string
-	Reason string
-}
+type ConfigError = config.FieldError
 
-func (e *ConfigError) Error() string { return "api: Config." + e.Field + ": " + e.Reason }
-
-// CheckLimits holds the rate settings to their bounds: each rate is 0
-// (its default), negative (no limit) or at most MaxRatePerSecond; each
-// burst is 0 (its default) to MaxRateBurst; IngestRateBurst needs
-// IngestRatePerSecond, since without it ingest shares RateBurst. New calls
-// it; a command may call it before it connects to anything.
-func (c *Config) CheckLimits() error {
+// Validate holds the rate settings to their bounds: each rate is 0 (its
+// default), negative (no limit) or at most MaxRatePerSecond; each burst
+// is 0 (its default) to MaxRateBurst; IngestRateBurst needs
+// IngestRatePerSecond, since without it ingest shares RateBurst. New
+// calls it; a command may call it before it connects to anything.
+func (c *Config) Validate() error {
 	for _, r := range []struct {
 		field string
 		v     float64
 	}{{"RatePerSecond", c.RatePerSecond}, {"IngestRatePerSecond", c.IngestRatePerSecond}} {
 		if math.IsNaN(r.v) || r.v > MaxRatePerSecond {
-			return &ConfigError{r.field, fmt.Sprintf("want at most %d per second (0: the default; negative: no limit), got %v", MaxRatePerSecond, r.v)}
+			return config.Errorf(ErrConfig, r.field, "want at most %d per second (0: the default; negative: no limit), got %v", MaxRatePerSecond, r.v)
 		}
 	}
 	for _, b := range []struct {
@@ -47,11 +47,11 @@ func (c *Config) CheckLimits() error {
 		v     int
 	}{{"RateBurst", c.RateBurst}, {"IngestRateBurst", c.IngestRateBurst}} {
 		if b.v < 0 || b.v > MaxRateBurst {
-			return &ConfigError{b.field, fmt.Sprintf("want 0 (the default) to %d, got %d", MaxRateBurst, b.v)}
+			return config.Errorf(ErrConfig, b.field, "want 0 (the default) to %d, got %d", MaxRateBurst, b.v)
 		}
 	}
 	if c.IngestRateBurst != 0 && c.IngestRatePerSecond == 0 {
-		return &ConfigError{"IngestRateBurst", "needs IngestRatePerSecond: without it ingest shares RatePerSecond and RateBurst"}
+		return config.Errorf(ErrConfig, "IngestRateBurst", "needs IngestRatePerSecond: without it ingest shares RatePerSecond and RateBurst")
 	}
 	return nil
 }

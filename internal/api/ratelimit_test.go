@@ -136,7 +136,7 @@ func TestRateSettingsOutOfBounds(t *testing.T) {
 		c.mod(&cfg)
 		_, err := api.New(cfg)
 		var ce *api.ConfigError
-		if !errors.As(err, &ce) || ce.Field != c.field {
+		if !errors.As(err, &ce) || !errors.Is(err, api.ErrConfig) || ce.Field != c.field {
 			t.Errorf("%+v: %v, want a ConfigError naming %s", cfg, err, c.field)
 		}
 	}

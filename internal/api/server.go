@@ -8,7 +8,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 
 	"code.dny.dev/ssrf"
 	"github.com/hookline/hookline/internal/catalog"
+	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/delivery"
 	"go.uber.org/zap"
 )
@@ -109,7 +109,7 @@ type Server struct {
 // New checks cfg and builds the routes.
 func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
-		return nil, errors.New("api: Config.Registry is required")
+		return nil, config.Errorf(ErrConfig, "Registry", "required")
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
@@ -117,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if err := cfg.CheckLimits(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.RatePerSecond == 0 {

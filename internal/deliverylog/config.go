@@ -12,10 +12,11 @@ package deliverylog
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -37,7 +38,8 @@ type Disabler interface {
 type Config struct {
 	// Brokers is the Kafka bootstrap list; required.
 	Brokers []string
-	// Topic is the attempt-log topic. Default "hookline.attempts".
+	// Topic is the attempt-log topic. Default "hookline.attempts" (the
+	// default layout's).
 	Topic string
 	// Group is the indexer's consumer group. Default "hookline-indexer".
 	Group string
@@ -77,7 +79,7 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultTopic            = "hookline.attempts"
+	DefaultTopic            = topics.DefaultAttempts
 	DefaultGroup            = "hookline-indexer"
 	DefaultPrefix           = "hookline:"
 	DefaultKeep             = 1000
@@ -88,15 +90,37 @@ const (
 	DefaultMaxBatch         = 1000
 )
 
+// ErrConfig marks a Config setting out of its bounds, or missing; the
+// error is a *config.FieldError naming it.
+var ErrConfig = errors.New("deliverylog config")
+
+// Validate reports the first setting out of its bounds: a count or a TTL
+// is 0 (its default) or more, and Membership is one the broker takes.
+// NewIndexer calls it, and also requires Brokers and Redis.
+func (c *Config) Validate() error {
+	for _, n := range []struct {
+		field string
+		v     int
+	}{{"Keep", c.Keep}, {"KeepAttempts", c.KeepAttempts}, {"RecentCodes", c.RecentCodes}, {"MaxBatch", c.MaxBatch}} {
+		if n.v < 0 {
+			return config.Errorf(ErrConfig, n.field, "want 0 (the default) or more, got %d", n.v)
+		}
+	}
+	if c.TTL < 0 {
+		return config.Errorf(ErrConfig, "TTL", "want 0 (the default, 7 days) or more, got %s", c.TTL)
+	}
+	return config.In(ErrConfig, "Membership", c.Membership.Validate())
+}
+
 func (c *Config) withDefaults() error {
-	if len(c.Brokers) == 0 {
-		return errors.New("deliverylog: brokers are required")
+	switch {
+	case len(c.Brokers) == 0:
+		return config.Errorf(ErrConfig, "Brokers", "required")
+	case c.Redis == nil:
+		return config.Errorf(ErrConfig, "Redis", "required")
 	}
-	if c.Redis == nil {
-		return errors.New("deliverylog: a Redis client is required")
-	}
-	if err := c.Membership.Validate(); err != nil {
-		return fmt.Errorf("deliverylog: %w", err)
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -107,7 +131,7 @@ func (c *Config) withDefaults() error {
 	def(&c.Group, DefaultGroup)
 	def(&c.Prefix, DefaultPrefix)
 	defInt := func(n *int, v int) {
-		if *n <= 0 {
+		if *n == 0 {
 			*n = v
 		}
 	}
@@ -115,7 +139,7 @@ func (c *Config) withDefaults() error {
 	defInt(&c.KeepAttempts, DefaultKeepAttempts)
 	defInt(&c.RecentCodes, DefaultRecentCodes)
 	defInt(&c.MaxBatch, DefaultMaxBatch)
-	if c.TTL <= 0 {
+	if c.TTL == 0 {
 		c.TTL = DefaultTTL
 	}
 	// EXPIRE takes whole seconds, and 0 would delete the key just written.

@@ -1,4 +1,4 @@
-// Package demo drives `hookline dev --demo`: a generator of the seed
+// Package demo drives `hookline dev --demo`: a generator of the built-in
 // catalog's events (tasks, projects, members across a few tenants) and a
 // receiver that verifies every delivery's signature and counts what arrived.
 package demo
@@ -15,7 +15,7 @@ var Tenants = []string{"t-acme", "t-globex", "t-initech"}
 
 var statuses = []string{"Todo", "In progress", "Review", "Done"}
 
-// Generator makes plausible events of every seed type. Not safe for
+// Generator makes plausible events of every built-in type. Not safe for
 // concurrent use.
 type Generator struct {
 	rng  *rand.Rand

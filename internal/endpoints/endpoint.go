@@ -1,7 +1,10 @@
 // Package endpoints describes customer endpoints (where deliveries go, how
-// they are signed and batched, which events they want) and a file-backed set
-// of them. The dispatcher looks endpoints up through a one-method interface,
-// so the registry can replace the file without touching it.
+// they are signed, authenticated and batched, which events they want) and
+// the rules an event is matched to them by, and holds a file-backed Set of
+// them. The dispatcher and the retrier look endpoints up through Registry
+// (by tenant, by id, and Disable on a 410), which the Set and the
+// Kafka-backed registry (internal/registry) both implement, held to the
+// same behaviour by the conformance suite in endpointstest.
 package endpoints
 
 import (
@@ -28,7 +31,9 @@ const (
 	SchemeStandard = "standard-webhooks"
 )
 
-// Batch defaults (seed: batches of 10k or 30 seconds, whichever first).
+// Batch defaults: a batch is sealed at 10,000 events or 30 s after its
+// first, whichever comes first, so a receiver gets few large requests
+// while events flow and waits at most half a minute when they trickle.
 const (
 	DefaultMaxItems = 10_000
 	DefaultMaxWait  = 30 * time.Second

@@ -7,6 +7,9 @@ import (
 	"github.com/hookline/hookline/internal/endpoints/endpointstest"
 )
 
+// TestSetConformance holds the file-backed Set to the conformance suite
+// every endpoints.Registry passes; internal/registry runs the same suite
+// against the Kafka-backed store.
 func TestSetConformance(t *testing.T) {
 	endpointstest.Run(t, func(t *testing.T, eps ...*endpoints.Endpoint) endpoints.Registry {
 		s, err := endpoints.NewSet(eps...)

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// demoRecords are n seed-catalog events as the producer writes them (the
+// demoRecords are n catalog events as the producer writes them (the
 // records of the dispatcher's benchmark) and their headers.
 func demoRecords(tb testing.TB, n int) ([][]byte, [][]kgo.RecordHeader) {
 	tb.Helper()
@@ -32,7 +32,7 @@ func demoRecords(tb testing.TB, n int) ([][]byte, [][]kgo.RecordHeader) {
 	return values, headers
 }
 
-// BenchmarkFromRecordDemo reads a mix of seed-catalog records, with and
+// BenchmarkFromRecordDemo reads a mix of catalog records, with and
 // without their headers; an op is one record.
 func BenchmarkFromRecordDemo(b *testing.B) {
 	values, headers := demoRecords(b, 4096)

@@ -15,7 +15,7 @@ import (
 // TimeLayout is the envelope's createdUtc format: ISO 8601, UTC, milliseconds.
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
-// Envelope is one change event as receivers get it (seed catalog):
+// Envelope is one change event as receivers get it (schemas/):
 //
 //	{"type","eventId","tenantId","createdUtc","origin","data":{"<object>":{...},"before":{...}}}
 type Envelope struct {

@@ -1,9 +1,10 @@
 package kafka
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
+	"github.com/hookline/hookline/internal/config"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -64,16 +65,22 @@ func (g Group) WithDefaults() Group {
 	return g
 }
 
-// Validate reports settings the broker or the client would refuse.
+// ErrGroup marks a Group setting the broker or the client would refuse;
+// the error is a *config.FieldError naming it.
+var ErrGroup = errors.New("group membership")
+
+// Validate reports settings the broker or the client would refuse: a
+// timeout under a second is shorter than the heartbeats that keep a
+// member in its group.
 func (g Group) Validate() error {
 	g = g.WithDefaults()
 	switch {
 	case g.SessionTimeout < time.Second:
-		return fmt.Errorf("session timeout: want at least 1s, got %s", g.SessionTimeout)
+		return config.Errorf(ErrGroup, "SessionTimeout", "want at least 1s, got %s", g.SessionTimeout)
 	case g.RebalanceTimeout < time.Second:
-		return fmt.Errorf("rebalance timeout: want at least 1s, got %s", g.RebalanceTimeout)
+		return config.Errorf(ErrGroup, "RebalanceTimeout", "want at least 1s (or 0 for half SessionTimeout), got %s", g.RebalanceTimeout)
 	case g.Protocol != ProtocolClassic && g.Protocol != ProtocolConsumer:
-		return fmt.Errorf("group protocol: want %q or %q, got %q", ProtocolClassic, ProtocolConsumer, g.Protocol)
+		return config.Errorf(ErrGroup, "Protocol", "want %q or %q, got %q", ProtocolClassic, ProtocolConsumer, g.Protocol)
 	}
 	return nil
 }

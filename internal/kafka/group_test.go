@@ -1,8 +1,11 @@
 package kafka
 
 import (
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/hookline/hookline/internal/config"
 )
 
 func TestGroupDefaultsTieTheRebalanceToTheSession(t *testing.T) {
@@ -29,13 +32,17 @@ func TestGroupDefaultsTieTheRebalanceToTheSession(t *testing.T) {
 }
 
 func TestGroupValidate(t *testing.T) {
-	for _, g := range []Group{
-		{SessionTimeout: 500 * time.Millisecond},
-		{SessionTimeout: 6 * time.Second, RebalanceTimeout: 100 * time.Millisecond},
-		{Protocol: "eager"},
+	for _, tc := range []struct {
+		g     Group
+		field string
+	}{
+		{Group{SessionTimeout: 500 * time.Millisecond}, "SessionTimeout"},
+		{Group{SessionTimeout: 6 * time.Second, RebalanceTimeout: 100 * time.Millisecond}, "RebalanceTimeout"},
+		{Group{Protocol: "eager"}, "Protocol"},
 	} {
-		if g.Validate() == nil {
-			t.Errorf("%+v: accepted", g)
+		var fe *config.FieldError
+		if err := tc.g.Validate(); !errors.As(err, &fe) || !errors.Is(err, ErrGroup) || fe.Field != tc.field {
+			t.Errorf("%+v: %v, want ErrGroup naming %s", tc.g, err, tc.field)
 		}
 	}
 	for _, p := range []string{"", ProtocolClassic, ProtocolConsumer} {

@@ -1,6 +1,7 @@
 // Package kafka holds hookline's Kafka plumbing shared by every command: the
-// topic names, topic creation, client options with the delivery guarantees
-// hookline relies on (acks=all, idempotent writes), and the embedded broker
+// topic layout (every topic's name and spec, Layout), topic creation,
+// client options with the delivery guarantees hookline relies on (acks=all,
+// idempotent writes), group membership settings, and the embedded broker
 // of `hookline dev`.
 package kafka
 
@@ -14,14 +15,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Topics names hookline's topics other than the retry tiers (named by
-// retry.Policy). The zero value uses the defaults.
+// Topics names the topics a dispatcher or retrier reads and writes, other
+// than the retry tiers (named by retry.Policy). Layout.Topics gives them
+// for a prefix; the zero value uses the default layout's.
 type Topics struct {
 	// Events is the topic domain services publish to. Default "hookline.events".
 	Events string
@@ -34,17 +37,17 @@ type Topics struct {
 	Dead string
 }
 
-// WithDefaults fills empty names.
+// WithDefaults fills empty names with the default layout's.
 func (t Topics) WithDefaults() Topics {
 	def := func(s *string, v string) {
 		if *s == "" {
 			*s = v
 		}
 	}
-	def(&t.Events, "hookline.events")
-	def(&t.Invalid, "hookline.invalid")
-	def(&t.Attempts, "hookline.attempts")
-	def(&t.Dead, "hookline.dead")
+	def(&t.Events, topics.DefaultEvents)
+	def(&t.Invalid, topics.DefaultInvalid)
+	def(&t.Attempts, topics.DefaultAttempts)
+	def(&t.Dead, topics.DefaultDead)
 	return t
 }
 

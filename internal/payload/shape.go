@@ -110,7 +110,8 @@ func appendToken(dst, tok []byte) []byte {
 	return append(dst, tok...)
 }
 
-// legacy writes seed 001's body. data is the event's object; fields data
+// legacy writes the older receivers' body, {event, occurred_at, data}.
+// data is the event's object; fields data
 // carries beside it (a budget threshold's usedPercent, say) are added to
 // it, unless the object has a field of that name, and data.before is left
 // out as that format has no place for it.

@@ -1,6 +1,6 @@
 // Package payload turns a record's envelope into the body an endpoint asked
-// for: the envelope as it is (full), the ids only (thin), seed 001's
-// {event, occurred_at, data} (legacy) or the output of an endpoint's own
+// for: the envelope as it is (full), the ids only (thin), the older
+// receivers' {event, occurred_at, data} (legacy) or the output of an endpoint's own
 // text/template. Every shape but full decodes the record once; full never
 // reaches this package, so the dispatcher keeps splicing record bytes.
 package payload

@@ -9,7 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,7 +29,8 @@ var (
 	ErrTenantNotFound = errors.New("tenant not found")
 	// ErrKeyNotFound marks an unknown API key id.
 	ErrKeyNotFound = errors.New("api key not found")
-	// ErrConfig marks a Config that cannot work.
+	// ErrConfig marks a Config that cannot work; the error is a
+	// *config.FieldError naming the setting.
 	ErrConfig = errors.New("registry config")
 	// ErrClosed is returned by writes after Close.
 	ErrClosed = errors.New("registry closed")
@@ -36,8 +39,9 @@ var (
 	ErrTopic = errors.New("registry topic")
 )
 
-// DefaultTopic is the registry topic's default name.
-const DefaultTopic = "hookline.registry"
+// DefaultTopic is the registry topic's default name: the default
+// layout's.
+const DefaultTopic = topics.DefaultRegistry
 
 // Config configures a Store.
 type Config struct {
@@ -88,10 +92,10 @@ type Store struct {
 // do not open with cfg.Keyring.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if len(cfg.Brokers) == 0 {
-		return nil, fmt.Errorf("%w: brokers are required", ErrConfig)
+		return nil, config.Errorf(ErrConfig, "Brokers", "required")
 	}
 	if cfg.Keyring == nil || len(cfg.Keyring.keys) == 0 {
-		return nil, fmt.Errorf("%w: a keyring is required", ErrConfig)
+		return nil, config.Errorf(ErrConfig, "Keyring", "required")
 	}
 	if cfg.Topic == "" {
 		cfg.Topic = DefaultTopic

@@ -39,11 +39,12 @@ type Step struct {
 //
 // The next tier is the one after f.Tier, due after its delay, or after the
 // endpoint's Retry-After when that is longer. Past the last tier the
-// delivery is dead. With a maxAge, the chain ends at FirstAttempt+maxAge
-// as seed 003 means it ("if a batch fails for four hours, it will be
-// deleted"): an attempt due after that deadline is moved to the deadline
-// (the last attempt), and a failure at or after the deadline is dead, so
-// no delivery waits for a tier that starts after its end.
+// delivery is dead. With a maxAge, the chain ends at FirstAttempt+maxAge:
+// an endpoint that sets one wants a delivery given up once it has failed
+// that long, not kept for the rest of the schedule. An attempt due after
+// that deadline is moved to the deadline (the last attempt), and a
+// failure at or after the deadline is dead, so no delivery waits for a
+// tier that starts after its end.
 func (p Policy) Next(f Failure, now time.Time) Step {
 	p = p.WithDefaults()
 	if Expired(f.FirstAttempt, f.MaxAge, now) {

@@ -13,16 +13,20 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/hookline/hookline/internal/topics"
 )
 
 // Policy is a retry schedule and its topics. The zero value is the default
 // schedule under the default prefix.
 type Policy struct {
-	// Delays of the tiers, in order. Default 1m, 5m, 30m, 2h, 12h (seed
-	// 001's schedule).
+	// Delays of the tiers, in order. Default 1m, 5m, 30m, 2h, 12h
+	// (DefaultSchedule): a failing endpoint is tried five more times over
+	// about fourteen and a half hours, each wait longer than the last.
 	Delays []time.Duration
 	// Prefix names the tier topics: <Prefix><delay>, e.g.
-	// hookline.retry.1m0s. Default "hookline.retry.".
+	// hookline.retry.1m0s. Default "hookline.retry." (the tiers of the
+	// default topic layout, internal/topics).
 	Prefix string
 	// ReplayWindow is how long after the retry horizon a delivery's done
 	// mark is kept, so a replay within it never sends a delivered
@@ -30,16 +34,22 @@ type Policy struct {
 	ReplayWindow time.Duration
 }
 
-// Defaults of a Policy.
+// Defaults of a Policy. DefaultSchedule is written as a command line
+// takes it, so the flags that set a schedule show it as their default.
 const (
-	DefaultPrefix       = "hookline.retry."
+	DefaultSchedule     = "1m,5m,30m,2h,12h"
+	DefaultPrefix       = topics.DefaultTierPrefix
 	DefaultReplayWindow = 7 * 24 * time.Hour
 )
 
-// DefaultDelays returns the default schedule (a fresh slice each call, so
-// no caller can change another's).
+// DefaultDelays returns DefaultSchedule's delays (a fresh slice each
+// call, so no caller can change another's).
 func DefaultDelays() []time.Duration {
-	return []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 12 * time.Hour}
+	d, err := ParseDelays(DefaultSchedule)
+	if err != nil {
+		panic(err) // a constant; TestDefaultsAndTopics reads it
+	}
+	return d
 }
 
 // ErrSchedule marks a schedule that cannot work.
@@ -60,15 +70,29 @@ func ParseDelays(s string) ([]time.Duration, error) {
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("%w: %q is not a positive duration such as 1m", ErrSchedule, part)
 		}
-		if len(out) > 0 && d <= out[len(out)-1] {
-			return nil, fmt.Errorf("%w: %s after %s: delays must rise", ErrSchedule, d, out[len(out)-1])
-		}
 		out = append(out, d)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: empty; give at least one delay, e.g. 1m,5m,30m,2h,12h", ErrSchedule)
+	if err := CheckDelays(out); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// CheckDelays holds a schedule to ParseDelays's rules: at least one
+// delay, each positive and longer than the one before.
+func CheckDelays(delays []time.Duration) error {
+	if len(delays) == 0 {
+		return fmt.Errorf("%w: empty; give at least one delay, e.g. %s", ErrSchedule, DefaultSchedule)
+	}
+	for i, d := range delays {
+		switch {
+		case d <= 0:
+			return fmt.Errorf("%w: %s is not a positive duration such as 1m", ErrSchedule, d)
+		case i > 0 && d <= delays[i-1]:
+			return fmt.Errorf("%w: %s after %s: delays must rise", ErrSchedule, d, delays[i-1])
+		}
+	}
+	return nil
 }
 
 // WithDefaults fills what is unset.

@@ -2,6 +2,7 @@ package retry
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,14 @@ func TestParseDelays(t *testing.T) {
 		if _, err := ParseDelays(bad); !errors.Is(err, ErrSchedule) {
 			t.Errorf("%q: %v, want ErrSchedule", bad, err)
 		}
+	}
+	for _, bad := range [][]time.Duration{nil, {0}, {time.Minute, -time.Second}, {time.Hour, time.Minute}} {
+		if err := CheckDelays(bad); !errors.Is(err, ErrSchedule) {
+			t.Errorf("CheckDelays(%v): %v, want ErrSchedule", bad, err)
+		}
+	}
+	if got := strings.Join(strings.Fields(fmt.Sprint(DefaultDelays())), ","); got != "[1m0s,5m0s,30m0s,2h0m0s,12h0m0s]" {
+		t.Errorf("DefaultSchedule %q reads as %s", DefaultSchedule, got)
 	}
 }
 
@@ -79,7 +88,7 @@ func TestRetryAfterPlacesByWait(t *testing.T) {
 	}
 }
 
-// TestMaxAgeEndsTheChainAtTheDeadline: seed 003's four hours with the
+// TestMaxAgeEndsTheChainAtTheDeadline: a maxAge of four hours with the
 // default schedule. Attempts at 0, 1m, 6m, 36m and 2h36m; the next would be
 // 12h later, so it is made at 4h exactly, and a failure then is dead: not
 // at 14h36m.

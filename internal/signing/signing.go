@@ -1,5 +1,5 @@
 // Package signing signs delivery bodies and verifies them, in the two schemes
-// hookline speaks: the default HMAC scheme of the seed products
+// hookline speaks: the default HMAC scheme its receivers already verify
 // (X-<Prefix>-Signature: sha256=<hex HMAC-SHA256 of the raw body>, with
 // X-<Prefix>-Timestamp in ISO 8601 UTC), and Standard Webhooks v1
 // (webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">). The

@@ -25,10 +25,11 @@ type Post struct {
 	Remote string
 }
 
-// Receiver is a webhook endpoint for tests that checks every request the way seed 000 tells
-// receivers to, written from that text alone: sha256=<hex HMAC-SHA256 of the
-// raw body keyed with the secret>, compared in constant time; the delivery id
-// is 12 bytes in hex; the timestamp is ISO 8601 UTC.
+// Receiver is a webhook endpoint for tests that checks every request as a
+// receiver of the default scheme does, written from the rule alone, not
+// from hookline's signing code: sha256=<hex HMAC-SHA256 of the raw body
+// keyed with the secret>, compared in constant time; the delivery id is 12
+// bytes in hex; the timestamp is ISO 8601 UTC.
 type Receiver struct {
 	t      *testing.T
 	prefix string

@@ -41,6 +41,7 @@ import (
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/retry"
+	"github.com/hookline/hookline/internal/topics"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -69,7 +70,7 @@ func runDispatcher(args []string) error {
 	fs := flag.NewFlagSet("dispatcher", flag.ContinueOnError)
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	topic := fs.String("events-topic", "hookline.events", "events topic to consume")
+	topic := fs.String("events-topic", topics.DefaultEvents, "events topic to consume")
 	group := fs.String("group", "hookline-dispatcher", "consumer group")
 	epFile := fs.String("endpoints", "", "JSON file of endpoints")
 	redisURL := fs.String("redis-url", "redis://127.0.0.1:6379/0", "Redis holding settle state")

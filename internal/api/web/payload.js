@@ -1,5 +1,5 @@
-// The body's shape: the event as published, its ids only, seed 001's
-// legacy body, or the endpoint's own template. A template is checked by
+// The body's shape: the event as published, its ids only, the older
+// receivers' legacy body, or the endpoint's own template. A template is checked by
 // the API on save; its syntax errors come back naming payload.template.
 
 import { h, field } from './dom.js';

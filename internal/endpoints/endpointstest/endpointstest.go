@@ -1,6 +1,8 @@
 // Package endpointstest is the conformance suite every endpoints.Registry
-// implementation passes: the file-backed set now, the Kafka-backed registry
-// later, each against the same expectations.
+// implementation passes: the file-backed Set (endpoints) and the
+// Kafka-backed registry (internal/registry, on each test backend), each
+// against the same expectations. A store whose changes show a moment
+// later (a log-backed one) says so with Options.Eventually.
 package endpointstest
 
 import (

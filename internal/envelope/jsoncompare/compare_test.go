@@ -16,7 +16,7 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// records are n seed-catalog events as the producer writes them.
+// records are n catalog events as the producer writes them.
 func records(tb testing.TB, n int) [][]byte {
 	gen := demo.NewGenerator(20260101)
 	at := time.Date(2026, 4, 30, 14, 22, 1, 0, time.UTC)

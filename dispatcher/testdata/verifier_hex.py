@@ -1,6 +1,5 @@
-# The receiver-side verifier published in the product document (seed 001),
-# unmodified, plus a driver that applies the document's two rejection
-# rules: the signature must match, and X-Momentumpro-Timestamp must not be
+# A receiver's verifier of bare hex signatures, kept as receivers write
+# it, plus a driver that applies that receiver's two rejection rules: the signature must match, and X-Momentumpro-Timestamp must not be
 # more than 5 minutes old. argv[1] is a JSON file of
 # [{"body": <base64>, "signature": <header>, "timestamp": <header>}],
 # argv[2] the secret.

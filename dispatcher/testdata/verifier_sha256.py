@@ -1,5 +1,6 @@
-# The receiver-side verifier published in the product document (seed 000),
-# unmodified, plus a driver: argv[1] is a JSON file of
+# A receiver's verifier of the default scheme (sha256=<hex HMAC-SHA256 of
+# the raw body>, compared in constant time), kept as receivers write it,
+# plus a driver: argv[1] is a JSON file of
 # [{"body": <base64>, "signature": <header>}], argv[2] the secret.
 import base64, json, sys
 import hashlib, hmac
