@@ -80,6 +80,13 @@ func (w *LogWriter) Attempt(d *Delivery, a Attempt, o Outcome, reason string) {
 	w.produce(LogRecord(w.topic, d, a, o, reason))
 }
 
+// AttemptTo logs attempt a of d and its outcome, whose record (the
+// delivery's next step or its dead letter) landed at next. It does not
+// wait.
+func (w *LogWriter) AttemptTo(d *Delivery, a Attempt, o Outcome, reason string, next Location) {
+	w.produce(logRecord(w.topic, d, a, o, reason, &next))
+}
+
 // Split logs that d became parts because of reason. It does not wait.
 func (w *LogWriter) Split(d *Delivery, parts []*Delivery, reason string) {
 	w.produce(SplitRecord(w.topic, d, parts, reason))
