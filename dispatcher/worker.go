@@ -123,9 +123,10 @@ func (d *Dispatcher) deliver(p prepared) (bool, time.Duration) {
 			next, del.Due, del.Tier = step.Topic, step.Due, step.Tier
 		}
 	}
-	d.attempts.Attempt(del, a, outcome, del.Reason)
+	logged := &delivery.Logged{Attempt: a, Outcome: outcome, Reason: del.Reason}
 	switch outcome {
 	case delivery.Delivered:
+		d.attempts.Attempt(del, a, outcome, del.Reason)
 		if d.settle(b, true) {
 			d.mu.Lock()
 			d.stats.Delivered++
@@ -134,16 +135,16 @@ func (d *Dispatcher) deliver(p prepared) (bool, time.Duration) {
 			d.cfg.Metrics.Settled(outcomeDelivered, "", len(b.items), len(del.Body))
 		}
 	case delivery.Retry:
-		d.handOff(b, del, next, 0, "")
+		d.handOff(b, del, next, 0, "", logged)
 	case delivery.Gone:
 		if err := d.cfg.Endpoints.Disable(d.workCtx, b.ep.ID, reason); err != nil {
 			d.log.Warn("disable endpoint", zap.String("endpoint", b.ep.ID), zap.Error(err))
 		}
 		d.log.Warn("endpoint answered 410 Gone: disabled", zap.String("endpoint", b.ep.ID))
-		d.handOff(b, del, d.cfg.Topics.Dead, 0, causeGone)
+		d.handOff(b, del, d.cfg.Topics.Dead, 0, causeGone, logged)
 	case delivery.Dead:
 		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", del.Reason))
-		d.handOff(b, del, d.cfg.Topics.Dead, 0, deadCause(classified, f, now))
+		d.handOff(b, del, d.cfg.Topics.Dead, 0, deadCause(classified, f, now), logged)
 	}
 	return outcome == delivery.Delivered, a.Latency
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
@@ -66,7 +67,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	}
 	if dead != "" {
 		d.Reason = dead
-		return r.handOff(ctx, lease, d, epoch, r.cfg.Topics.Dead, tk)
+		return r.handOff(ctx, lease, d, epoch, r.cfg.Topics.Dead, tk, nil)
 	}
 
 	d.Attempt++
@@ -101,9 +102,9 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 			r.log.Warn("disable endpoint", zap.String("endpoint", ep.ID), zap.Error(err))
 		}
 	}
-	r.attempts.Attempt(d, a, outcome, d.Reason)
 
 	if outcome == delivery.Delivered {
+		r.attempts.Attempt(d, a, outcome, d.Reason)
 		err := idempotency.Until(ctx, r.log, "mark delivery done", func(ctx context.Context) error {
 			return r.marks.Done(ctx, lease, r.cfg.doneTTL())
 		})
@@ -117,7 +118,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	if outcome != delivery.Retry {
 		tk.cause = deadCause(classified, f, r.cfg.Now())
 	}
-	return r.handOff(ctx, lease, d, epoch, next, tk)
+	return r.handOff(ctx, lease, d, epoch, next, tk, &delivery.Logged{Attempt: a, Outcome: outcome, Reason: d.Reason})
 }
 
 // pastMaxAge tells whether d is dead by maxAge without another attempt.
@@ -185,24 +186,28 @@ func (r *Retrier) lease(ctx context.Context, d *delivery.Delivery, epoch int64, 
 // record reaches topic. A kill anywhere else is covered: before the write
 // nothing was handed off, after the mark every copy is skipped.
 //
-// tk is told to the metrics once the mark is written.
-func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string, tk taken) bool {
-	err := r.write(ctx, d, epoch, topic)
+// tk is told to the metrics once the mark is written. logged is the
+// attempt whose outcome d is (nil: none), logged once the write has
+// landed, naming where.
+func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string, tk taken, logged *delivery.Logged) bool {
+	rec, err := r.write(ctx, d, epoch, topic)
 	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 		tk.cause = causeTooLarge
 		r.log.Error("delivery too large for its next tier; dead-lettering it", zap.String("delivery", d.ID),
 			zap.String("topic", topic), zap.Int("bytes", len(d.Body)), zap.Error(err))
 		d.Reason = fmt.Sprintf("too large for %s after %d attempts (last: %s)", topic, d.Attempt, d.Reason)
 		topic = r.cfg.Topics.Dead
-		err = r.write(ctx, d, epoch, topic)
+		rec, err = r.write(ctx, d, epoch, topic)
 	}
 	if err != nil {
+		r.attempts.Landed(d, logged, nil) // the attempt was made all the same
 		// A failed write did not land (the idempotent producer fails no
 		// record it has sent without knowing its fate), so the record may
 		// be taken again at once.
 		_ = r.marks.Release(context.Background(), lease, r.cfg.doneTTL())
 		return false
 	}
+	r.attempts.Landed(d, logged, rec)
 	// The write landed: record it even when stopping, so the copy re-read
 	// by the next owner is skipped rather than waiting out the lease and
 	// attempted again.
@@ -239,27 +244,29 @@ func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *deliv
 	return true
 }
 
-// write produces d to topic until it lands or ctx ends. A record too
-// large for a retry tier is returned at once for the caller to
-// dead-letter; every other refusal is retried with back-off, because
-// dropping it would lose the delivery; a permanent one is logged as an
-// error, since the partition waits until someone fixes it.
-func (r *Retrier) write(ctx context.Context, d *delivery.Delivery, epoch int64, topic string) error {
+// write produces d to topic until it lands or ctx ends, and returns the
+// record as it landed. A record too large for a retry tier is returned at
+// once for the caller to dead-letter; every other refusal is retried with
+// back-off, because dropping it would lose the delivery; a permanent one
+// is logged as an error, since the partition waits until someone fixes
+// it.
+func (r *Retrier) write(ctx context.Context, d *delivery.Delivery, epoch int64, topic string) (*kgo.Record, error) {
 	wait := 50 * time.Millisecond
+	rec := d.RecordInEpoch(topic, epoch)
 	for try := 1; ; try++ {
-		err := r.cl.ProduceSync(ctx, deliveryRecord(d, epoch, topic)).FirstErr()
+		err := r.cl.ProduceSync(ctx, rec).FirstErr()
 		if err == nil {
 			if try > 1 {
 				r.log.Info("write recovered", zap.String("topic", topic), zap.Int("tries", try))
 			}
-			return nil
+			return rec, nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		tooLarge := errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
 		if tooLarge && topic != r.cfg.Topics.Dead {
-			return err
+			return nil, err
 		}
 		fields := []zap.Field{zap.String("topic", topic), zap.String("delivery", d.ID), zap.Int("try", try),
 			zap.Duration("wait", wait), zap.Error(err)}
@@ -273,7 +280,7 @@ func (r *Retrier) write(ctx context.Context, d *delivery.Delivery, epoch int64, 
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 5*time.Second)
