@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/api"
+	"github.com/hookline/hookline/internal/replay"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/producer"
-	"github.com/hookline/hookline/retrier"
 )
 
 func TestIngestPublishesForTheKeysTenant(t *testing.T) {
@@ -105,24 +105,24 @@ func (r *replayRecorder) RetryNow(_ context.Context, tenant, id string) error {
 	return nil
 }
 
-func (r *replayRecorder) Start(_ context.Context, tenant, ep string, since, until time.Time, rate float64) (retrier.Job, error) {
+func (r *replayRecorder) Start(_ context.Context, tenant, ep string, since, until time.Time, rate float64) (replay.Job, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, fmt.Sprintf("replay %s %s %g", tenant, ep, rate))
 	now := time.Now().UTC()
-	return retrier.Job{ID: "job1", TenantID: tenant, EndpointID: ep, Since: since, Until: until, Rate: rate, State: retrier.JobRunning, Started: now, Updated: now}, nil
+	return replay.Job{ID: "job1", TenantID: tenant, EndpointID: ep, Since: since, Until: until, Rate: rate, State: replay.JobRunning, Started: now, Updated: now}, nil
 }
 
-func (r *replayRecorder) Job(_ context.Context, tenant, id string) (retrier.Job, error) {
+func (r *replayRecorder) Job(_ context.Context, tenant, id string) (replay.Job, error) {
 	if id != "job1" {
-		return retrier.Job{}, fmt.Errorf("%w: replay %s", retrier.ErrNotFound, id)
+		return replay.Job{}, fmt.Errorf("%w: replay %s", replay.ErrNotFound, id)
 	}
 	now := time.Now().UTC()
-	return retrier.Job{ID: id, TenantID: tenant, EndpointID: "ep", State: retrier.JobDone, Since: now.Add(-time.Hour), Until: now, Rate: 50, Done: 3, Total: 3, Started: now, Updated: now, Finished: now}, nil
+	return replay.Job{ID: id, TenantID: tenant, EndpointID: "ep", State: replay.JobDone, Since: now.Add(-time.Hour), Until: now, Rate: 50, Done: 3, Total: 3, Started: now, Updated: now, Finished: now}, nil
 }
 
-// The retrier's jobs are the Replayer the server is wired with.
-var _ api.Replayer = (*retrier.Jobs)(nil)
+// The replay package's jobs are the Replayer the server is wired with.
+var _ api.Replayer = (*replay.Jobs)(nil)
 
 func TestRetryAndReplayRoutes(t *testing.T) {
 	rep := &replayRecorder{}

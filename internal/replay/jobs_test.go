@@ -1,4 +1,4 @@
-package retrier_test
+package replay_test
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/internal/replay"
 	"github.com/hookline/hookline/internal/testbackend"
-	"github.com/hookline/hookline/retrier"
 )
 
 // TestJobsAreTheTenants: Retry now and a bulk replay job act only on the
@@ -17,14 +17,14 @@ func TestJobsAreTheTenants(t *testing.T) {
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		s.FailFirst(4, 500, "") // every attempt of the schedule fails
-		r := newRig(t, b, endpoint(s, nil))
-		r.publish(t, 3) // tenant t-1
+		r := newRig(t, b, shortSchedule, endpoint("ep1", "t-1", s, nil))
+		r.publish(t, "t-1", 3)
 		dead := r.dead(t, 3)
-		jobs := &retrier.Jobs{Replayer: &retrier.Replayer{Brokers: b.Brokers, Topics: r.topics, Retry: r.tiers},
-			Redis: b.Redis, Prefix: b.RedisPrefix}
+		jobs := r.jobs
 		ctx := context.Background()
+		r.located(t, "t-1", dead[0].ID, r.topics.Dead)
 
-		if err := jobs.RetryNow(ctx, "t-other", dead[0].ID); !errors.Is(err, retrier.ErrNotFound) {
+		if err := jobs.RetryNow(ctx, "t-other", dead[0].ID); !errors.Is(err, replay.ErrNotFound) {
 			t.Fatalf("Retry now of another tenant's delivery: %v, want ErrNotFound", err)
 		}
 		if err := jobs.RetryNow(ctx, "t-1", dead[0].ID); err != nil {
@@ -40,7 +40,7 @@ func TestJobsAreTheTenants(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := jobs.Job(ctx, "t-other", job.ID); !errors.Is(err, retrier.ErrNotFound) {
+		if _, err := jobs.Job(ctx, "t-other", job.ID); !errors.Is(err, replay.ErrNotFound) {
 			t.Fatalf("another tenant reads the job: %v, want ErrNotFound", err)
 		}
 		got := wait(t, jobs, "t-1", job.ID)
@@ -52,13 +52,7 @@ func TestJobsAreTheTenants(t *testing.T) {
 		}
 		s.Delivered(t, 3, 20*time.Second)
 		time.Sleep(time.Second) // let every replayed record be processed
-		posts, _ := s.Snapshot()
-		ok := map[string]int{}
-		for _, p := range posts {
-			if p.Status/100 == 2 {
-				ok[p.Header.Get("X-Hookline-Delivery")]++
-			}
-		}
+		_, ok := posts(s)
 		for _, d := range dead {
 			if ok[d.ID] != 1 {
 				t.Fatalf("delivery %s got %d 2xx answers, want 1", d.ID, ok[d.ID])
@@ -68,7 +62,7 @@ func TestJobsAreTheTenants(t *testing.T) {
 	})
 }
 
-func wait(t *testing.T, jobs *retrier.Jobs, tenant, id string) retrier.Job {
+func wait(t *testing.T, jobs *replay.Jobs, tenant, id string) replay.Job {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -76,8 +70,8 @@ func wait(t *testing.T, jobs *retrier.Jobs, tenant, id string) retrier.Job {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.State != retrier.JobRunning {
-			if j.State != retrier.JobDone {
+		if j.State != replay.JobRunning {
+			if j.State != replay.JobDone {
 				t.Fatalf("job ended %s: %s", j.State, j.Error)
 			}
 			return j
