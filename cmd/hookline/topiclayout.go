@@ -34,7 +34,7 @@ const (
 
 func (f *layoutFlags) register(fs *flagSet) {
 	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	fs.StringVar(&f.topicPrefix, "topic-prefix", "hookline.", "prefix of hookline's topics: <prefix>invalid, attempts, dead, registry, retry.<delay>")
+	fs.StringVar(&f.topicPrefix, "topic-prefix", "hookline.", "prefix of hookline's topics: <prefix>invalid, attempts, dead, registry, retry.<delay>, retry.now")
 	fs.StringVar(&f.eventsTopic, "events-topic", "hookline.events", "events topic")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "1m,5m,30m,2h,12h", "delays of the retry tiers, comma-separated (one topic each)")
 	fs.IntVar(&f.partitions, "partitions", defaultEventPartitions, "partitions of the events topic: the most dispatchers that share the work")
@@ -109,6 +109,10 @@ func (f *layoutFlags) layout(rf int16) ([]topicSpec, error) {
 	for i, name := range policy.Topics() {
 		out = append(out, spec(name, "retry tier "+policy.Delay(i).String(), f.retryPartitions, f.retryRetention, 2*policy.Delay(i)))
 	}
+	// The Retry-now lane is read by the retriers as the tiers are, and its
+	// records are due when written: what keeps a first-tier record waiting
+	// keeps them.
+	out = append(out, spec(policy.Lane(), "Retry-now lane", f.retryPartitions, f.retryRetention, 2*policy.Delay(0)))
 	out = append(out,
 		spec(t.Dead, "dead letters", f.deadPartitions, f.deadRetention, retry.DefaultReplayWindow),
 		spec(t.Attempts, "attempt log", f.attemptsPartitions, attempts, keep),
