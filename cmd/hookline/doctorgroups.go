@@ -38,7 +38,7 @@ func (f *doctorFlags) groups() []groupCheck {
 	t := withPrefix(kafka.Topics{Events: f.layout.eventsTopic}, f.layout.topicPrefix)
 	return []groupCheck{
 		{f.dispatcherGroup, "dispatchers", "hookline dispatcher", []string{t.Events}, waitAge, false},
-		{f.retrierGroup, "retriers", "hookline retrier", policy.Topics(), waitsDue, false},
+		{f.retrierGroup, "retriers", "hookline retrier", append(policy.Topics(), policy.Lane()), waitsDue, false},
 		{f.indexGroup, "indexers", "hookline api (--index)", []string{t.Attempts}, waitAge, true},
 	}
 }
