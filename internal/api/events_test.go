@@ -99,8 +99,13 @@ func (r *replayRecorder) RetryNow(_ context.Context, tenant, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, "retry "+tenant+" "+id)
-	if id == "done" {
+	switch id {
+	case "done":
 		return fmt.Errorf("delivery %s was delivered: %w", id, api.ErrConflict)
+	case "expired":
+		return fmt.Errorf("read delivery %s: %w", id, replay.ErrGone)
+	case "unknown":
+		return fmt.Errorf("%w: %s", replay.ErrNotFound, id)
 	}
 	return nil
 }
@@ -132,6 +137,8 @@ func TestRetryAndReplayRoutes(t *testing.T) {
 	id := e.do("POST", "/v1/endpoints", key, with(endpointBody("a", "https://1.1.1.1/a"), "verify", false)).want(t, 201).str("id")
 	e.do("POST", "/v1/deliveries/abc/retry", key, nil).want(t, 202)
 	e.do("POST", "/v1/deliveries/done/retry", key, nil).want(t, 409)
+	e.do("POST", "/v1/deliveries/expired/retry", key, nil).want(t, 409)
+	e.do("POST", "/v1/deliveries/unknown/retry", key, nil).want(t, 404)
 	since := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
 	r := e.do("POST", "/v1/endpoints/"+id+"/replay", key, map[string]any{"since": since, "rate": 10}).want(t, 202)
 	if r.str("id") != "job1" || r.Header.Get("Location") != "/v1/replays/job1" {
@@ -143,7 +150,8 @@ func TestRetryAndReplayRoutes(t *testing.T) {
 	e.do("POST", "/v1/endpoints/"+id+"/replay", other, map[string]any{"since": since}).want(t, 404)
 	e.do("GET", "/v1/replays/job1", key, nil).want(t, 200)
 	e.do("GET", "/v1/replays/nope", key, nil).want(t, 404)
-	want := []string{"retry " + tenant + " abc", "retry " + tenant + " done", "replay " + tenant + " " + id + " 10"}
+	want := []string{"retry " + tenant + " abc", "retry " + tenant + " done", "retry " + tenant + " expired", "retry " + tenant + " unknown",
+		"replay " + tenant + " " + id + " 10"}
 	if strings.Join(rep.calls, "|") != strings.Join(want, "|") {
 		t.Fatalf("calls %q, want %q", rep.calls, want)
 	}
