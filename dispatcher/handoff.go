@@ -31,19 +31,24 @@ func (d *Dispatcher) write(rec *kgo.Record) error { return d.writer.Write(d.work
 // handOff writes del to topic with acks=all, then settles b. A delivery
 // without a due time is due after delay. A delivery too large for the topic
 // is split into halves, each with its own id, until every part fits. cause
-// is a dead letter's, for the metrics.
-func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration, cause string) {
+// is a dead letter's, for the metrics. logged is the attempt whose outcome
+// del is (nil: none), logged once the write has landed, naming where.
+func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration, cause string, logged *delivery.Logged) {
 	if del.Due.IsZero() {
 		del.Due = time.Now().Add(delay)
 	}
-	err := d.write(del.Record(topic))
+	rec := del.Record(topic)
+	err := d.write(rec)
 	if errors.Is(err, kafka.ErrTooLarge) {
+		d.attempts.Landed(del, logged, nil) // before the split's entry, which is newer
 		d.split(b, del, topic, delay, cause, err)
 		return
 	}
 	if err != nil {
-		return // stopping: uncommitted, re-read by the next owner
+		d.attempts.Landed(del, logged, nil) // the attempt was made all the same
+		return                              // stopping: uncommitted, re-read by the next owner
 	}
+	d.attempts.Landed(del, logged, rec)
 	if !d.settle(b, false) {
 		return
 	}
@@ -94,7 +99,7 @@ func (d *Dispatcher) split(b *batch, del *delivery.Delivery, topic string, delay
 	d.log.Warn("delivery split", zap.String("delivery", del.ID), zap.String("endpoint", b.ep.ID), zap.String("reason", reason))
 	d.attempts.Split(del, dels, reason)
 	for i, pb := range parts {
-		d.handOff(pb, dels[i], topic, delay, deadCause)
+		d.handOff(pb, dels[i], topic, delay, deadCause, nil)
 		releaseBody(dels[i])
 	}
 }

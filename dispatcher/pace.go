@@ -119,6 +119,6 @@ func (d *Dispatcher) deferBatch(st *endpointState, b *batch) {
 		del.Reason = "deferred: the endpoint was not keeping up with its events (its queue was full)"
 		step := d.cfg.Retry.First(time.Now())
 		del.Due, del.Tier = step.Due, step.Tier
-		d.handOff(b, del, step.Topic, 0, "")
+		d.handOff(b, del, step.Topic, 0, "", nil)
 	}()
 }

@@ -117,9 +117,10 @@ func (d *Dispatcher) deliver(p prepared) (bool, time.Duration) {
 	if next.Outcome == delivery.Retry {
 		del.Due, del.Tier = next.Due, next.Tier
 	}
-	d.attempts.Attempt(del, a, next.Outcome, del.Reason)
+	logged := &delivery.Logged{Attempt: a, Outcome: next.Outcome, Reason: del.Reason}
 	switch next.Outcome {
 	case delivery.Delivered:
+		d.attempts.Attempt(del, a, next.Outcome, del.Reason)
 		if d.settle(b, true) {
 			d.mu.Lock()
 			d.stats.Delivered++
@@ -128,16 +129,16 @@ func (d *Dispatcher) deliver(p prepared) (bool, time.Duration) {
 			d.cfg.Metrics.Settled(delivery.SettledDelivered, "", len(b.items), len(del.Body))
 		}
 	case delivery.Retry:
-		d.handOff(b, del, next.Topic, 0, "")
+		d.handOff(b, del, next.Topic, 0, "", logged)
 	case delivery.Gone:
 		if err := d.cfg.Endpoints.Disable(d.workCtx, b.ep.ID, del.Reason); err != nil {
 			d.log.Warn("disable endpoint", zap.String("endpoint", b.ep.ID), zap.Error(err))
 		}
 		d.log.Warn("endpoint answered 410 Gone: disabled", zap.String("endpoint", b.ep.ID))
-		d.handOff(b, del, d.cfg.Topics.Dead, 0, next.Cause)
+		d.handOff(b, del, d.cfg.Topics.Dead, 0, next.Cause, logged)
 	case delivery.Dead:
 		d.log.Warn("delivery failed permanently", zap.String("endpoint", b.ep.ID), zap.String("delivery", del.ID), zap.String("reason", del.Reason))
-		d.handOff(b, del, d.cfg.Topics.Dead, 0, next.Cause)
+		d.handOff(b, del, d.cfg.Topics.Dead, 0, next.Cause, logged)
 	}
 	return next.Outcome == delivery.Delivered, a.Latency
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
@@ -65,7 +66,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 	}
 	if dead != "" {
 		d.Reason = dead
-		return r.handOff(ctx, lease, d, epoch, r.cfg.Topics.Dead, tk)
+		return r.handOff(ctx, lease, d, epoch, r.cfg.Topics.Dead, tk, nil)
 	}
 
 	d.Attempt++
@@ -92,9 +93,9 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 			r.log.Warn("disable endpoint", zap.String("endpoint", ep.ID), zap.Error(err))
 		}
 	}
-	r.attempts.Attempt(d, a, next.Outcome, d.Reason)
 
 	if next.Outcome == delivery.Delivered {
+		r.attempts.Attempt(d, a, next.Outcome, d.Reason)
 		err := idempotency.Until(ctx, r.log, "mark delivery done", func(ctx context.Context) error {
 			return r.marks.Done(ctx, lease, r.cfg.doneTTL())
 		})
@@ -106,7 +107,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 		return true
 	}
 	tk.cause = next.Cause
-	return r.handOff(ctx, lease, d, epoch, topic, tk)
+	return r.handOff(ctx, lease, d, epoch, topic, tk, &delivery.Logged{Attempt: a, Outcome: next.Outcome, Reason: d.Reason})
 }
 
 // pastMaxAge tells whether d is dead by maxAge without another attempt.
@@ -174,24 +175,28 @@ func (r *Retrier) lease(ctx context.Context, d *delivery.Delivery, epoch int64, 
 // record reaches topic. A kill anywhere else is covered: before the write
 // nothing was handed off, after the mark every copy is skipped.
 //
-// tk is told to the metrics once the mark is written.
-func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string, tk taken) bool {
-	err := r.write(ctx, d, epoch, topic)
+// tk is told to the metrics once the mark is written. logged is the
+// attempt whose outcome d is (nil: none), logged once the write has
+// landed, naming where.
+func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string, tk taken, logged *delivery.Logged) bool {
+	rec, err := r.write(ctx, d, epoch, topic)
 	if errors.Is(err, kafka.ErrTooLarge) {
 		tk.cause = delivery.CauseTooLarge
 		r.log.Error("delivery too large for its next tier; dead-lettering it", zap.String("delivery", d.ID),
 			zap.String("topic", topic), zap.Int("bytes", len(d.Body)), zap.Error(err))
 		d.Reason = fmt.Sprintf("too large for %s after %d attempts (last: %s)", topic, d.Attempt, d.Reason)
 		topic = r.cfg.Topics.Dead
-		err = r.write(ctx, d, epoch, topic)
+		rec, err = r.write(ctx, d, epoch, topic)
 	}
 	if err != nil {
+		r.attempts.Landed(d, logged, nil) // the attempt was made all the same
 		// A failed write did not land (the idempotent producer fails no
 		// record it has sent without knowing its fate), so the record may
 		// be taken again at once.
 		_ = r.marks.Release(context.Background(), lease, r.cfg.doneTTL())
 		return false
 	}
+	r.attempts.Landed(d, logged, rec)
 	// The write landed: record it even when stopping, so the copy re-read
 	// by the next owner is skipped rather than waiting out the lease and
 	// attempted again.
@@ -228,16 +233,23 @@ func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *deliv
 	return true
 }
 
-// write produces d to topic until it lands or ctx ends (kafka.Writer). A
-// record too large for a retry tier returns kafka.ErrTooLarge at once for
-// the caller to dead-letter; the dead letters must take it, and are tried
-// again until an operator raises their limit.
-func (r *Retrier) write(ctx context.Context, d *delivery.Delivery, epoch int64, topic string) error {
-	rec := deliveryRecord(d, epoch, topic)
+// write produces d to topic until it lands or ctx ends (kafka.Writer), and
+// returns the record as it landed. A record too large for a retry tier
+// returns kafka.ErrTooLarge at once for the caller to dead-letter; the dead
+// letters must take it, and are tried again until an operator raises
+// their limit.
+func (r *Retrier) write(ctx context.Context, d *delivery.Delivery, epoch int64, topic string) (*kgo.Record, error) {
+	rec := d.RecordInEpoch(topic, epoch)
+	var err error
 	if topic == r.cfg.Topics.Dead {
-		return r.writer.WriteAll(ctx, rec)
+		err = r.writer.WriteAll(ctx, rec)
+	} else {
+		err = r.writer.Write(ctx, rec)
 	}
-	return r.writer.Write(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // outlive is a context that ends markGrace after parent does.

@@ -1,6 +1,7 @@
 // Package retrier runs the delayed retry tiers: a consumer group over one
-// topic per delay (default 1m, 5m, 30m, 2h, 12h). A partition is paused
-// while its head record is not yet due, so waiting deliveries stay in Kafka,
+// topic per delay (default 1m, 5m, 30m, 2h, 12h) and the Retry-now lane,
+// whose records replays write due at once. A partition is paused while
+// its head record is not yet due, so waiting deliveries stay in Kafka,
 // not in memory. Each attempt re-reads the endpoint, signs afresh (same
 // delivery id, same body) and, on failure, writes the delivery to the next
 // tier or, at the end, to dead letters. Redis keeps an in-flight lease and a

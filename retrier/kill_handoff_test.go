@@ -14,6 +14,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/replay"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/redis/go-redis/v9"
@@ -132,7 +133,7 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 		dead := map[string]bool{}
 		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 		defer scancel()
-		if err := Scan(sctx, k.Brokers, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) { dead[d.ID] = true }); err != nil {
+		if err := replay.Scan(sctx, k.Brokers, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) { dead[d.ID] = true }); err != nil {
 			t.Fatal(err)
 		}
 		for id := range dies {
@@ -226,12 +227,12 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 	deadOf := map[string]int{}
 	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
 	defer scancel()
-	if err := Scan(sctx, k.Brokers, tiers.Topics(), func(d *delivery.Delivery, _ time.Time) {
+	if err := replay.Scan(sctx, k.Brokers, tiers.Topics(), func(d *delivery.Delivery, _ time.Time) {
 		inTiers[key{d.ID, d.Attempt}]++
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Scan(sctx, k.Brokers, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) {
+	if err := replay.Scan(sctx, k.Brokers, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) {
 		deadOf[d.ID]++
 	}); err != nil {
 		t.Fatal(err)

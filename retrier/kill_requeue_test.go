@@ -12,6 +12,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/replay"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/redis/go-redis/v9"
@@ -104,7 +105,7 @@ func killAfterRequeue(t *testing.T, k testbackend.Kafka, rdb redis.UniversalClie
 	copies := 0
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	defer scancel()
-	if err := Scan(sctx, k.Brokers, tiers.Topics(), func(c *delivery.Delivery, _ time.Time) {
+	if err := replay.Scan(sctx, k.Brokers, tiers.Topics(), func(c *delivery.Delivery, _ time.Time) {
 		if c.ID == d.ID && c.Attempt == 1 {
 			copies++
 		}
@@ -112,7 +113,7 @@ func killAfterRequeue(t *testing.T, k testbackend.Kafka, rdb redis.UniversalClie
 		t.Fatal(err)
 	}
 	dead := 0
-	if err := Scan(sctx, k.Brokers, []string{topics.Dead}, func(*delivery.Delivery, time.Time) { dead++ }); err != nil {
+	if err := replay.Scan(sctx, k.Brokers, []string{topics.Dead}, func(*delivery.Delivery, time.Time) { dead++ }); err != nil {
 		t.Fatal(err)
 	}
 	recv.mu.Lock()

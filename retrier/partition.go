@@ -9,16 +9,19 @@ import (
 	"go.uber.org/zap"
 )
 
-// partition is one assigned tier partition. Within a tier, due times rise
-// with offset (a fixed delay added at write time), so the partition waits
-// for its head; records that are due are attempted concurrently (up to
-// Config.Concurrency), and the commit point is the lowest record not yet
-// settled.
+// partition is one assigned tier or lane partition. Within a tier, due
+// times rise with offset (a fixed delay added at write time), so the
+// partition waits for its head; records that are due are attempted
+// concurrently (up to Config.Concurrency), and the commit point is the
+// lowest record not yet settled. The Retry-now lane is a tier of no
+// delay: its records are due when written, so none waits for another's
+// due time.
 type partition struct {
 	r     *Retrier
 	topic string
 	part  int32
 	tier  int
+	lane  bool
 
 	// Guarded by r.mu.
 	queue    []*entry // fetched records in offset order, settled prefix removed
@@ -44,7 +47,7 @@ type entry struct {
 }
 
 func newPartition(r *Retrier, topic string, part int32, tier int) *partition {
-	return &partition{r: r, topic: topic, part: part, tier: tier, next: -1,
+	return &partition{r: r, topic: topic, part: part, tier: tier, lane: topic == r.cfg.Retry.Lane(), next: -1,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), exited: make(chan struct{})}
 }
 
@@ -210,9 +213,9 @@ func (p *partition) start(e *entry, now time.Time, move, paced bool) {
 		}
 		var ok bool
 		if move {
-			ok = p.r.requeue(d, replayEpoch(e.rec), tier)
+			ok = p.r.requeue(d, delivery.ReplayEpoch(e.rec), tier)
 		} else {
-			ok = p.r.attempt(d, replayEpoch(e.rec), tier)
+			ok = p.r.attempt(d, delivery.ReplayEpoch(e.rec), tier)
 		}
 		p.r.mu.Lock()
 		if paced {
@@ -237,12 +240,21 @@ func (p *partition) start(e *entry, now time.Time, move, paced bool) {
 // tier delay later, so a delivery hops about wait/delay times at most and
 // never spins in a tier whose delay its wait still exceeds.
 func (p *partition) holdUntil(rec *kgo.Record, d *delivery.Delivery, now time.Time) (time.Time, bool) {
-	delay := p.r.cfg.Retry.Delay(p.tier)
+	delay := p.delay()
 	natural := rec.Timestamp.Add(delay)
 	if d.Due.Sub(later(natural, now)) <= requeueSlack(delay) {
 		return d.Due, false
 	}
 	return natural, true
+}
+
+// delay is how long after it was written a record of the partition falls
+// due: its tier's delay, or none in the lane.
+func (p *partition) delay() time.Duration {
+	if p.lane {
+		return 0
+	}
+	return p.r.cfg.Retry.Delay(p.tier)
 }
 
 // requeueSlack is how much later than its natural due a head may be

@@ -24,7 +24,7 @@ func (r *Retrier) requeue(d *delivery.Delivery, epoch int64, tier int) bool {
 	ctx := r.workCtx
 	d.Tier = tier
 	topic := r.cfg.Retry.Topic(r.cfg.Retry.Place(d.Due.Sub(r.cfg.Now()), tier))
-	err := r.write(ctx, d, epoch, topic)
+	_, err := r.write(ctx, d, epoch, topic)
 	if errors.Is(err, kafka.ErrTooLarge) {
 		// The tier takes smaller records than the one it came from: keep
 		// it where it is, waiting for it as if it were not late.

@@ -3,6 +3,7 @@ package retrier
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,11 +73,15 @@ func New(cfg Config) (*Retrier, error) {
 	for i, t := range cfg.Retry.Topics() {
 		r.tiers[t] = i
 	}
+	// The Retry-now lane is consumed beside the tiers, and created with
+	// them so that a replay never waits for a topic.
+	consume := append(cfg.Retry.Topics(), cfg.Retry.Lane())
+	write := slices.Concat(consume, []string{cfg.Topics.Dead, cfg.Topics.Attempts})
 	m, err := member.New(member.Config{
 		Brokers:        cfg.Brokers,
 		Group:          cfg.Group,
-		Consume:        cfg.Retry.Topics(),
-		Write:          append(cfg.Retry.Topics(), cfg.Topics.Dead, cfg.Topics.Attempts),
+		Consume:        consume,
+		Write:          write,
 		CommitInterval: cfg.CommitInterval,
 		RevokeTimeout:  cfg.RevokeTimeout,
 		ClientOpts: []kgo.Opt{
@@ -155,12 +160,12 @@ func (r *Retrier) Shutdown(ctx context.Context) error { return r.m.Shutdown(ctx)
 // group is the retrier as its consumer-group member sees it.
 type group struct{ r *Retrier }
 
-// Assign starts a worker for a new tier partition. A pause outlives the
-// assignment it was made in, so the partition starts unpaused, in step
-// with its empty queue.
+// Assign starts a worker for a new tier or lane partition. A pause
+// outlives the assignment it was made in, so the partition starts
+// unpaused, in step with its empty queue.
 func (g group) Assign(_ context.Context, topic string, part int32) (*partition, bool) {
 	r := g.r
-	p := newPartition(r, topic, part, r.tiers[topic])
+	p := newPartition(r, topic, part, r.tiers[topic]) // the lane: 0, the first tier's position
 	r.mu.Lock()
 	r.m.Client().ResumeFetchPartitions(map[string][]int32{topic: {part}})
 	r.mu.Unlock()

@@ -12,8 +12,8 @@ import (
 	"github.com/hookline/hookline/internal/lifecycle"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/registry"
+	"github.com/hookline/hookline/internal/replay"
 	"github.com/hookline/hookline/producer"
-	"github.com/hookline/hookline/retrier"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -98,9 +98,10 @@ func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.St
 			return nil, err
 		}
 	}
-	jobs := &retrier.Jobs{Replayer: &retrier.Replayer{Brokers: brokers, Topics: topics, Retry: policy}, Redis: rdb, Logger: log}
+	deliveries := deliverylog.NewReader(rdb, "")
+	jobs := &replay.Jobs{Replayer: &replay.Replayer{Brokers: brokers, Topics: topics, Retry: policy, Log: deliveries}, Redis: rdb, Logger: log}
 	cfg := api.Config{
-		Addr: a.listen, Registry: st, Deliveries: deliverylog.NewReader(rdb, ""), Publisher: m.prod, Replayer: jobs,
+		Addr: a.listen, Registry: st, Deliveries: deliveries, Publisher: m.prod, Replayer: jobs,
 		Pinger: delivery.NewSender(sender), OperatorKey: a.operatorKey,
 		AllowHTTP: sender.AllowHTTP, AllowNetworks: sender.AllowNetworks, Logger: log,
 	}

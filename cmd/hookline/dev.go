@@ -143,7 +143,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		return err
 	}
 	defer admCl.Close()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(admCl), int32(c.partitions), 1, append(c.topics.All(), c.retry.Topics()...)...); err != nil {
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(admCl), int32(c.partitions), 1, append(c.topics.All(), append(c.retry.Topics(), c.retry.Lane())...)...); err != nil {
 		return err
 	}
 

@@ -30,7 +30,7 @@ func TestDevTopicPrefixNamesEveryTopic(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	want := []string{"acme.attempts", "acme.dead", "acme.events", "acme.invalid", "acme.registry", "acme.retry.10m0s", "acme.retry.1m0s"}
+	want := []string{"acme.attempts", "acme.dead", "acme.events", "acme.invalid", "acme.registry", "acme.retry.10m0s", "acme.retry.1m0s", "acme.retry.now"}
 	var names []string
 	// The dispatcher and retrier join their groups (and create what they
 	// write) after ready; give them that long.

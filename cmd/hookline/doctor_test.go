@@ -130,7 +130,7 @@ func TestDoctorHealthyPipeline(t *testing.T) {
 			`(?m)^ok    topic `+q(s.f.layout.topicPrefix)+`registry: registry, 1 partition, replication 1, retention compacted$`,
 			`(?m)^ok    group `+q(s.f.dispatcherGroup)+`: Stable, 1 dispatcher on 2 partitions, lag 0 records$`,
 			`(?m)^ok    group `+q(s.f.indexGroup)+`: Stable, 1 indexer on 1 partition, lag 0 records$`,
-			`(?m)^ok    group `+q(s.f.retrierGroup)+`: Stable, 1 retrier on 2 partitions, lag 1 record$`,
+			`(?m)^ok    group `+q(s.f.retrierGroup)+`: Stable, 1 retrier on 3 partitions, lag 1 record$`,
 			`(?m)^ok    registry `+q(s.f.layout.topicPrefix)+`registry: 0 records in the log`,
 			`(?m)^0 problems, \d+ warnings?$`,
 		)
@@ -184,7 +184,7 @@ func TestDoctorNothingConsuming(t *testing.T) {
 		wantLines(t, out,
 			`(?m)^FAIL  group `+q(s.f.dispatcherGroup)+`: no such group, 0 dispatchers on 2 partitions, lag 2 records: nothing is consuming$`,
 			`(?m)^      fix: start .hookline dispatcher. with --group `+q(s.f.dispatcherGroup)+` \(and the same --topic-prefix\)$`,
-			`(?m)^WARN  group `+q(s.f.retrierGroup)+`: no such group, 0 retriers on 2 partitions, lag 0 records: no member running$`,
+			`(?m)^WARN  group `+q(s.f.retrierGroup)+`: no such group, 0 retriers on 3 partitions, lag 0 records: no member running$`,
 		)
 	})
 }

@@ -37,7 +37,7 @@ func (f *doctorFlags) groups() []groupCheck {
 	t := l.Topics()
 	return []groupCheck{
 		{f.dispatcherGroup, "dispatchers", "hookline dispatcher", []string{t.Events}, waitAge, false},
-		{f.retrierGroup, "retriers", "hookline retrier", l.Retry().Topics(), waitsDue, false},
+		{f.retrierGroup, "retriers", "hookline retrier", append(l.Retry().Topics(), l.Retry().Lane()), waitsDue, false},
 		{f.indexGroup, "indexers", "hookline api (--index)", []string{t.Attempts}, waitAge, true},
 	}
 }

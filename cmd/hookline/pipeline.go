@@ -87,7 +87,7 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 		fs.StringVar(&f.redisURL, "redis-url", "", "use this Redis (redis://host:port/db) instead of the in-process one (kept in <data-dir>/redis.json)")
 		fs.DurationVar(&f.drain, "shutdown-timeout", 15*time.Second, "on Ctrl-C, how long to wait for deliveries in flight")
 	}
-	fs.StringVar(&f.topicPrefix, "topic-prefix", topics.DefaultPrefix, "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>")
+	fs.StringVar(&f.topicPrefix, "topic-prefix", topics.DefaultPrefix, "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>, retry.now")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", retry.DefaultSchedule, "delays of the retry tiers, comma-separated")
 	fs.DurationVar(&f.member.SessionTimeout, "session-timeout", kafka.DefaultSessionTimeout, "consumer-group session timeout: how soon a dead member's partitions move (classic protocol)")
 	fs.DurationVar(&f.member.RebalanceTimeout, "rebalance-timeout", 0, "how long a rebalance waits for members to rejoin before it goes on without them (0: half the session timeout)")

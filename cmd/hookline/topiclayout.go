@@ -32,7 +32,7 @@ const day = 24 * time.Hour
 func (f *layoutFlags) register(fs *flagSet) {
 	f.fs = fs
 	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	fs.StringVar(&f.topicPrefix, "topic-prefix", topics.DefaultPrefix, "prefix of hookline's topics: <prefix>invalid, attempts, dead, registry, retry.<delay>")
+	fs.StringVar(&f.topicPrefix, "topic-prefix", topics.DefaultPrefix, "prefix of hookline's topics: <prefix>invalid, attempts, dead, registry, retry.<delay>, retry.now")
 	fs.StringVar(&f.eventsTopic, "events-topic", topics.DefaultEvents, "events topic")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", retry.DefaultSchedule, "delays of the retry tiers, comma-separated (one topic each)")
 	fs.IntVar(&f.partitions, "partitions", kafka.DefaultEventPartitions, "partitions of the events topic: the most dispatchers that share the work")

@@ -44,8 +44,8 @@ func TestTopicsCreateThenDescribe(t *testing.T) {
 		if err := createTopics(ctx, &out, adm, specs); err != nil {
 			t.Fatalf("create: %v\n%s", err, out.String())
 		}
-		if n := strings.Count(out.String(), "created  "); n != 7 {
-			t.Errorf("created %d topics, want 7 (events, 2 tiers, dead, attempts, invalid, registry)\n%s", n, out.String())
+		if n := strings.Count(out.String(), "created  "); n != 8 {
+			t.Errorf("created %d topics, want 8 (events, 2 tiers, the Retry-now lane, dead, attempts, invalid, registry)\n%s", n, out.String())
 		}
 		p := f.topicPrefix
 		want := map[string]struct {
@@ -55,6 +55,7 @@ func TestTopicsCreateThenDescribe(t *testing.T) {
 			p + "events":     {4, map[string]string{"retention.ms": strconv.FormatInt((7 * day).Milliseconds(), 10), "cleanup.policy": "delete"}},
 			p + "retry.1s":   {2, map[string]string{"retention.ms": strconv.FormatInt((7 * day).Milliseconds(), 10)}},
 			p + "retry.1m0s": {2, nil},
+			p + "retry.now":  {2, map[string]string{"retention.ms": strconv.FormatInt((7 * day).Milliseconds(), 10)}},
 			p + "dead":       {3, map[string]string{"retention.ms": strconv.FormatInt((14 * day).Milliseconds(), 10)}},
 			// The retry horizon (1m1s) plus the 7-day replay window, rounded up to 8 days.
 			p + "attempts": {6, map[string]string{"retention.ms": strconv.FormatInt((8 * day).Milliseconds(), 10)}},
@@ -88,8 +89,8 @@ func TestTopicsCreateThenDescribe(t *testing.T) {
 		if err := createTopics(ctx, &out, adm, specs); err != nil {
 			t.Fatalf("second create: %v\n%s", err, out.String())
 		}
-		if strings.Contains(out.String(), "created") || strings.Count(out.String(), "ok    topic ") != 7 {
-			t.Errorf("second create should find all 7 in place:\n%s", out.String())
+		if strings.Contains(out.String(), "created") || strings.Count(out.String(), "ok    topic ") != 8 {
+			t.Errorf("second create should find all 8 in place:\n%s", out.String())
 		}
 		out.Reset()
 		if err := describeTopics(ctx, &out, adm, specs); err != nil {
@@ -151,7 +152,7 @@ func TestTopicsDescribeSaysWhatDiffers(t *testing.T) {
 				t.Errorf("describe lacks %q:\n%s", s, text)
 			}
 		}
-		if !strings.Contains(err.Error(), "6 topic problems") { // registry, retry.1s, attempts, and 3 missing
+		if !strings.Contains(err.Error(), "7 topic problems") { // registry, retry.1s, attempts, and 4 missing
 			t.Errorf("error %q", err)
 		}
 	})

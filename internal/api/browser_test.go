@@ -18,6 +18,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/replay"
 	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/producer"
@@ -63,7 +64,7 @@ func newStack(t *testing.T, b testbackend.Backend) *stack {
 	tiers := retry.Policy{Prefix: name + ".retry.", Delays: browserSchedule}.WithDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := kafka.EnsureTopics(ctx, b.Admin(t), 1, 1, append([]string{topics.Invalid, topics.Attempts, topics.Dead}, tiers.Topics()...)...); err != nil {
+	if err := kafka.EnsureTopics(ctx, b.Admin(t), 1, 1, append([]string{topics.Invalid, topics.Attempts, topics.Dead, tiers.Lane()}, tiers.Topics()...)...); err != nil {
 		t.Fatal(err)
 	}
 	store := openStore(t, b.Kafka, name+".registry", randomKey(t))
@@ -91,9 +92,10 @@ func newStack(t *testing.T, b testbackend.Backend) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = prod.Close(context.Background()) })
-	jobs := &retrier.Jobs{Replayer: &retrier.Replayer{Brokers: b.Brokers, Topics: topics, Retry: tiers}, Redis: b.Redis, Prefix: b.RedisPrefix}
+	log := deliverylog.NewReader(b.Redis, b.RedisPrefix)
+	jobs := &replay.Jobs{Replayer: &replay.Replayer{Brokers: b.Brokers, Topics: topics, Retry: tiers, Log: log}, Redis: b.Redis, Prefix: b.RedisPrefix}
 	s := &stack{operator: "op_" + randomKey(t)}
-	srv, err := api.New(api.Config{Registry: store, Deliveries: deliverylog.NewReader(b.Redis, b.RedisPrefix), Publisher: prod,
+	srv, err := api.New(api.Config{Registry: store, Deliveries: log, Publisher: prod,
 		Replayer: jobs, OperatorKey: s.operator, AllowHTTP: true, AllowNetworks: loopback, RatePerSecond: -1})
 	if err != nil {
 		t.Fatal(err)

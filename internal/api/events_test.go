@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/api"
+	"github.com/hookline/hookline/internal/replay"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/producer"
-	"github.com/hookline/hookline/retrier"
 )
 
 func TestIngestPublishesForTheKeysTenant(t *testing.T) {
@@ -99,30 +99,35 @@ func (r *replayRecorder) RetryNow(_ context.Context, tenant, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, "retry "+tenant+" "+id)
-	if id == "done" {
+	switch id {
+	case "done":
 		return fmt.Errorf("delivery %s was delivered: %w", id, api.ErrConflict)
+	case "expired":
+		return fmt.Errorf("read delivery %s: %w", id, replay.ErrGone)
+	case "unknown":
+		return fmt.Errorf("%w: %s", replay.ErrNotFound, id)
 	}
 	return nil
 }
 
-func (r *replayRecorder) Start(_ context.Context, tenant, ep string, since, until time.Time, rate float64) (retrier.Job, error) {
+func (r *replayRecorder) Start(_ context.Context, tenant, ep string, since, until time.Time, rate float64) (replay.Job, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, fmt.Sprintf("replay %s %s %g", tenant, ep, rate))
 	now := time.Now().UTC()
-	return retrier.Job{ID: "job1", TenantID: tenant, EndpointID: ep, Since: since, Until: until, Rate: rate, State: retrier.JobRunning, Started: now, Updated: now}, nil
+	return replay.Job{ID: "job1", TenantID: tenant, EndpointID: ep, Since: since, Until: until, Rate: rate, State: replay.JobRunning, Started: now, Updated: now}, nil
 }
 
-func (r *replayRecorder) Job(_ context.Context, tenant, id string) (retrier.Job, error) {
+func (r *replayRecorder) Job(_ context.Context, tenant, id string) (replay.Job, error) {
 	if id != "job1" {
-		return retrier.Job{}, fmt.Errorf("%w: replay %s", retrier.ErrNotFound, id)
+		return replay.Job{}, fmt.Errorf("%w: replay %s", replay.ErrNotFound, id)
 	}
 	now := time.Now().UTC()
-	return retrier.Job{ID: id, TenantID: tenant, EndpointID: "ep", State: retrier.JobDone, Since: now.Add(-time.Hour), Until: now, Rate: 50, Done: 3, Total: 3, Started: now, Updated: now, Finished: now}, nil
+	return replay.Job{ID: id, TenantID: tenant, EndpointID: "ep", State: replay.JobDone, Since: now.Add(-time.Hour), Until: now, Rate: 50, Done: 3, Total: 3, Started: now, Updated: now, Finished: now}, nil
 }
 
-// The retrier's jobs are the Replayer the server is wired with.
-var _ api.Replayer = (*retrier.Jobs)(nil)
+// The replay package's jobs are the Replayer the server is wired with.
+var _ api.Replayer = (*replay.Jobs)(nil)
 
 func TestRetryAndReplayRoutes(t *testing.T) {
 	rep := &replayRecorder{}
@@ -132,6 +137,8 @@ func TestRetryAndReplayRoutes(t *testing.T) {
 	id := e.do("POST", "/v1/endpoints", key, with(endpointBody("a", "https://1.1.1.1/a"), "verify", false)).want(t, 201).str("id")
 	e.do("POST", "/v1/deliveries/abc/retry", key, nil).want(t, 202)
 	e.do("POST", "/v1/deliveries/done/retry", key, nil).want(t, 409)
+	e.do("POST", "/v1/deliveries/expired/retry", key, nil).want(t, 409)
+	e.do("POST", "/v1/deliveries/unknown/retry", key, nil).want(t, 404)
 	since := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
 	r := e.do("POST", "/v1/endpoints/"+id+"/replay", key, map[string]any{"since": since, "rate": 10}).want(t, 202)
 	if r.str("id") != "job1" || r.Header.Get("Location") != "/v1/replays/job1" {
@@ -143,7 +150,8 @@ func TestRetryAndReplayRoutes(t *testing.T) {
 	e.do("POST", "/v1/endpoints/"+id+"/replay", other, map[string]any{"since": since}).want(t, 404)
 	e.do("GET", "/v1/replays/job1", key, nil).want(t, 200)
 	e.do("GET", "/v1/replays/nope", key, nil).want(t, 404)
-	want := []string{"retry " + tenant + " abc", "retry " + tenant + " done", "replay " + tenant + " " + id + " 10"}
+	want := []string{"retry " + tenant + " abc", "retry " + tenant + " done", "retry " + tenant + " expired", "retry " + tenant + " unknown",
+		"replay " + tenant + " " + id + " 10"}
 	if strings.Join(rep.calls, "|") != strings.Join(want, "|") {
 		t.Fatalf("calls %q, want %q", rep.calls, want)
 	}

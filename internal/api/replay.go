@@ -8,23 +8,23 @@ import (
 
 	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/endpoints"
-	"github.com/hookline/hookline/retrier"
+	"github.com/hookline/hookline/internal/replay"
 	"go.uber.org/zap"
 )
 
-// Replayer sends dead or failed deliveries again (retrier.Jobs). Every
-// method acts for one tenant and wraps retrier.ErrNotFound (or ErrNotFound)
-// for an id that is not the tenant's, and ErrConflict when the request
-// cannot apply.
+// Replayer sends dead or failed deliveries again (replay.Jobs). Every
+// method acts for one tenant and wraps replay.ErrNotFound (or ErrNotFound)
+// for an id that is not the tenant's, and ErrConflict (or replay.ErrGone)
+// when the request cannot apply.
 type Replayer interface {
-	// RetryNow makes the delivery due at once, with its id and body.
+	// RetryNow sends the delivery again at once, with its id and body.
 	RetryNow(ctx context.Context, tenant, deliveryID string) error
 	// Start begins resending the endpoint's dead letters written between
 	// since and until, at most rate a second, and returns the job at once.
 	// A delivery answered 2xx is never sent again.
-	Start(ctx context.Context, tenant, endpointID string, since, until time.Time, rate float64) (retrier.Job, error)
+	Start(ctx context.Context, tenant, endpointID string, since, until time.Time, rate float64) (replay.Job, error)
 	// Job reports a replay's progress.
-	Job(ctx context.Context, tenant, id string) (retrier.Job, error)
+	Job(ctx context.Context, tenant, id string) (replay.Job, error)
 }
 
 // jobView is a replay's progress as the API shows it.
@@ -43,7 +43,7 @@ type jobView struct {
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 }
 
-func jobOf(j retrier.Job) jobView {
+func jobOf(j replay.Job) jobView {
 	v := jobView{ID: j.ID, EndpointID: j.EndpointID, State: j.State, Since: j.Since, Until: j.Until, Rate: j.Rate,
 		Done: j.Done, Total: j.Total, Error: j.Error, StartedAt: j.Started, UpdatedAt: j.Updated}
 	if !j.Finished.IsZero() {
@@ -61,9 +61,9 @@ const (
 
 func (s *Server) replayErr(r *http.Request, what, id string, err error) error {
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, retrier.ErrNotFound), errors.Is(err, deliverylog.ErrNotFound), errors.Is(err, endpoints.ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, replay.ErrNotFound), errors.Is(err, deliverylog.ErrNotFound), errors.Is(err, endpoints.ErrNotFound):
 		return notFound(what, id)
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, ErrConflict), errors.Is(err, replay.ErrGone):
 		return errorf(http.StatusConflict, "", "%v", err)
 	}
 	return s.internal(r, what+" replay", err)

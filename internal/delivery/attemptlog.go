@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookline/hookline/internal/envelope"
@@ -29,6 +30,43 @@ type LogEntry struct {
 	// on an entry with outcome "split", the deliveries it became.
 	SplitFrom string   `json:"splitFrom,omitempty"`
 	SplitInto []string `json:"splitInto,omitempty"`
+	// Record is where the record the outcome wrote (to a retry tier or
+	// the dead letters) landed, so that Retry now reads the delivery from
+	// there instead of searching the topics; nil when the attempt wrote
+	// none (a 2xx, or a stop before the write landed).
+	Record *Location `json:"record,omitempty"`
+}
+
+// Location is where a delivery record is in Kafka.
+type Location struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// LocationOf is where rec landed; rec must have been produced.
+func LocationOf(rec *kgo.Record) Location {
+	return Location{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
+}
+
+// String is topic/partition@offset (a topic name holds neither '/' nor '@').
+func (l Location) String() string {
+	return l.Topic + "/" + strconv.FormatInt(int64(l.Partition), 10) + "@" + strconv.FormatInt(l.Offset, 10)
+}
+
+// ParseLocation reads what String wrote.
+func ParseLocation(s string) (Location, bool) {
+	at := strings.LastIndexByte(s, '@')
+	slash := strings.LastIndexByte(s, '/')
+	if slash <= 0 || at < slash {
+		return Location{}, false
+	}
+	p, err1 := strconv.ParseInt(s[slash+1:at], 10, 32)
+	o, err2 := strconv.ParseInt(s[at+1:], 10, 64)
+	if err1 != nil || err2 != nil || p < 0 || o < 0 {
+		return Location{}, false
+	}
+	return Location{Topic: s[:slash], Partition: int32(p), Offset: o}, true
 }
 
 // OutcomeSplit is the outcome of a log entry recording that a delivery too
@@ -50,10 +88,16 @@ func SplitRecord(topic string, d *Delivery, parts []*Delivery, reason string) *k
 
 // LogRecord builds the attempt-log record of attempt a of d.
 func LogRecord(topic string, d *Delivery, a Attempt, o Outcome, reason string) *kgo.Record {
+	return logRecord(topic, d, a, o, reason, nil)
+}
+
+// logRecord is LogRecord naming where the outcome's record landed (nil:
+// none did).
+func logRecord(topic string, d *Delivery, a Attempt, o Outcome, reason string, next *Location) *kgo.Record {
 	e := LogEntry{
 		DeliveryID: d.ID, EndpointID: d.EndpointID, TenantID: d.TenantID, Attempt: d.Attempt, Items: d.Items,
 		Status: a.Status, LatencyMS: a.Latency.Milliseconds(), Outcome: o.String(), Error: reason,
-		Response: string(a.Excerpt), At: time.Now().UTC(), SplitFrom: d.SplitFrom,
+		Response: string(a.Excerpt), At: time.Now().UTC(), SplitFrom: d.SplitFrom, Record: next,
 	}
 	if o == Retry && !d.Due.IsZero() {
 		due := d.Due.UTC()
@@ -103,6 +147,12 @@ func (e *LogEntry) appendJSON(b []byte) []byte {
 			b = envelope.AppendString(b, id)
 		}
 		b = append(b, ']')
+	}
+	if e.Record != nil {
+		str(`,"record":{"topic":`, e.Record.Topic)
+		num(`,"partition":`, int64(e.Record.Partition))
+		num(`,"offset":`, e.Record.Offset)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

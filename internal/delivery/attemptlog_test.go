@@ -14,6 +14,7 @@ func TestLogEntryEncodesLikeEncodingJSON(t *testing.T) {
 			LatencyMS: 12, Outcome: "retry", Error: "HTTP 503", Response: "busy \"now\"\n\x01é", At: time.Unix(1795392510, 5).UTC(), NextDue: &due},
 		{DeliveryID: "x", Outcome: "delivered", Status: 204, At: time.Unix(0, 0).UTC()},
 		{DeliveryID: "y", Outcome: OutcomeSplit, At: time.Unix(0, 0).UTC(), SplitFrom: "w", SplitInto: []string{"a", "b\"c"}},
+		{DeliveryID: "z", Outcome: "dead", At: time.Unix(0, 0).UTC(), Record: &Location{Topic: "hookline.dead", Partition: 2, Offset: 1 << 40}},
 	} {
 		var got, want LogEntry
 		if err := json.Unmarshal(e.appendJSON(nil), &got); err != nil {
@@ -23,6 +24,20 @@ func TestLogEntryEncodesLikeEncodingJSON(t *testing.T) {
 		_ = json.Unmarshal(std, &want)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("decoded differently:\n got %+v\nwant %+v", got, want)
+		}
+	}
+}
+
+func TestLocationRoundTrips(t *testing.T) {
+	for _, l := range []Location{{Topic: "hookline.retry.1m0s", Partition: 0, Offset: 0}, {Topic: "a.b-c_d", Partition: 11, Offset: 1 << 50}} {
+		got, ok := ParseLocation(l.String())
+		if !ok || got != l {
+			t.Fatalf("%v -> %q -> %v %v", l, l.String(), got, ok)
+		}
+	}
+	for _, bad := range []string{"", "t", "t/1", "t@1", "/1@2", "t/x@1", "t/1@-1", "t/-1@1", "t@1/2"} {
+		if l, ok := ParseLocation(bad); ok {
+			t.Fatalf("%q parsed as %v", bad, l)
 		}
 	}
 }

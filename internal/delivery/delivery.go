@@ -70,6 +70,7 @@ const (
 	hDue          = "hl-due"
 	hSplitFrom    = "hl-split-from"
 	hTier         = "hl-tier"
+	hReplay       = "hl-replay"
 )
 
 // ErrBadRecord marks a record that is not a delivery.
@@ -98,6 +99,32 @@ func (d *Delivery) Record(topic string) *kgo.Record {
 		h = append(h, kgo.RecordHeader{Key: hTier, Value: strconv.AppendInt(nil, int64(d.Tier), 10)})
 	}
 	return &kgo.Record{Topic: topic, Key: []byte(d.EndpointID), Value: d.Body, Headers: h}
+}
+
+// RecordInEpoch is d's record for topic in replay epoch epoch (0: a chain
+// never replayed). A replay starts a new chain of the same delivery whose
+// epoch is the replay's Unix time in milliseconds, carried from tier to
+// tier on its records; a record of a higher epoch passes the delivery's
+// marks of lower epochs, so a second replay of a chain still running
+// supersedes the first instead of forking it.
+func (d *Delivery) RecordInEpoch(topic string, epoch int64) *kgo.Record {
+	rec := d.Record(topic)
+	if epoch != 0 {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: hReplay, Value: strconv.AppendInt(nil, epoch, 10)})
+	}
+	return rec
+}
+
+// ReplayEpoch is the replay epoch of delivery record rec; 0 for a chain
+// never replayed.
+func ReplayEpoch(rec *kgo.Record) int64 {
+	for _, h := range rec.Headers {
+		if h.Key == hReplay {
+			e, _ := strconv.ParseInt(string(h.Value), 10, 64)
+			return e
+		}
+	}
+	return 0
 }
 
 // FromRecord decodes a delivery record.

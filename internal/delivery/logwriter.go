@@ -80,6 +80,32 @@ func (w *LogWriter) Attempt(d *Delivery, a Attempt, o Outcome, reason string) {
 	w.produce(LogRecord(w.topic, d, a, o, reason))
 }
 
+// Logged is an attempt whose outcome writes a record (to a retry tier or
+// the dead letters). Its entry is written once that record has landed, so
+// that it names where: Retry now reads the delivery from there rather
+// than search the topics for it.
+type Logged struct {
+	Attempt Attempt
+	Outcome Outcome
+	Reason  string
+}
+
+// Landed logs l, an attempt of d, with where its record landed; nil
+// landed: none did (a split, or a stop before the write landed), and the
+// entry names no place. A nil l logs nothing: the write followed no
+// attempt. It does not wait.
+func (w *LogWriter) Landed(d *Delivery, l *Logged, landed *kgo.Record) {
+	if l == nil {
+		return
+	}
+	var at *Location
+	if landed != nil {
+		loc := LocationOf(landed)
+		at = &loc
+	}
+	w.produce(logRecord(w.topic, d, l.Attempt, l.Outcome, l.Reason, at))
+}
+
 // Split logs that d became parts because of reason. It does not wait.
 func (w *LogWriter) Split(d *Delivery, parts []*Delivery, reason string) {
 	w.produce(SplitRecord(w.topic, d, parts, reason))

@@ -242,3 +242,46 @@ func TestIndexerKeepsTheLifecycle(t *testing.T) {
 		lifecycletest.ShutdownBeforeRun(t, ix, 30*time.Second)
 	})
 }
+
+// TestLocateNamesTheNewestRecord: Retry now reads a delivery from where
+// the log says its newest record landed. A 2xx writes no record, so the
+// one before it stays; an older entry read late does not move it back;
+// another tenant, a delivery delivered at once and an unknown one have
+// none.
+func TestLocateNamesTheNewestRecord(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		topic := b.Topic(t, 1)
+		base := time.Now().UTC().Truncate(time.Minute)
+		m := func(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }
+		loc := func(tp string, off int64) *delivery.Location {
+			return &delivery.Location{Topic: "hookline.retry." + tp, Partition: 2, Offset: off}
+		}
+		with := func(e delivery.LogEntry, l *delivery.Location) delivery.LogEntry { e.Record = l; return e }
+		dead := loc("x", 9)
+		dead.Topic = "hookline.dead"
+		entries := []delivery.LogEntry{
+			with(retrying(at(tenantA, epA, "d1", 1, 500, "retry", m(-50), 30), m(-49), "HTTP 500"), loc("1m0s", 7)),
+			with(retrying(at(tenantA, epA, "d1", 2, 503, "retry", m(-45), 40), m(-40), "HTTP 503"), loc("5m0s", 3)),
+			at(tenantA, epA, "d1", 3, 200, "delivered", m(-40), 20),
+			at(tenantA, epA, "d2", 1, 200, "delivered", m(-30), 10),
+			with(at(tenantA, epA, "d3", 2, 400, "dead", m(-20), 10), dead),
+			with(retrying(at(tenantA, epA, "d3", 1, 500, "retry", m(-25), 10), m(-24), "HTTP 500"), loc("1m0s", 1)),
+		}
+		produce(t, b.Kafka, topic, entries...)
+		ix := start(t, testConfig(b, topic, testbackend.UniqueName(t)), nil)
+		ix.waitRecords(t, int64(len(entries)))
+		ix.stop(t)
+		r := NewReader(b.Redis, b.RedisPrefix)
+		ctx := context.Background()
+		for id, want := range map[string]delivery.Location{"d1": *loc("5m0s", 3), "d3": *dead} {
+			if got, err := r.Locate(ctx, tenantA, id); err != nil || got != want {
+				t.Errorf("locate %s: %v %v, want %v", id, got, err, want)
+			}
+		}
+		for _, c := range [][2]string{{tenantA, "d2"}, {tenantB, "d1"}, {tenantA, "nope"}} {
+			if got, err := r.Locate(ctx, c[0], c[1]); !errors.Is(err, ErrNotFound) {
+				t.Errorf("tenant %s locating %s: %v %v, want ErrNotFound", c[0], c[1], got, err)
+			}
+		}
+	})
+}

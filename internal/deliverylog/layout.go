@@ -12,7 +12,9 @@ import (
 // ids:
 //
 //	wm                  hash  topic/partition -> last offset applied (the idempotency guard)
-//	d:<delivery>        hash  summary: ep, out, code, lat, items, err, due, att, first, last, from, into
+//	d:<delivery>        hash  summary: ep, out, code, lat, items, err, due, att, first, last, from, into,
+//	                          rec (where the record written after the newest entry that wrote one
+//	                          landed: the delivery's newest record, read by Retry now)
 //	h:<delivery>        list  the delivery's log entries as JSON, oldest first, capped
 //	e:<endpoint>:d      zset  delivery ids scored by last activity (unix ms), trimmed to Keep
 //	e:<endpoint>:h      hash  health: ok (last 2xx ms), n (consecutive failures), fs (failing

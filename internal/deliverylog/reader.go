@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -86,6 +87,26 @@ func (r *Reader) Delivery(ctx context.Context, tenant, id string) (Delivery, err
 		d.History = append(d.History, e)
 	}
 	return d, nil
+}
+
+// Locate returns where delivery id of tenant has its newest record: the
+// retry-tier record or dead letter its latest failed attempt wrote (a 2xx
+// wrote none, so the one before it stays). ErrNotFound when the log holds
+// no such record for the tenant: the delivery is unknown, another
+// tenant's, or was delivered at its first attempt.
+func (r *Reader) Locate(ctx context.Context, tenant, id string) (delivery.Location, error) {
+	v, err := r.rdb.HGet(ctx, tenantKeys(r.prefix, tenant).delivery(id), "rec").Result()
+	if errors.Is(err, redis.Nil) {
+		return delivery.Location{}, fmt.Errorf("delivery %s has no record to replay: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return delivery.Location{}, fmt.Errorf("locate delivery %s: %w", id, err)
+	}
+	loc, ok := delivery.ParseLocation(v)
+	if !ok {
+		return delivery.Location{}, fmt.Errorf("locate delivery %s: stored location %q", id, v)
+	}
+	return loc, nil
 }
 
 // Deliveries returns up to limit (default 50, at most 1000) of the

@@ -37,6 +37,7 @@ local d = redis.call('HMGET', KEYS[2], 'last', 'att', 'first')
 if not d[1] or at >= tonumber(d[1]) then
   redis.call('HSET', KEYS[2], 'ep', ARGV[6], 'out', ARGV[8], 'code', ARGV[9], 'lat', ARGV[10], 'items', ARGV[11],
     'err', ARGV[13], 'due', ARGV[14], 'into', ARGV[16], 'last', ARGV[7])
+  if ARGV[25] ~= '' then redis.call('HSET', KEYS[2], 'rec', ARGV[25]) end
 end
 if not d[2] or tonumber(ARGV[12]) > tonumber(d[2]) then redis.call('HSET', KEYS[2], 'att', ARGV[12]) end
 if not d[3] or at < tonumber(d[3]) then redis.call('HSET', KEYS[2], 'first', ARGV[7]) end
@@ -121,6 +122,10 @@ func (i *Indexer) parse(r *kgo.Record) (entry, error) {
 	if e.NextDue != nil {
 		due = strconv.FormatInt(e.NextDue.UnixMilli(), 10)
 	}
+	rec := ""
+	if e.Record != nil {
+		rec = e.Record.String()
+	}
 	expireAt := time.Unix((hour+1)*3600, 0).Add(bucketHorizon).Unix()
 	wm := r.Topic + "/" + strconv.Itoa(int(r.Partition))
 	x.args = []any{
@@ -128,7 +133,7 @@ func (i *Indexer) parse(r *kgo.Record) (entry, error) {
 		escape(e.DeliveryID), e.EndpointID, e.At.UnixMilli(),
 		e.Outcome, e.Status, e.LatencyMS, e.Items, e.Attempt, e.Error, due, e.SplitFrom,
 		strings.Join(e.SplitInto, " "), r.Value, minute, latencyBucket(e.LatencyMS), expireAt,
-		i.cfg.KeepAttempts, i.cfg.RecentCodes, k.base, wm + ":" + strconv.FormatInt(r.Offset, 10),
+		i.cfg.KeepAttempts, i.cfg.RecentCodes, k.base, wm + ":" + strconv.FormatInt(r.Offset, 10), rec,
 	}
 	return x, nil
 }

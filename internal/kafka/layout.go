@@ -241,6 +241,10 @@ func (l Layout) Specs() ([]TopicSpec, error) {
 	for i, name := range policy.Topics() {
 		out = append(out, spec(name, "retry tier "+policy.Delay(i).String(), l.TierPartitions, l.TierRetention, 2*policy.Delay(i)))
 	}
+	// The Retry-now lane is read by the retriers as the tiers are, and its
+	// records are due when written: what keeps a first-tier record waiting
+	// keeps them.
+	out = append(out, spec(policy.Lane(), "Retry-now lane", l.TierPartitions, l.TierRetention, 2*policy.Delay(0)))
 	out = append(out,
 		spec(t.Dead, "dead letters", l.DeadPartitions, l.DeadRetention, policy.ReplayWindow),
 		spec(t.Attempts, "attempt log", l.AttemptPartitions, l.AttemptRetention, policy.DoneTTL()),

@@ -128,6 +128,13 @@ func (p Policy) Topics() []string {
 	return out
 }
 
+// Lane names the Retry-now lane, <Prefix>now (e.g. hookline.retry.now):
+// the topic replays write to. Its records are due when written, so the
+// retrier attempts them on arrival instead of waiting behind the records
+// a tier holds; a failure goes on to the tiers as from the first one. No
+// delay's name ("1m0s") can be "now".
+func (p Policy) Lane() string { return p.WithDefaults().Prefix + "now" }
+
 // Tier returns the index of the tier named topic.
 func (p Policy) Tier(topic string) (int, bool) {
 	for i, t := range p.Topics() {

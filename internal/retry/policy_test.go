@@ -19,6 +19,12 @@ func TestDefaultsAndTopics(t *testing.T) {
 	if _, ok := p.Tier("hookline.dead"); ok {
 		t.Fatal("dead letters are not a tier")
 	}
+	if p.Lane() != "hookline.retry.now" {
+		t.Fatalf("lane %s", p.Lane())
+	}
+	if _, ok := p.Tier(p.Lane()); ok {
+		t.Fatal("the Retry-now lane is not a tier")
+	}
 	if got, want := p.DoneTTL(), 14*time.Hour+36*time.Minute+7*24*time.Hour; got != want {
 		t.Fatalf("DoneTTL %s, want %s", got, want)
 	}

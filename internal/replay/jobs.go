@@ -1,4 +1,4 @@
-package retrier
+package replay
 
 import (
 	"context"
@@ -67,12 +67,12 @@ type Jobs struct {
 	Logger *zap.Logger
 }
 
-// RetryNow re-enqueues the tenant's delivery id, due at once, with its id
-// and body: a pending one moves forward (its new epoch supersedes the
-// waiting record), a dead letter gets a new chain; a delivered one is a
-// no-op for the retrier's done mark.
+// RetryNow sends the tenant's delivery id again at once, with its id and
+// body: a pending one moves forward (its new epoch supersedes the waiting
+// record), a dead letter gets a new chain; a delivered one is a no-op for
+// the retrier's done mark.
 func (j *Jobs) RetryNow(ctx context.Context, tenant, id string) error {
-	_, err := j.Replayer.one(ctx, id, func(tenantID string) bool { return tenantID == tenant })
+	_, err := j.Replayer.One(ctx, tenant, id)
 	return err
 }
 
