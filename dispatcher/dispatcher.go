@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
@@ -34,7 +35,7 @@ type Dispatcher struct {
 	cl      *kgo.Client
 	// attempts writes the attempt log on a client of its own, lingering
 	// to batch; hand-offs go on cl.
-	attempts *delivery.LogWriter
+	attempts *deliverylog.Writer
 	// writer writes hand-offs and invalid records on cl until they land.
 	writer *kafka.Writer
 
@@ -115,7 +116,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
-	d.attempts, err = delivery.NewLogWriter(delivery.LogWriterConfig{
+	d.attempts, err = deliverylog.NewWriter(deliverylog.WriterConfig{
 		Brokers: cfg.Brokers, Topic: cfg.Topics.Attempts, KafkaOpts: cfg.KafkaOpts, Logger: cfg.Logger,
 	})
 	if err != nil {

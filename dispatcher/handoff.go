@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -33,7 +34,7 @@ func (d *Dispatcher) write(rec *kgo.Record) error { return d.writer.Write(d.work
 // is split into halves, each with its own id, until every part fits. cause
 // is a dead letter's, for the metrics. logged is the attempt whose outcome
 // del is (nil: none), logged once the write has landed, naming where.
-func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration, cause string, logged *delivery.Logged) {
+func (d *Dispatcher) handOff(b *batch, del *delivery.Delivery, topic string, delay time.Duration, cause string, logged *deliverylog.Logged) {
 	if del.Due.IsZero() {
 		del.Due = time.Now().Add(delay)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/producer"
@@ -164,11 +165,11 @@ func TestTooLargeDeliveriesAreSplit(t *testing.T) {
 		}
 		splits := 0
 		for _, r := range f.read(t, f.topics.Attempts, 8) { // the first attempt and 7 splits
-			var e delivery.LogEntry
+			var e deliverylog.Entry
 			if err := json.Unmarshal(r.Value, &e); err != nil {
 				t.Fatal(err)
 			}
-			if e.Outcome == delivery.OutcomeSplit && len(e.SplitInto) == 2 {
+			if e.Outcome == deliverylog.OutcomeSplit && len(e.SplitInto) == 2 {
 				splits++
 			}
 		}

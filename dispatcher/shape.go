@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"go.uber.org/zap"
 )
 
@@ -59,7 +60,7 @@ func (d *Dispatcher) deadLetterShapeless(b *batch, failed []item, reasons []erro
 			del.Attempt, del.Reason, del.Due = 0, reasons[i].Error(), time.Now()
 			d.log.Warn("event dead-lettered: its payload shape failed", zap.String("endpoint", b.ep.ID),
 				zap.String("delivery", del.ID), zap.String("reason", del.Reason))
-			d.handOff(pb, del, d.cfg.Topics.Dead, 0, delivery.CauseRejected, &delivery.Logged{Outcome: delivery.Dead, Reason: del.Reason})
+			d.handOff(pb, del, d.cfg.Topics.Dead, 0, delivery.CauseRejected, &deliverylog.Logged{Outcome: delivery.Dead, Reason: del.Reason})
 			releaseBody(del)
 		}
 	}()

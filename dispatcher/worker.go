@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/idempotency"
 	"go.uber.org/zap"
 )
@@ -117,7 +118,7 @@ func (d *Dispatcher) deliver(p prepared) (bool, time.Duration) {
 	if next.Outcome == delivery.Retry {
 		del.Due, del.Tier = next.Due, next.Tier
 	}
-	logged := &delivery.Logged{Attempt: a, Outcome: next.Outcome, Reason: del.Reason}
+	logged := &deliverylog.Logged{Attempt: a, Outcome: next.Outcome, Reason: del.Reason}
 	switch next.Outcome {
 	case delivery.Delivered:
 		d.attempts.Attempt(del, a, next.Outcome, del.Reason)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -107,7 +108,7 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 		return true
 	}
 	tk.cause = next.Cause
-	return r.handOff(ctx, lease, d, epoch, topic, tk, &delivery.Logged{Attempt: a, Outcome: next.Outcome, Reason: d.Reason})
+	return r.handOff(ctx, lease, d, epoch, topic, tk, &deliverylog.Logged{Attempt: a, Outcome: next.Outcome, Reason: d.Reason})
 }
 
 // pastMaxAge tells whether d is dead by maxAge without another attempt.
@@ -178,7 +179,7 @@ func (r *Retrier) lease(ctx context.Context, d *delivery.Delivery, epoch int64, 
 // tk is told to the metrics once the mark is written. logged is the
 // attempt whose outcome d is (nil: none), logged once the write has
 // landed, naming where.
-func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string, tk taken, logged *delivery.Logged) bool {
+func (r *Retrier) handOff(ctx context.Context, lease idempotency.Lease, d *delivery.Delivery, epoch int64, topic string, tk taken, logged *deliverylog.Logged) bool {
 	rec, err := r.write(ctx, d, epoch, topic)
 	if errors.Is(err, kafka.ErrTooLarge) {
 		tk.cause = delivery.CauseTooLarge

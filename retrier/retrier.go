@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/member"
@@ -25,7 +26,7 @@ type Retrier struct {
 	cl     *kgo.Client
 	// attempts writes the attempt log on a client of its own, lingering
 	// to batch; hand-offs go on cl.
-	attempts *delivery.LogWriter
+	attempts *deliverylog.Writer
 	// writer writes hand-offs and re-enqueues on cl until they land.
 	writer *kafka.Writer
 	tiers  map[string]int // topic -> index in the schedule
@@ -98,7 +99,7 @@ func New(cfg Config) (*Retrier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retrier: %w", err)
 	}
-	r.attempts, err = delivery.NewLogWriter(delivery.LogWriterConfig{
+	r.attempts, err = deliverylog.NewWriter(deliverylog.WriterConfig{
 		Brokers: cfg.Brokers, Topic: cfg.Topics.Attempts, KafkaOpts: cfg.KafkaOpts, Logger: cfg.Logger,
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/deliverylog"
 )
 
@@ -34,7 +33,7 @@ type deliveryView struct {
 	LastAt     time.Time           `json:"lastAt"`
 	SplitFrom  string              `json:"splitFrom,omitempty"`
 	SplitInto  []string            `json:"splitInto,omitempty"`
-	History    []delivery.LogEntry `json:"history,omitempty"`
+	History    []deliverylog.Entry `json:"history,omitempty"`
 }
 
 func deliveryOf(d deliverylog.Delivery) deliveryView {
@@ -91,7 +90,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, tenant stri
 	}
 	v := deliveryOf(d)
 	if v.History == nil {
-		v.History = []delivery.LogEntry{}
+		v.History = []deliverylog.Entry{}
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil

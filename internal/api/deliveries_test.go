@@ -52,7 +52,7 @@ func attempt(topic string, d *delivery.Delivery, n, status int, o delivery.Outco
 	if o == delivery.Retry {
 		d.Due = time.Now().Add(time.Minute)
 	}
-	return delivery.LogRecord(topic, d, delivery.Attempt{Status: status, Latency: 12 * time.Millisecond}, o, "")
+	return deliverylog.AttemptRecord(topic, d, delivery.Attempt{Status: status, Latency: 12 * time.Millisecond}, o, "")
 }
 
 func TestDeliveriesAndHealth(t *testing.T) {

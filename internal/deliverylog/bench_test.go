@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/redis/go-redis/v9"
@@ -47,7 +46,7 @@ func benchBatch(base time.Time, n, size int, offsets []int64) []*kgo.Record {
 	for i := n; i < n+size; i++ {
 		d := i / 2
 		ep := d % benchEndpoints
-		e := delivery.LogEntry{
+		e := Entry{
 			DeliveryID: fmt.Sprintf("%024x", d), EndpointID: fmt.Sprintf("ep-%05d", ep),
 			TenantID: fmt.Sprintf("t-%03d", ep%benchTenants), Attempt: 1 + i%2, Items: 1 + i%7,
 			Status: 200, LatencyMS: int64(20 + i%400), Outcome: "delivered",

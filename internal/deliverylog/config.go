@@ -1,9 +1,14 @@
-// Package deliverylog turns the attempt-log topic into the delivery log and
-// endpoint health views. An Indexer, a member of a consumer group of its
-// own built on internal/member like the dispatcher and the retrier,
-// follows the topic and writes every attempt into Redis, bounded per
-// endpoint and expiring, before it commits; a Reader answers the API's
-// questions from Redis alone, so no request ever scans the topic.
+// Package deliverylog is the attempt log, whole: its record format (Entry,
+// and the Location of the record an attempt wrote), the Writer the
+// dispatcher and the retrier log every attempt with, and the views built
+// from it. An Indexer, a member of a consumer group of its own built on
+// internal/member like the dispatcher and the retrier, follows the topic
+// and writes every attempt into Redis, bounded per endpoint and expiring,
+// before it commits; a Reader answers the delivery-log, health and Retry
+// now questions from Redis alone, so no request ever scans the topic.
+//
+// It depends on internal/delivery for the Delivery and the Attempt it
+// logs, never the reverse: sending a delivery does not need its log.
 //
 // Indexing is idempotent: a record read twice (after a crash, or from an
 // earlier offset) changes no figure, so offsets can be committed lazily.

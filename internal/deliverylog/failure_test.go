@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -19,7 +18,7 @@ func TestAutoDisable(t *testing.T) {
 		topic := b.Topic(t, 1)
 		base := time.Now().UTC().Truncate(time.Minute)
 		day := 24 * time.Hour
-		fail := func(id string, when time.Time) delivery.LogEntry {
+		fail := func(id string, when time.Time) Entry {
 			return retrying(at(tenantA, epA, id, 1, 500, "retry", when, 30), when.Add(time.Minute), "HTTP 500")
 		}
 		// The registry refuses the first call; the next failing record

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,7 +15,7 @@ import (
 
 // produce writes entries to topic as the pipeline does: JSON values keyed
 // by delivery id.
-func produce(t *testing.T, k testbackend.Kafka, topic string, entries ...delivery.LogEntry) {
+func produce(t *testing.T, k testbackend.Kafka, topic string, entries ...Entry) {
 	t.Helper()
 	cl := k.Client(t, kafka.ProducerOpts()...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -125,12 +124,12 @@ func (d *disabler) Calls() []string {
 }
 
 // at builds a log entry.
-func at(tenant, ep, id string, attempt, status int, outcome string, when time.Time, latency int64) delivery.LogEntry {
-	return delivery.LogEntry{DeliveryID: id, EndpointID: ep, TenantID: tenant, Attempt: attempt, Items: 2,
+func at(tenant, ep, id string, attempt, status int, outcome string, when time.Time, latency int64) Entry {
+	return Entry{DeliveryID: id, EndpointID: ep, TenantID: tenant, Attempt: attempt, Items: 2,
 		Status: status, LatencyMS: latency, Outcome: outcome, At: when}
 }
 
-func retrying(e delivery.LogEntry, due time.Time, reason string) delivery.LogEntry {
+func retrying(e Entry, due time.Time, reason string) Entry {
 	e.NextDue, e.Error = &due, reason
 	return e
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/lifecycle/lifecycletest"
 	"github.com/hookline/hookline/internal/testbackend"
 )
@@ -20,15 +19,15 @@ const (
 // scenario is the attempt log of two tenants: retries then a 2xx, a first
 // 2xx, retries still pending, a 410, a split whose parts were delivered
 // and dead-lettered, and tenant B's own deliveries.
-func scenario(base time.Time) []delivery.LogEntry {
+func scenario(base time.Time) []Entry {
 	m := func(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }
-	split := at(tenantA, epA, "d5", 1, 500, delivery.OutcomeSplit, m(-180), 0)
+	split := at(tenantA, epA, "d5", 1, 500, OutcomeSplit, m(-180), 0)
 	split.SplitInto, split.Error = []string{"d5a", "d5b"}, "record too large"
 	partA := at(tenantA, epA, "d5a", 0, 200, "delivered", m(-180).Add(time.Second), 70)
 	partB := at(tenantA, epA, "d5b", 0, 500, "dead", m(-180).Add(2*time.Second), 60)
 	partA.SplitFrom, partB.SplitFrom = "d5", "d5"
 	partA.Attempt, partB.Attempt = 2, 2
-	return []delivery.LogEntry{
+	return []Entry{
 		at(tenantA, epA, "d4", 1, 410, "gone", m(-300), 15),
 		split, partA, partB,
 		retrying(at(tenantA, epA, "d1", 1, 500, "retry", m(-50), 30), m(-49), "HTTP 500"),
@@ -253,13 +252,13 @@ func TestLocateNamesTheNewestRecord(t *testing.T) {
 		topic := b.Topic(t, 1)
 		base := time.Now().UTC().Truncate(time.Minute)
 		m := func(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }
-		loc := func(tp string, off int64) *delivery.Location {
-			return &delivery.Location{Topic: "hookline.retry." + tp, Partition: 2, Offset: off}
+		loc := func(tp string, off int64) *Location {
+			return &Location{Topic: "hookline.retry." + tp, Partition: 2, Offset: off}
 		}
-		with := func(e delivery.LogEntry, l *delivery.Location) delivery.LogEntry { e.Record = l; return e }
+		with := func(e Entry, l *Location) Entry { e.Record = l; return e }
 		dead := loc("x", 9)
 		dead.Topic = "hookline.dead"
-		entries := []delivery.LogEntry{
+		entries := []Entry{
 			with(retrying(at(tenantA, epA, "d1", 1, 500, "retry", m(-50), 30), m(-49), "HTTP 500"), loc("1m0s", 7)),
 			with(retrying(at(tenantA, epA, "d1", 2, 503, "retry", m(-45), 40), m(-40), "HTTP 503"), loc("5m0s", 3)),
 			at(tenantA, epA, "d1", 3, 200, "delivered", m(-40), 20),
@@ -273,7 +272,7 @@ func TestLocateNamesTheNewestRecord(t *testing.T) {
 		ix.stop(t)
 		r := NewReader(b.Redis, b.RedisPrefix)
 		ctx := context.Background()
-		for id, want := range map[string]delivery.Location{"d1": *loc("5m0s", 3), "d3": *dead} {
+		for id, want := range map[string]Location{"d1": *loc("5m0s", 3), "d3": *dead} {
 			if got, err := r.Locate(ctx, tenantA, id); err != nil || got != want {
 				t.Errorf("locate %s: %v %v, want %v", id, got, err, want)
 			}

@@ -46,7 +46,7 @@ type Delivery struct {
 	SplitInto []string `json:"splitInto,omitempty"`
 	// History is every kept log entry, oldest first (the newest
 	// KeepAttempts); only Reader.Delivery fills it.
-	History []delivery.LogEntry `json:"history,omitempty"`
+	History []Entry `json:"history,omitempty"`
 }
 
 // Reader answers delivery-log and health questions from Redis.
@@ -80,7 +80,7 @@ func (r *Reader) Delivery(ctx context.Context, tenant, id string) (Delivery, err
 	}
 	d := summary(tenant, id, sum.Val())
 	for _, raw := range hist.Val() {
-		var e delivery.LogEntry
+		var e Entry
 		if err := json.Unmarshal([]byte(raw), &e); err != nil {
 			return Delivery{}, fmt.Errorf("delivery %s: stored entry: %w", id, err)
 		}
@@ -94,17 +94,17 @@ func (r *Reader) Delivery(ctx context.Context, tenant, id string) (Delivery, err
 // wrote none, so the one before it stays). ErrNotFound when the log holds
 // no such record for the tenant: the delivery is unknown, another
 // tenant's, or was delivered at its first attempt.
-func (r *Reader) Locate(ctx context.Context, tenant, id string) (delivery.Location, error) {
+func (r *Reader) Locate(ctx context.Context, tenant, id string) (Location, error) {
 	v, err := r.rdb.HGet(ctx, tenantKeys(r.prefix, tenant).delivery(id), "rec").Result()
 	if errors.Is(err, redis.Nil) {
-		return delivery.Location{}, fmt.Errorf("delivery %s has no record to replay: %w", id, ErrNotFound)
+		return Location{}, fmt.Errorf("delivery %s has no record to replay: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return delivery.Location{}, fmt.Errorf("locate delivery %s: %w", id, err)
+		return Location{}, fmt.Errorf("locate delivery %s: %w", id, err)
 	}
-	loc, ok := delivery.ParseLocation(v)
+	loc, ok := ParseLocation(v)
 	if !ok {
-		return delivery.Location{}, fmt.Errorf("locate delivery %s: stored location %q", id, v)
+		return Location{}, fmt.Errorf("locate delivery %s: stored location %q", id, v)
 	}
 	return loc, nil
 }
@@ -216,7 +216,7 @@ func summary(tenant, id string, h map[string]string) Delivery {
 		if due := msTime(h["due"]); !due.IsZero() {
 			d.NextDue = &due
 		}
-	case delivery.OutcomeSplit:
+	case OutcomeSplit:
 		d.Status = StatusSplit
 		if h["into"] != "" {
 			d.SplitInto = strings.Fields(h["into"])

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookline/hookline/internal/delivery"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -92,9 +91,9 @@ redis.call('EXPIRE', KEYS[6], ttl)
 redis.call('EXPIRE', KEYS[8], ttl)
 return state(1)`)
 
-// entry is one parsed attempt-log record ready to be applied.
+// entry is one parsed attempt-log record (its Entry) ready to be applied.
 type entry struct {
-	e    delivery.LogEntry
+	e    Entry
 	keys []string
 	args []any
 }

@@ -146,7 +146,7 @@ func (r *rig) dead(t *testing.T, n int) []*delivery.Delivery {
 // in topic, as it does once the entry of the attempt that wrote it there
 // is indexed: the delivery log then shows that attempt, so a user can
 // press Retry now.
-func (r *rig) located(t *testing.T, tenant, id, topic string) delivery.Location {
+func (r *rig) located(t *testing.T, tenant, id, topic string) deliverylog.Location {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

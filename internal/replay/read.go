@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // readAt reads the record at loc with cl, which must consume nothing
 // else. A record the topic no longer holds is ErrGone.
-func readAt(ctx context.Context, cl *kgo.Client, loc delivery.Location) (*kgo.Record, error) {
+func readAt(ctx context.Context, cl *kgo.Client, loc deliverylog.Location) (*kgo.Record, error) {
 	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, loc.Topic)
 	if err != nil {
 		return nil, fmt.Errorf("list start offsets: %w", err)

@@ -44,7 +44,7 @@ var ErrGone = errors.New("delivery record no longer kept")
 // deliverylog.ErrNotFound when the tenant has none; deliverylog.Reader
 // implements it.
 type Locator interface {
-	Locate(ctx context.Context, tenant, id string) (delivery.Location, error)
+	Locate(ctx context.Context, tenant, id string) (deliverylog.Location, error)
 }
 
 // Replayer writes deliveries to the Retry-now lane, due at once, with

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/replay"
 	"github.com/hookline/hookline/internal/testbackend"
@@ -85,11 +86,11 @@ func TestRetryNowReadsTheLogNotTheTopics(t *testing.T) {
 
 		// A delivery the log places where the orphan is.
 		misplaced := &delivery.Delivery{ID: delivery.NewID(), EndpointID: "ep1", TenantID: "t-1", Attempt: 1}
-		w, err := delivery.NewLogWriter(delivery.LogWriterConfig{Brokers: b.Brokers, Topic: r.topics.Attempts})
+		w, err := deliverylog.NewWriter(deliverylog.WriterConfig{Brokers: b.Brokers, Topic: r.topics.Attempts})
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Landed(misplaced, &delivery.Logged{Attempt: delivery.Attempt{Status: 400}, Outcome: delivery.Dead, Reason: "HTTP 400"}, first)
+		w.Landed(misplaced, &deliverylog.Logged{Attempt: delivery.Attempt{Status: 400}, Outcome: delivery.Dead, Reason: "HTTP 400"}, first)
 		w.Close()
 		r.located(t, "t-1", misplaced.ID, r.topics.Dead)
 		if _, err := r.rp.One(ctx, "t-1", misplaced.ID); !errors.Is(err, replay.ErrNotFound) {
@@ -105,12 +106,12 @@ func TestRetryNowReadsTheLogNotTheTopics(t *testing.T) {
 		if _, err := b.Admin(t).DeleteRecords(ctx, cut); err != nil {
 			t.Fatal(err)
 		}
-		w, err = delivery.NewLogWriter(delivery.LogWriterConfig{Brokers: b.Brokers, Topic: r.topics.Attempts})
+		w, err = deliverylog.NewWriter(deliverylog.WriterConfig{Brokers: b.Brokers, Topic: r.topics.Attempts})
 		if err != nil {
 			t.Fatal(err)
 		}
 		expired := &delivery.Delivery{ID: orphan.ID, EndpointID: "ep1", TenantID: "t-1", Attempt: 4}
-		w.Landed(expired, &delivery.Logged{Attempt: delivery.Attempt{Status: 500}, Outcome: delivery.Dead, Reason: "HTTP 500"}, first)
+		w.Landed(expired, &deliverylog.Logged{Attempt: delivery.Attempt{Status: 500}, Outcome: delivery.Dead, Reason: "HTTP 500"}, first)
 		w.Close()
 		r.located(t, "t-1", orphan.ID, r.topics.Dead)
 		if _, err := r.rp.One(ctx, "t-1", orphan.ID); !errors.Is(err, replay.ErrGone) {

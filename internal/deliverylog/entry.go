@@ -1,18 +1,21 @@
-package delivery
+package deliverylog
 
 import (
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/envelope"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// LogEntry is one attempt in the attempt-log topic, the source of the
-// delivery log and endpoint health views.
-type LogEntry struct {
+// Entry is one attempt in the attempt-log topic, the source of the
+// delivery log and endpoint health views. Writer writes entries; the
+// Indexer reads them into Redis. Its JSON is the topic's record format,
+// so its field names do not change.
+type Entry struct {
 	DeliveryID string    `json:"deliveryId"`
 	EndpointID string    `json:"endpointId"`
 	TenantID   string    `json:"tenantId"`
@@ -75,8 +78,8 @@ const OutcomeSplit = "split"
 
 // SplitRecord builds the attempt-log entry saying d became parts because of
 // reason. It is not an attempt: nothing was sent.
-func SplitRecord(topic string, d *Delivery, parts []*Delivery, reason string) *kgo.Record {
-	e := LogEntry{
+func SplitRecord(topic string, d *delivery.Delivery, parts []*delivery.Delivery, reason string) *kgo.Record {
+	e := Entry{
 		DeliveryID: d.ID, EndpointID: d.EndpointID, TenantID: d.TenantID, Attempt: d.Attempt, Items: d.Items,
 		Status: d.LastStatus, Outcome: OutcomeSplit, Error: reason, At: time.Now().UTC(), SplitFrom: d.SplitFrom,
 	}
@@ -86,20 +89,20 @@ func SplitRecord(topic string, d *Delivery, parts []*Delivery, reason string) *k
 	return &kgo.Record{Topic: topic, Key: []byte(d.ID), Value: e.appendJSON(make([]byte, 0, 320+len(e.Error)))}
 }
 
-// LogRecord builds the attempt-log record of attempt a of d.
-func LogRecord(topic string, d *Delivery, a Attempt, o Outcome, reason string) *kgo.Record {
-	return logRecord(topic, d, a, o, reason, nil)
+// AttemptRecord builds the attempt-log record of attempt a of d.
+func AttemptRecord(topic string, d *delivery.Delivery, a delivery.Attempt, o delivery.Outcome, reason string) *kgo.Record {
+	return attemptRecord(topic, d, a, o, reason, nil)
 }
 
-// logRecord is LogRecord naming where the outcome's record landed (nil:
-// none did).
-func logRecord(topic string, d *Delivery, a Attempt, o Outcome, reason string, next *Location) *kgo.Record {
-	e := LogEntry{
+// attemptRecord is AttemptRecord naming where the outcome's record landed
+// (nil: none did).
+func attemptRecord(topic string, d *delivery.Delivery, a delivery.Attempt, o delivery.Outcome, reason string, next *Location) *kgo.Record {
+	e := Entry{
 		DeliveryID: d.ID, EndpointID: d.EndpointID, TenantID: d.TenantID, Attempt: d.Attempt, Items: d.Items,
 		Status: a.Status, LatencyMS: a.Latency.Milliseconds(), Outcome: o.String(), Error: reason,
 		Response: string(a.Excerpt), At: time.Now().UTC(), SplitFrom: d.SplitFrom, Record: next,
 	}
-	if o == Retry && !d.Due.IsZero() {
+	if o == delivery.Retry && !d.Due.IsZero() {
 		due := d.Due.UTC()
 		e.NextDue = &due
 	}
@@ -108,7 +111,7 @@ func logRecord(topic string, d *Delivery, a Attempt, o Outcome, reason string, n
 
 // appendJSON encodes e as encoding/json would, without reflection: one of
 // these is written per attempt, so per event in single-event mode.
-func (e *LogEntry) appendJSON(b []byte) []byte {
+func (e *Entry) appendJSON(b []byte) []byte {
 	str := func(key, v string) {
 		b = append(b, key...)
 		b = envelope.AppendString(b, v)

@@ -1,4 +1,4 @@
-package delivery_test
+package deliverylog
 
 import (
 	"encoding/json"
@@ -11,13 +11,13 @@ import (
 	"github.com/hookline/hookline/internal/testbackend"
 )
 
-// TestLogWriterWritesEveryAttemptByClose: records lingering (here for a
+// TestWriterWritesEveryAttemptByClose: records lingering (here for a
 // whole minute) are all in the topic once Close returns, each decoding to
 // the attempt it logged.
-func TestLogWriterWritesEveryAttemptByClose(t *testing.T) {
+func TestWriterWritesEveryAttemptByClose(t *testing.T) {
 	testbackend.ForEachKafka(t, func(t *testing.T, k testbackend.Kafka) {
 		topic := k.Topic(t, 3)
-		w, err := delivery.NewLogWriter(delivery.LogWriterConfig{Brokers: k.Brokers, Topic: topic, Linger: time.Minute})
+		w, err := NewWriter(WriterConfig{Brokers: k.Brokers, Topic: topic, Linger: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,7 +32,7 @@ func TestLogWriterWritesEveryAttemptByClose(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for _, r := range k.ReadAll(t, topic, n, 10*time.Second) {
-			var e delivery.LogEntry
+			var e Entry
 			if err := json.Unmarshal(r.Value, &e); err != nil {
 				t.Fatalf("record %s: %v", r.Value, err)
 			}
@@ -47,18 +47,18 @@ func TestLogWriterWritesEveryAttemptByClose(t *testing.T) {
 	})
 }
 
-// TestLogWriterNeverBlocksWithKafkaAway: with no broker to write to and
+// TestWriterNeverBlocksWithKafkaAway: with no broker to write to and
 // the buffer full, logging an attempt returns at once (the record is
 // dropped and counted) instead of holding the delivery up, Close returns
 // after its flush timeout, and every record is counted.
-func TestLogWriterNeverBlocksWithKafkaAway(t *testing.T) {
+func TestWriterNeverBlocksWithKafkaAway(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	w, err := delivery.NewLogWriter(delivery.LogWriterConfig{Brokers: []string{addr}, Topic: "attempts",
+	w, err := NewWriter(WriterConfig{Brokers: []string{addr}, Topic: "attempts",
 		MaxBuffered: 10, FlushTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

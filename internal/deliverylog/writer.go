@@ -1,4 +1,4 @@
-package delivery
+package deliverylog
 
 import (
 	"context"
@@ -6,19 +6,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
-// LogWriterConfig configures a LogWriter.
-type LogWriterConfig struct {
+// WriterConfig configures a Writer.
+type WriterConfig struct {
 	// Brokers is the Kafka bootstrap list. Required.
 	Brokers []string
 	// Topic is the attempt-log topic. Required.
 	Topic string
 	// Linger is how long a record waits for others to share its produce
-	// request. Default 20 ms (DefaultLogLinger).
+	// request. Default 20 ms (DefaultWriterLinger).
 	Linger time.Duration
 	// FlushTimeout bounds how long Close writes what is buffered. Default
 	// 5 s: what a stop leaves unwritten only thins the log.
@@ -32,17 +33,17 @@ type LogWriterConfig struct {
 	Logger *zap.Logger
 }
 
-// DefaultLogLinger is LogWriterConfig.Linger's default.
-const DefaultLogLinger = 20 * time.Millisecond
+// DefaultWriterLinger is WriterConfig.Linger's default.
+const DefaultWriterLinger = 20 * time.Millisecond
 
-// LogWriter writes attempt-log records asynchronously, batched on a Kafka
+// Writer writes attempt-log records asynchronously, batched on a Kafka
 // client of its own. The log is a view of outcomes, not one of them: no
 // offset commit waits for it, so its records can linger to fill produce
 // requests (at a thousand single-event deliveries a second, a 20 ms linger
 // makes one request of twenty records where a 1 ms one makes twenty of
 // one) without delaying the hand-offs to retry tiers and dead letters,
 // which go on the member's client with its short linger.
-type LogWriter struct {
+type Writer struct {
 	cl     *kgo.Client
 	topic  string
 	flush  time.Duration
@@ -50,13 +51,13 @@ type LogWriter struct {
 	failed atomic.Int64
 }
 
-// NewLogWriter connects a producer client for the attempt log.
-func NewLogWriter(cfg LogWriterConfig) (*LogWriter, error) {
+// NewWriter connects a producer client for the attempt log.
+func NewWriter(cfg WriterConfig) (*Writer, error) {
 	if len(cfg.Brokers) == 0 || cfg.Topic == "" {
 		return nil, fmt.Errorf("attempt log: brokers and topic are required")
 	}
 	if cfg.Linger <= 0 {
-		cfg.Linger = DefaultLogLinger
+		cfg.Linger = DefaultWriterLinger
 	}
 	if cfg.MaxBuffered <= 0 {
 		cfg.MaxBuffered = 100_000
@@ -72,12 +73,12 @@ func NewLogWriter(cfg LogWriterConfig) (*LogWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attempt log client: %w", err)
 	}
-	return &LogWriter{cl: cl, topic: cfg.Topic, flush: cfg.FlushTimeout, log: cfg.Logger}, nil
+	return &Writer{cl: cl, topic: cfg.Topic, flush: cfg.FlushTimeout, log: cfg.Logger}, nil
 }
 
 // Attempt logs attempt a of d and its outcome. It does not wait.
-func (w *LogWriter) Attempt(d *Delivery, a Attempt, o Outcome, reason string) {
-	w.produce(LogRecord(w.topic, d, a, o, reason))
+func (w *Writer) Attempt(d *delivery.Delivery, a delivery.Attempt, o delivery.Outcome, reason string) {
+	w.produce(AttemptRecord(w.topic, d, a, o, reason))
 }
 
 // Logged is an attempt whose outcome writes a record (to a retry tier or
@@ -85,8 +86,8 @@ func (w *LogWriter) Attempt(d *Delivery, a Attempt, o Outcome, reason string) {
 // that it names where: Retry now reads the delivery from there rather
 // than search the topics for it.
 type Logged struct {
-	Attempt Attempt
-	Outcome Outcome
+	Attempt delivery.Attempt
+	Outcome delivery.Outcome
 	Reason  string
 }
 
@@ -94,7 +95,7 @@ type Logged struct {
 // landed: none did (a split, or a stop before the write landed), and the
 // entry names no place. A nil l logs nothing: the write followed no
 // attempt. It does not wait.
-func (w *LogWriter) Landed(d *Delivery, l *Logged, landed *kgo.Record) {
+func (w *Writer) Landed(d *delivery.Delivery, l *Logged, landed *kgo.Record) {
 	if l == nil {
 		return
 	}
@@ -103,15 +104,15 @@ func (w *LogWriter) Landed(d *Delivery, l *Logged, landed *kgo.Record) {
 		loc := LocationOf(landed)
 		at = &loc
 	}
-	w.produce(logRecord(w.topic, d, l.Attempt, l.Outcome, l.Reason, at))
+	w.produce(attemptRecord(w.topic, d, l.Attempt, l.Outcome, l.Reason, at))
 }
 
 // Split logs that d became parts because of reason. It does not wait.
-func (w *LogWriter) Split(d *Delivery, parts []*Delivery, reason string) {
+func (w *Writer) Split(d *delivery.Delivery, parts []*delivery.Delivery, reason string) {
 	w.produce(SplitRecord(w.topic, d, parts, reason))
 }
 
-func (w *LogWriter) produce(r *kgo.Record) {
+func (w *Writer) produce(r *kgo.Record) {
 	// Never blocks: with Kafka away and the buffer full, a record is
 	// dropped (counted, logged once) rather than hold a delivery up, or
 	// hold up a stop that waits for deliveries before closing the log.
@@ -120,7 +121,7 @@ func (w *LogWriter) produce(r *kgo.Record) {
 	w.cl.TryProduce(context.Background(), r, w.done)
 }
 
-func (w *LogWriter) done(r *kgo.Record, err error) {
+func (w *Writer) done(r *kgo.Record, err error) {
 	if err == nil {
 		return
 	}
@@ -134,11 +135,11 @@ func (w *LogWriter) done(r *kgo.Record, err error) {
 
 // Failed is how many records could not be written, or were dropped
 // because the buffer was full.
-func (w *LogWriter) Failed() int64 { return w.failed.Load() }
+func (w *Writer) Failed() int64 { return w.failed.Load() }
 
 // Close writes what is buffered, for at most the flush timeout, then
 // closes the client.
-func (w *LogWriter) Close() {
+func (w *Writer) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), w.flush)
 	defer cancel()
 	if err := w.cl.Flush(ctx); err != nil {

@@ -1,4 +1,4 @@
-package delivery
+package deliverylog
 
 import (
 	"encoding/json"
@@ -7,16 +7,16 @@ import (
 	"time"
 )
 
-func TestLogEntryEncodesLikeEncodingJSON(t *testing.T) {
+func TestEntryEncodesLikeEncodingJSON(t *testing.T) {
 	due := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
-	for _, e := range []LogEntry{
+	for _, e := range []Entry{
 		{DeliveryID: "0123456789abcdef01234567", EndpointID: "ep1", TenantID: "t-1", Attempt: 2, Items: 10000, Status: 503,
 			LatencyMS: 12, Outcome: "retry", Error: "HTTP 503", Response: "busy \"now\"\n\x01é", At: time.Unix(1795392510, 5).UTC(), NextDue: &due},
 		{DeliveryID: "x", Outcome: "delivered", Status: 204, At: time.Unix(0, 0).UTC()},
 		{DeliveryID: "y", Outcome: OutcomeSplit, At: time.Unix(0, 0).UTC(), SplitFrom: "w", SplitInto: []string{"a", "b\"c"}},
 		{DeliveryID: "z", Outcome: "dead", At: time.Unix(0, 0).UTC(), Record: &Location{Topic: "hookline.dead", Partition: 2, Offset: 1 << 40}},
 	} {
-		var got, want LogEntry
+		var got, want Entry
 		if err := json.Unmarshal(e.appendJSON(nil), &got); err != nil {
 			t.Fatalf("invalid JSON %s: %v", e.appendJSON(nil), err)
 		}
