@@ -4,14 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
-	"code.dny.dev/ssrf"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/signing"
 	"go.uber.org/zap"
@@ -98,22 +94,12 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, tenant str
 	return nil
 }
 
-func newGuard(allow []netip.Prefix) *ssrf.Guardian {
-	var v4, v6 []netip.Prefix
-	for _, p := range allow {
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-		} else {
-			v6 = append(v6, p)
-		}
-	}
-	return ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
-}
-
-// checkURL applies the sender's rules before anything is stored: https
-// unless AllowHTTP, and no address the sender's dialer would refuse. A name
-// is resolved and every address checked; one that does not resolve now is
-// left to the dialer, which checks the address it actually dials.
+// checkURL applies the rules the sender and its dialer apply
+// (internal/egress) before anything is stored, so an endpoint that could
+// never be delivered to is refused with a reason instead of dead-lettering
+// every delivery. A name is resolved and every address checked; one that
+// does not resolve now is left to the dialer, which checks the address it
+// actually dials.
 func (s *Server) checkURL(ctx context.Context, raw string) error {
 	return s.checkURLOf(ctx, "url", raw)
 }
@@ -121,39 +107,8 @@ func (s *Server) checkURL(ctx context.Context, raw string) error {
 // checkURLOf is checkURL for the URL in field (also auth.tokenUrl: the
 // token request goes out through the same dialer).
 func (s *Server) checkURLOf(ctx context.Context, field, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return badRequest(field, "%s must be an absolute https URL", field)
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && s.cfg.AllowHTTP:
-	case u.Scheme == "http":
-		return badRequest(field, "%s must use https (plain http is allowed only on development servers)", field)
-	default:
-		return badRequest(field, "%s must be an absolute https URL, not %s:", field, u.Scheme)
-	}
-	host := u.Hostname()
-	if a, err := netip.ParseAddr(host); err == nil {
-		return s.checkAddr(field, host, a)
-	}
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
-	if err != nil {
-		return nil
-	}
-	for _, a := range addrs {
-		if err := s.checkAddr(field, host, a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Server) checkAddr(field, host string, a netip.Addr) error {
-	if s.guard.SafeAddr(a.Unmap().WithZone("")) != nil {
-		return badRequest(field, "%s host %s is (or resolves to) %s, a private, loopback or reserved address webhooks may not reach", field, host, a)
+	if err := s.egress.CheckURL(ctx, raw); err != nil {
+		return badRequest(field, "%s %v", field, err)
 	}
 	return nil
 }

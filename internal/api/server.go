@@ -13,10 +13,10 @@ import (
 	"net/netip"
 	"time"
 
-	"code.dny.dev/ssrf"
 	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/delivery"
+	"github.com/hookline/hookline/internal/egress"
 	"go.uber.org/zap"
 )
 
@@ -93,9 +93,10 @@ type Config struct {
 
 // Server serves the API. Safe for concurrent use.
 type Server struct {
-	cfg   Config
-	log   *zap.Logger
-	guard *ssrf.Guardian
+	cfg Config
+	log *zap.Logger
+	// egress checks endpoint and token URLs by the sender's rules.
+	egress *egress.Policy
 	// limits pace each key's requests; ingestLimits its POST /v1/events,
 	// the same buckets unless Config.IngestRatePerSecond is set.
 	limits       *limiters
@@ -147,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: page: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, guard: newGuard(cfg.AllowNetworks), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst), page: pg}
+	s := &Server{cfg: cfg, log: cfg.Logger, egress: egress.New(egress.Rules{AllowHTTP: cfg.AllowHTTP, AllowNetworks: cfg.AllowNetworks}), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst), page: pg}
 	s.run.init()
 	s.ingestLimits = s.limits
 	if cfg.IngestRatePerSecond != 0 {

@@ -138,8 +138,11 @@ func setStaticAuth(h http.Header, a *endpoints.Auth) {
 // bearer fetches (or reuses) ep's token for one request.
 func (s *Sender) bearer(ctx context.Context, ep *endpoints.Endpoint, rejected *oauth2.Token) (*oauth2.Token, error) {
 	u, err := url.Parse(ep.Auth.TokenURL)
-	if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && s.cfg.AllowHTTP) {
-		return nil, fmt.Errorf("%w: oauth2 token endpoint %s is not https (plain http is allowed only when configured)", ErrBlocked, ep.Auth.TokenURL)
+	if err == nil {
+		err = s.egress.CheckScheme(u)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: oauth2 token endpoint %s %v", ErrBlocked, ep.Auth.TokenURL, err)
 	}
 	now := s.cfg.Clock()
 	tok, err := s.cfg.Tokens.client(ep, now).token(ctx, s.tokenHTTP, now, rejected)
@@ -156,7 +159,7 @@ func tokenErr(a *endpoints.Auth, err error) error {
 	var detail string
 	switch {
 	case isBlocked(err):
-		return fmt.Errorf("%w: oauth2 token endpoint %s resolves to an address outside the allowed networks: %s", ErrBlocked, a.TokenURL, redact(err.Error(), a))
+		return blockedDial("oauth2 token endpoint "+a.TokenURL, err)
 	case errors.As(err, &re) && re.Response != nil:
 		detail = strconv.Itoa(re.Response.StatusCode)
 		if re.ErrorCode != "" {

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"code.dny.dev/ssrf"
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/hookline/hookline/internal/egress"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/signing"
@@ -66,7 +66,9 @@ const DefaultMaxRetryAfter = time.Hour
 type Sender struct {
 	cfg     SenderConfig
 	headers signing.Headers
-	client  *retryablehttp.Client
+	// egress holds every URL and dial to AllowHTTP and AllowNetworks.
+	egress *egress.Policy
+	client *retryablehttp.Client
 	// tokenHTTP fetches OAuth2 tokens through the same guarded transport,
 	// so a token URL obeys the endpoint URL's network rules.
 	tokenHTTP *http.Client
@@ -108,16 +110,8 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	var v4, v6 []netip.Prefix
-	for _, p := range cfg.AllowNetworks {
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-		} else {
-			v6 = append(v6, p)
-		}
-	}
-	guard := ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Safe}
+	rules := egress.New(egress.Rules{AllowHTTP: cfg.AllowHTTP, AllowNetworks: cfg.AllowNetworks})
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: rules.Control}
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialer.DialContext,
@@ -141,7 +135,7 @@ func NewSender(cfg SenderConfig) *Sender {
 	rc.RetryWaitMax = 250 * time.Millisecond
 	rc.CheckRetry = retryConnectFailures
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return &Sender{cfg: cfg, headers: canonical(signing.HeadersFor(cfg.Prefix)), client: rc,
+	return &Sender{cfg: cfg, headers: canonical(signing.HeadersFor(cfg.Prefix)), egress: rules, client: rc,
 		tokenHTTP: &http.Client{Transport: tr, CheckRedirect: noRedirects}}
 }
 
@@ -193,8 +187,18 @@ func retryConnectFailures(ctx context.Context, _ *http.Response, err error) (boo
 }
 
 func isBlocked(err error) bool {
-	return errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedNetwork) ||
-		errors.Is(err, ssrf.ErrProhibitedPort) || errors.Is(err, ErrBlocked)
+	return egress.Refused(err) || errors.Is(err, ErrBlocked)
+}
+
+// blockedDial words a dial the egress rules refused: the host dialed and
+// the refusal (which names the address and what to do), never the rest
+// of the dial error's chain.
+func blockedDial(what string, err error) error {
+	var refusal *egress.Error
+	if errors.As(err, &refusal) {
+		err = refusal
+	}
+	return fmt.Errorf("%w: %s %v", ErrBlocked, what, err)
 }
 
 // Attempt is what one POST produced.
@@ -273,8 +277,8 @@ func (s *Sender) post(ctx context.Context, sg *Signed, rejected *oauth2.Token) (
 		return Attempt{Err: fmt.Errorf("%w: endpoint URL %q: %v", ErrBlocked, ep.URL, err)}, nil
 	}
 	u := req.URL
-	if u.Scheme != "https" && !(u.Scheme == "http" && s.cfg.AllowHTTP) {
-		return Attempt{Err: fmt.Errorf("%w: %s is not https (plain http is allowed only when configured)", ErrBlocked, ep.URL)}, nil
+	if err := s.egress.CheckScheme(u); err != nil {
+		return Attempt{Err: fmt.Errorf("%w: %s %v", ErrBlocked, ep.URL, err)}, nil
 	}
 	if sg.err != nil {
 		return Attempt{Err: sg.err}, nil
@@ -292,7 +296,7 @@ func (s *Sender) post(ctx context.Context, sg *Signed, rejected *oauth2.Token) (
 	a := Attempt{Latency: time.Since(start)}
 	if err != nil {
 		if isBlocked(err) {
-			a.Err = fmt.Errorf("%w: %s resolves to an address outside the allowed networks: %v", ErrBlocked, u.Host, err)
+			a.Err = blockedDial(u.Host, err)
 		} else {
 			a.Err = err
 		}

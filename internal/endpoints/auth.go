@@ -2,9 +2,10 @@ package endpoints
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/hookline/hookline/internal/egress"
 )
 
 // Authentication types: how a delivery proves itself to the receiver, on
@@ -121,14 +122,10 @@ func (a *Auth) validate() (field, msg string) {
 			return "auth.password", "required, printable"
 		}
 	case AuthOAuth2:
-		u, err := url.Parse(a.TokenURL)
+		_, err := egress.CheckForm(a.TokenURL)
 		switch {
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			return "auth.tokenUrl", fmt.Sprintf("want an absolute http(s) URL, got %q", a.TokenURL)
-		case u.User != nil:
-			return "auth.tokenUrl", "credentials in the URL are not allowed"
-		case numericHostForm(u.Hostname()) != "":
-			return "auth.tokenUrl", "write an IPv4 host as four decimal parts (a.b.c.d)"
+		case err != nil:
+			return "auth.tokenUrl", err.Error()
 		case a.ClientID == "" || !printable(a.ClientID):
 			return "auth.clientId", "required, printable"
 		case a.ClientSecret == "" || !printable(a.ClientSecret):

@@ -10,14 +10,13 @@ package endpoints
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hookline/hookline/internal/egress"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/payload"
@@ -160,15 +159,8 @@ func (e *Endpoint) Validate() error {
 			return bad(l.field, "at most %d bytes of printable UTF-8", maxLabelLen)
 		}
 	}
-	u, err := url.Parse(e.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return bad("url", "want an absolute http(s) URL, got %q", e.URL)
-	}
-	if u.User != nil {
-		return bad("url", "credentials in the URL are not allowed")
-	}
-	if form := numericHostForm(u.Hostname()); form != "" {
-		return bad("url", "host %q is an IPv4 address in %s form, which resolvers read differently; write it as four decimal parts (a.b.c.d)", u.Hostname(), form)
+	if _, err := egress.CheckForm(e.URL); err != nil {
+		return bad("url", "%v", err)
 	}
 	if e.MaxBytes > kafka.MaxDeliveryBytes {
 		return bad("maxBytes", "%d is more than the %d bytes a retry topic accepts; use at most %d", e.MaxBytes, kafka.MaxDeliveryBytes, kafka.MaxDeliveryBytes)
@@ -254,58 +246,6 @@ func (e *Endpoint) matchesType(typ string) bool {
 		}
 	}
 	return false
-}
-
-// numericHostForm names the form of a host that is an IPv4 address written
-// other than as four decimal parts ("decimal", "hexadecimal", "octal",
-// "shortened"), or returns "" for canonical addresses and names. Such hosts
-// are refused: net/netip rejects them while C resolvers accept them, so the
-// address checked and the address dialled could differ. No DNS name has an
-// all-numeric last label, so none is refused.
-func numericHostForm(host string) string {
-	if host == "" || strings.Contains(host, ":") {
-		return "" // empty, or IPv6 (netip parses it canonically)
-	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return ""
-	}
-	parts := strings.Split(strings.TrimSuffix(host, "."), ".")
-	form := ""
-	for _, p := range parts {
-		switch {
-		case len(p) > 2 && (p[:2] == "0x" || p[:2] == "0X") && isDigits(p[2:], 16):
-			form = "hexadecimal"
-		case len(p) > 1 && p[0] == '0' && isDigits(p, 10):
-			if form == "" {
-				form = "octal"
-			}
-		case isDigits(p, 10):
-		default:
-			return "" // a name, e.g. 1.example.com: resolved and checked at dial
-		}
-	}
-	if form == "" {
-		if len(parts) == 1 {
-			return "decimal"
-		}
-		return "shortened"
-	}
-	return form
-}
-
-func isDigits(s string, base int) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case c >= '0' && c <= '9':
-		case base == 16 && (c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // String describes e without its secrets, so an endpoint printed into a
