@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/deliverylog"
 	"github.com/hookline/hookline/internal/demo"
+	"github.com/hookline/hookline/internal/dev"
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/retry"
@@ -111,7 +112,7 @@ func parseDev(fs *flagSet, args []string) (devConfig, error) {
 
 func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	kdir := filepath.Join(c.dataDir, "kafka")
-	emb, err := kafka.StartEmbedded(kdir, c.kafkaPort, int32(c.partitions))
+	emb, err := dev.StartKafka(kdir, c.kafkaPort, int32(c.partitions))
 	if err != nil {
 		return err
 	}

@@ -1,31 +1,17 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
-	"github.com/alicebob/miniredis/v2"
+	"github.com/hookline/hookline/internal/dev"
 	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
-// devRedisSaveEvery is how much of the in-process Redis a crash of dev (not
-// a Ctrl-C, which saves on the way out) can lose: done marks newer than
-// that are gone, so their deliveries may be sent again.
-const devRedisSaveEvery = 5 * time.Second
-
-// devRedisDBs are the databases saved; miniredis has Redis's 16.
-const devRedisDBs = 16
-
-// devRedis connects to url, or starts an in-process Redis when url is empty.
-// The in-process one is restored from file and written back to it, so the
-// done marks and leases outlive a restart as the embedded Kafka's offsets
-// do; without them a restarted dev would send retried deliveries again.
+// devRedis connects to url, or starts the in-process Redis of dev when url
+// is empty, restored from and saved to file (see dev.StartRedis). It
+// returns the client, a description for the banner and the closer.
 func devRedis(url, file string, log *zap.Logger) (redis.UniversalClient, string, func(), error) {
 	if url != "" {
 		opt, err := idempotency.ParseURL(url)
@@ -35,216 +21,14 @@ func devRedis(url, file string, log *zap.Logger) (redis.UniversalClient, string,
 		rdb := redis.NewClient(opt)
 		return rdb, opt.Addr, func() { _ = rdb.Close() }, nil
 	}
-	m := miniredis.NewMiniRedis()
-	n, err := loadRedis(m, file, time.Now())
+	r, err := dev.StartRedis(file, log)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("in-process redis: restoring %s: %w (move it away to start empty)", file, err)
+		return nil, "", nil, err
 	}
-	if err := m.Start(); err != nil {
-		return nil, "", nil, fmt.Errorf("in-process redis: %w", err)
-	}
-	stopClock := idempotency.KeepTime(m) // leases and done marks expire as in Redis
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), Protocol: 2})
-	save := func() {
-		if err := saveRedis(m, file, time.Now()); err != nil {
-			log.Warn("in-process redis: not saved", zap.String("file", file), zap.Error(err))
-		}
-	}
-	done, saved := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(saved)
-		t := time.NewTicker(devRedisSaveEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				save()
-			}
-		}
-	}()
-	desc := fmt.Sprintf("redis://%s (in-process; %d keys restored from %s)", m.Addr(), n, file)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), Protocol: 2})
+	desc := fmt.Sprintf("redis://%s (in-process; %d keys restored from %s)", r.Addr(), r.Restored(), file)
 	return rdb, desc, func() {
-		close(done)
-		<-saved
-		stopClock()
 		_ = rdb.Close()
-		save()
-		m.Close()
+		r.Close() // saves a last time
 	}, nil
-}
-
-// savedKey is one key of the snapshot. Values are bytes, which JSON keeps
-// exact where strings would lose what is not UTF-8.
-type savedKey struct {
-	DB   int    `json:"db"`
-	Key  []byte `json:"key"`
-	Type string `json:"type"`
-	// Value is a string's value.
-	Value []byte `json:"value,omitempty"`
-	// Items are a hash's fields and values, alternating, or the members of
-	// a set, list or sorted set.
-	Items [][]byte `json:"items,omitempty"`
-	// Scores are a sorted set's, one per item.
-	Scores []float64 `json:"scores,omitempty"`
-	// ExpireAt is wall-clock time, so a key whose TTL ran out while dev
-	// was stopped is not brought back, as with Redis's own persistence.
-	ExpireAt *time.Time `json:"expireAt,omitempty"`
-}
-
-type redisSnapshot struct {
-	SavedAt time.Time  `json:"savedAt"`
-	Keys    []savedKey `json:"keys"`
-}
-
-// saveRedis writes m's keys to file. It reads key by key while the pipeline
-// runs, so it is not one instant; the final save, after the pipeline has
-// stopped, is.
-func saveRedis(m *miniredis.Miniredis, file string, now time.Time) error {
-	snap := redisSnapshot{SavedAt: now.UTC(), Keys: []savedKey{}}
-	var skipped []string
-	for i := range devRedisDBs {
-		db := m.DB(i)
-		for _, k := range db.Keys() {
-			sk := savedKey{DB: i, Key: []byte(k), Type: db.Type(k)}
-			var err error
-			switch sk.Type {
-			case "string":
-				var v string
-				v, err = db.Get(k)
-				sk.Value = []byte(v)
-			case "hash":
-				var fields []string
-				fields, err = db.HKeys(k)
-				for _, f := range fields {
-					sk.Items = append(sk.Items, []byte(f), []byte(db.HGet(k, f)))
-				}
-			case "set", "list":
-				var vs []string
-				if sk.Type == "set" {
-					vs, err = db.Members(k)
-				} else {
-					vs, err = db.List(k)
-				}
-				for _, v := range vs {
-					sk.Items = append(sk.Items, []byte(v))
-				}
-			case "zset":
-				var ms map[string]float64
-				ms, err = db.SortedSet(k)
-				for mem, score := range ms {
-					sk.Items = append(sk.Items, []byte(mem))
-					sk.Scores = append(sk.Scores, score)
-				}
-			case "":
-				continue // gone since Keys
-			default:
-				skipped = append(skipped, sk.Type)
-				continue
-			}
-			if errors.Is(err, miniredis.ErrKeyNotFound) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("key %q: %w", k, err)
-			}
-			if ttl := db.TTL(k); ttl > 0 {
-				at := now.Add(ttl).UTC()
-				sk.ExpireAt = &at
-			}
-			snap.Keys = append(snap.Keys, sk)
-		}
-	}
-	b, err := json.Marshal(snap)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return err
-	}
-	// A crash mid-write must leave the previous snapshot whole.
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, file); err != nil {
-		return err
-	}
-	if len(skipped) > 0 {
-		return fmt.Errorf("saved all but keys of types %v, which dev does not keep", skipped)
-	}
-	return nil
-}
-
-// loadRedis fills m from file, if there is one, and says how many keys it
-// restored.
-func loadRedis(m *miniredis.Miniredis, file string, now time.Time) (int, error) {
-	b, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	var snap redisSnapshot
-	if err := json.Unmarshal(b, &snap); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, sk := range snap.Keys {
-		var ttl time.Duration
-		if sk.ExpireAt != nil {
-			if ttl = sk.ExpireAt.Sub(now); ttl <= 0 {
-				continue
-			}
-		}
-		if sk.DB < 0 || sk.DB >= devRedisDBs {
-			return n, fmt.Errorf("key %q: database %d", sk.Key, sk.DB)
-		}
-		db, k := m.DB(sk.DB), string(sk.Key)
-		var err error
-		switch sk.Type {
-		case "string":
-			err = db.Set(k, string(sk.Value))
-		case "hash":
-			if len(sk.Items)%2 != 0 {
-				return n, fmt.Errorf("key %q: a field without a value", k)
-			}
-			for i := 0; i < len(sk.Items); i += 2 {
-				db.HSet(k, string(sk.Items[i]), string(sk.Items[i+1]))
-			}
-		case "set":
-			_, err = db.SetAdd(k, strs(sk.Items)...)
-		case "list":
-			_, err = db.Push(k, strs(sk.Items)...)
-		case "zset":
-			if len(sk.Scores) != len(sk.Items) {
-				return n, fmt.Errorf("key %q: %d members, %d scores", k, len(sk.Items), len(sk.Scores))
-			}
-			for i, mem := range sk.Items {
-				if _, err = db.ZAdd(k, sk.Scores[i], string(mem)); err != nil {
-					break
-				}
-			}
-		default:
-			return n, fmt.Errorf("key %q: type %q", k, sk.Type)
-		}
-		if err != nil {
-			return n, fmt.Errorf("key %q: %w", k, err)
-		}
-		if ttl > 0 {
-			db.SetTTL(k, ttl)
-		}
-		n++
-	}
-	return n, nil
-}
-
-func strs(bs [][]byte) []string {
-	out := make([]string, len(bs))
-	for i, b := range bs {
-		out[i] = string(b)
-	}
-	return out
 }

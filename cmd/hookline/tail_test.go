@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/internal/kafka"
+	"github.com/hookline/hookline/internal/dev"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestTailIdleWhileOtherTopicsAreWritten produces to another topic of the
 // same broker the whole time; tail of a quiet topic still stops on --idle.
 func TestTailIdleWhileOtherTopicsAreWritten(t *testing.T) {
-	emb, err := kafka.StartEmbedded(t.TempDir(), 0, 1)
+	emb, err := dev.StartKafka(t.TempDir(), 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,24 +1,20 @@
 // Package kafka holds hookline's Kafka plumbing shared by every command: the
 // topic layout (every topic's name and spec, Layout), topic creation,
 // client options with the delivery guarantees hookline relies on (acks=all,
-// idempotent writes), group membership settings, and the embedded broker
-// of `hookline dev`.
+// idempotent writes) and group membership settings. The embedded broker of
+// `hookline dev` is in internal/dev, which no production package imports.
 package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/hookline/hookline/internal/topics"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -153,39 +149,4 @@ func raiseMessageLimit(ctx context.Context, adm *kadm.Client, topics []string) e
 		}
 	}
 	return nil
-}
-
-// Embedded is the in-process broker of `hookline dev`.
-type Embedded struct {
-	*kfake.Cluster
-	Addr string
-}
-
-// StartEmbedded starts an in-process Kafka on 127.0.0.1:port that persists
-// under dir, so a restart keeps topics, records and committed offsets.
-// Port 0 picks a free port.
-func StartEmbedded(dir string, port int, partitions int32) (*Embedded, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("embedded kafka: data dir: %w", err)
-	}
-	if port != 0 {
-		// kfake would fail later with a less helpful message.
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			return nil, fmt.Errorf("embedded kafka: port %d is taken (another Kafka or hookline dev?); pick another with --kafka-port: %w", port, err)
-		}
-		_ = l.Close()
-	}
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.Ports(port),
-		kfake.DataDir(filepath.Clean(dir)),
-		kfake.AllowAutoTopicCreation(),
-		kfake.DefaultNumPartitions(int(partitions)),
-		kfake.BrokerConfigs(map[string]string{"group.consumer.heartbeat.interval.ms": "500"}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("embedded kafka: %w", err)
-	}
-	return &Embedded{Cluster: c, Addr: c.ListenAddrs()[0]}, nil
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hookline/hookline/internal/idempotency"
+	"github.com/hookline/hookline/internal/dev"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -225,6 +225,6 @@ func ForEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 // startMiniredis runs a miniredis whose keys expire in real time.
 func startMiniredis(t testing.TB) *miniredis.Miniredis {
 	m := miniredis.RunT(t)
-	t.Cleanup(idempotency.KeepTime(m))
+	t.Cleanup(dev.KeepTime(m))
 	return m
 }
