@@ -59,14 +59,16 @@ func TestDefaultSpecs(t *testing.T) {
 		"hookline.events":        {12, 7 * day, time.Hour, "delete"},
 		"hookline.retry.1m0s":    {6, 7 * day, 2 * time.Minute, "delete"},
 		"hookline.retry.12h0m0s": {6, 7 * day, 24 * time.Hour, "delete"},
-		"hookline.dead":          {3, 14 * day, retry.DefaultReplayWindow, "delete"},
+		// The Retry-now lane: due on arrival, kept as the first tier is.
+		"hookline.retry.now": {6, 7 * day, 2 * time.Minute, "delete"},
+		"hookline.dead":      {3, 14 * day, retry.DefaultReplayWindow, "delete"},
 		// The retry horizon (14h36m) plus the replay window, in whole days.
 		"hookline.attempts": {6, 8 * day, 14*time.Hour + 36*time.Minute + retry.DefaultReplayWindow, "delete"},
 		"hookline.invalid":  {3, 14 * day, time.Hour, "delete"},
 		"hookline.registry": {1, 0, 0, "compact"},
 	}
-	if len(specs) != 10 {
-		t.Errorf("%d topics, want 10 (events, 5 tiers, dead, attempts, invalid, registry)", len(specs))
+	if len(specs) != 11 {
+		t.Errorf("%d topics, want 11 (events, 5 tiers, the Retry-now lane, dead, attempts, invalid, registry)", len(specs))
 	}
 	for _, s := range specs {
 		if s.RF != DefaultReplicationFactor || s.Configs["min.insync.replicas"] != "2" || s.Configs["max.message.bytes"] != strconv.Itoa(MaxMessageBytes) {
