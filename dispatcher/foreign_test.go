@@ -1,7 +1,6 @@
 package dispatcher_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -32,9 +31,7 @@ func TestForeignRecordsMeetTheProducersRules(t *testing.T) {
 		huge := envelope("task.created", "huge-1", `{"task":{"id":"h1","notes":"`+strings.Repeat("x", 2<<20)+`"}}`)
 		unknown := envelope("leave.approved", "leave-1", `{"leave":{"id":"l1"}}`)
 		for _, v := range [][]byte{huge, unknown} {
-			if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("t-1"), Value: v}).FirstErr(); err != nil {
-				t.Fatalf("produce %d bytes: %v", len(v), err)
-			}
+			produceLarge(t, cl, &kgo.Record{Key: []byte("t-1"), Value: v})
 		}
 		good := f.publish(t, taskEvent("t-1", "after", "s"))
 		seen := s.Delivered(t, 1, 30*time.Second)

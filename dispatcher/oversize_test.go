@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/hookline/hookline/internal/testbackend"
 	"github.com/hookline/hookline/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -38,6 +40,25 @@ func setTopicLimit(t *testing.T, adm *kadm.Client, topic string, n int) {
 	}
 	if err != nil {
 		t.Fatalf("set max.message.bytes of %s: %v", topic, err)
+	}
+}
+
+// produceLarge produces a record larger than a broker's default limit to a
+// topic whose limit was just raised: a broker applies a topic's new
+// max.message.bytes a moment after the change is acknowledged, so a
+// refusal for size is tried again for a few seconds.
+func produceLarge(t *testing.T, cl *kgo.Client, rec *kgo.Record) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := cl.ProduceSync(context.Background(), rec).FirstErr()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, kerr.MessageTooLarge) || time.Now().After(deadline) {
+			t.Fatalf("produce %d bytes: %v", len(rec.Value), err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -203,9 +224,7 @@ func TestOversizeInvalidRecordsDoNotStall(t *testing.T) {
 		for i, n := range sizes {
 			v := make([]byte, n)
 			_, _ = rand.Read(v)
-			if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("k" + strconv.Itoa(i)), Value: v}).FirstErr(); err != nil {
-				t.Fatalf("produce %d bytes: %v", n, err)
-			}
+			produceLarge(t, cl, &kgo.Record{Key: []byte("k" + strconv.Itoa(i)), Value: v})
 		}
 		var evs []producer.Event
 		for i := 0; i < 20; i++ {
