@@ -85,10 +85,11 @@ func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) int
 		d.invalid(r, p, err)
 		return -1
 	}
-	if !d.cfg.Catalog.Has(meta.Type) {
+	if meta.Type != tenants.known && !d.cfg.Catalog.Has(meta.Type) {
 		d.invalid(r, p, fmt.Errorf("%w: %q is not in the event catalog this dispatcher serves (add its schema with --schema-dir)", catalog.ErrUnknownType, meta.Type))
 		return -1
 	}
+	tenants.known = meta.Type
 	var matchBuf [8]*endpoints.Endpoint
 	matched := matchBuf[:0]
 	for _, ep := range tenants.candidates(d.cfg.Endpoints, meta.TenantID, meta.Type) {
@@ -118,6 +119,9 @@ type tenantMemo struct {
 	eps    []*endpoints.Endpoint
 	ok     bool
 	byType map[string][]*endpoints.Endpoint // types are views too
+	// known is the last type found in the catalog (a view too): runs of
+	// one type skip the catalog's map.
+	known string
 }
 
 // indexFrom is the endpoint count from which a tenant's endpoints are
