@@ -81,8 +81,16 @@ func (p *Replayer) enqueue(ctx context.Context, cl *kgo.Client, d *delivery.Deli
 	d.Due = now
 	d.Reason = "replayed: " + d.Reason
 	d.Tier = 0
-	return cl.ProduceSync(ctx, d.RecordInEpoch(p.Retry.Lane(), now.UnixMilli())).FirstErr()
+	// The writer every record that must land goes through, bounded: a
+	// Retry now is a request someone waits on.
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	w := &kafka.Writer{Client: cl}
+	return w.Write(ctx, d.RecordInEpoch(p.Retry.Lane(), now.UnixMilli()))
 }
+
+// writeTimeout bounds one enqueue's tries while Kafka refuses it.
+const writeTimeout = 10 * time.Second
 
 // One sends tenant's delivery id again now (Retry now): a dead letter gets
 // a new chain, a pending delivery moves forward (the record waiting in a
