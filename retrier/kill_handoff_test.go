@@ -158,8 +158,13 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 		runs++
 		kill := kills < maxKills && !finished()
 		rctx, cancel := context.WithCancel(ctx)
+		// EndpointConcurrency at Concurrency: no endpoint is ever paced
+		// here, so every record in the tiers is an attempt's hand-off (a
+		// paced deferral is a second record of the same attempt, as a
+		// re-enqueue is; pace_test.go covers those).
 		cfg := Config{Brokers: k.Brokers, Group: name + ".r", Topics: topics, Retry: tiers, Endpoints: set, Redis: rdb, RedisPrefix: prefix,
-			Sender: sender, CommitInterval: 200 * time.Millisecond, Logger: logger}
+			Sender: sender, CommitInterval: 200 * time.Millisecond, Logger: logger,
+			Concurrency: DefaultConcurrency, EndpointConcurrency: DefaultConcurrency}
 		var once sync.Once
 		killed := make(chan struct{})
 		if kill {
