@@ -85,11 +85,13 @@ func (d *Dispatcher) route(p *partition, r *kgo.Record, tenants *tenantMemo) int
 		d.invalid(r, p, err)
 		return -1
 	}
-	if meta.Type != tenants.known && !d.cfg.Catalog.Has(meta.Type) {
-		d.invalid(r, p, fmt.Errorf("%w: %q is not in the event catalog this dispatcher serves (add its schema with --schema-dir)", catalog.ErrUnknownType, meta.Type))
-		return -1
+	if meta.Type != tenants.known || meta.Application != tenants.knownApp {
+		if err := d.knows(&meta); err != nil {
+			d.invalid(r, p, err)
+			return -1
+		}
 	}
-	tenants.known = meta.Type
+	tenants.known, tenants.knownApp = meta.Type, meta.Application
 	var matchBuf [8]*endpoints.Endpoint
 	matched := matchBuf[:0]
 	for _, ep := range tenants.candidates(d.cfg.Endpoints, meta.TenantID, meta.Type) {
@@ -121,7 +123,7 @@ type tenantMemo struct {
 	byType map[string][]*endpoints.Endpoint // types are views too
 	// known is the last type found in the catalog (a view too): runs of
 	// one type skip the catalog's map.
-	known string
+	known, knownApp string
 }
 
 // indexFrom is the endpoint count from which a tenant's endpoints are
@@ -284,4 +286,21 @@ func releaseBody(del *delivery.Delivery) {
 	if del.Shared != nil {
 		del.Shared.Release()
 	}
+}
+
+// knows holds an event's type to its application's catalog, or to the
+// default catalog when it names no registered application.
+func (d *Dispatcher) knows(m *envelope.Meta) error {
+	if d.cfg.Applications != nil {
+		if c := d.cfg.Applications.Catalog(m.Application); c != nil {
+			if c.Has(m.Type) {
+				return nil
+			}
+			return fmt.Errorf("%w: %q is not in the catalog of application %s (add it to the application's eventTypes)", catalog.ErrUnknownType, m.Type, m.Application)
+		}
+	}
+	if d.cfg.Catalog.Has(m.Type) {
+		return nil
+	}
+	return fmt.Errorf("%w: %q is not in the event catalog this dispatcher serves (add its schema with --schema-dir, or register an application with it)", catalog.ErrUnknownType, m.Type)
 }

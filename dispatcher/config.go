@@ -24,6 +24,12 @@ import (
 	"go.uber.org/zap"
 )
 
+// Catalogs finds a registered application's catalog; nil for an id no
+// application has (its events are the default catalog's).
+type Catalogs interface {
+	Catalog(application string) *catalog.Catalog
+}
+
 // Config configures a Dispatcher.
 type Config struct {
 	// Brokers is the Kafka bootstrap list. Required.
@@ -97,6 +103,10 @@ type Config struct {
 	// Catalog is the event catalog served: a record whose type it lacks
 	// goes to the invalid-records topic. Default: the embedded catalog.
 	Catalog *catalog.Catalog
+	// Applications holds the registered applications' catalogs: an event
+	// naming one is held to its catalog instead of Catalog. Default nil:
+	// every event is held to Catalog.
+	Applications Catalogs
 	// MarkLinger is how long a delivery's settle mark may wait for other
 	// deliveries in flight to finish and share its Redis round trip; a
 	// round leaves as soon as none is left sending, and waits only while

@@ -16,10 +16,11 @@ import (
 // with the error; the batch's other events go on. It reports false when
 // no event is left to deliver.
 func (d *Dispatcher) shapeItems(b *batch) bool {
-	if b.ep.Payload.IsFull() {
+	spec := b.ep.Resolved().Payload
+	if spec.IsFull() {
 		return true
 	}
-	sh, specErr := d.shapers.Get(b.ep.Payload)
+	sh, specErr := d.shapers.Get(spec)
 	// One buffer holds every body of the batch; a body stays valid when
 	// the buffer grows, as it keeps the memory it was written into.
 	arena := make([]byte, 0, b.bytes)

@@ -51,8 +51,8 @@ func (r *Retrier) attempt(d *delivery.Delivery, epoch int64, tier int) bool {
 		dead, tk.cause = "endpoint deleted", delivery.CauseEndpoint
 	case ep.Disabled:
 		dead, tk.cause = "endpoint inactive (replay after enabling it)", delivery.CauseEndpoint
-	case pastMaxAge(d, time.Duration(ep.MaxAge)):
-		dead, tk.cause = fmt.Sprintf("max age %s reached after %d attempts (last: %s)", time.Duration(ep.MaxAge), d.Attempt, d.Reason), delivery.CauseMaxAge
+	case pastMaxAge(d, time.Duration(ep.Resolved().MaxAge)):
+		dead, tk.cause = fmt.Sprintf("max age %s reached after %d attempts (last: %s)", time.Duration(ep.Resolved().MaxAge), d.Attempt, d.Reason), delivery.CauseMaxAge
 	}
 	leaseFor := noSendLease
 	if ep != nil {

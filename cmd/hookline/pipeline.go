@@ -211,6 +211,11 @@ func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Con
 		FetchMaxPartitionBytes: int32(min(max(d.fetchPartitionBytes, math.MinInt32), math.MaxInt32)),
 		Metrics:                x.dispatcherMetrics(d.group),
 	}
+	// The registry holds the applications' catalogs; a fixed set of
+	// endpoints from a file has none.
+	if apps, ok := x.endpoints.(dispatcher.Catalogs); ok {
+		cfg.Applications = apps
+	}
 	if err := cfg.Validate(); err != nil {
 		return dispatcher.Config{}, d.settings().flagError(err)
 	}

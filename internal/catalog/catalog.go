@@ -58,15 +58,8 @@ type Catalog struct {
 // Load compiles the embedded schemas, then every <type>.schema.json found in
 // extraDir (if not empty), which adds types or replaces embedded ones.
 func Load(extraDir string) (*Catalog, error) {
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	// Documents are collected before any is added to the compiler, so an
-	// operator's file replaces the embedded schema of the same type instead
-	// of colliding with it.
-	parsed := make(map[string]any)
 	docs := make(map[string][]byte)
-	refs := make(map[string][]string)
-	add := func(fsys fs.FS, dir, prefix string) error {
+	add := func(fsys fs.FS, dir string) error {
 		entries, err := fs.ReadDir(fsys, dir)
 		if err != nil {
 			return err
@@ -79,33 +72,58 @@ func Load(extraDir string) (*Catalog, error) {
 			if err != nil {
 				return err
 			}
-			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-			if err != nil {
-				return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
-			}
-			typ := strings.TrimSuffix(e.Name(), schemaSuffix)
-			// The resource URL is ours, not the file's $id.
-			if obj, ok := doc.(map[string]any); ok {
-				delete(obj, "$id")
-				if refs[typ], err = refsOf(obj); err != nil {
-					return fmt.Errorf("schema %s: %w", path.Join(prefix, e.Name()), err)
-				}
-			}
-			parsed[typ], docs[typ] = doc, raw
+			docs[strings.TrimSuffix(e.Name(), schemaSuffix)] = raw
 		}
 		return nil
 	}
-	if err := add(schemas.FS, "events", "schemas/events"); err != nil {
+	if err := add(schemas.FS, "events"); err != nil {
 		return nil, fmt.Errorf("embedded schemas: %w", err)
 	}
 	if extraDir != "" {
-		if err := add(os.DirFS(extraDir), ".", extraDir); err != nil {
+		if err := add(os.DirFS(extraDir), "."); err != nil {
 			return nil, fmt.Errorf("schema directory %s: %w", extraDir, err)
 		}
 	}
+	return New(docs)
+}
+
+// TypeError names the event type whose schema does not compile, with the
+// compiler's message.
+type TypeError struct {
+	Type string
+	Err  error
+}
+
+func (e *TypeError) Error() string { return fmt.Sprintf("schema for %s: %v", e.Type, e.Err) }
+
+func (e *TypeError) Unwrap() error { return e.Err }
+
+// New compiles a catalog of the given data schemas (type name to JSON
+// Schema document), with the envelope schema every event is held to. A
+// document that does not parse or compile is a *TypeError.
+func New(types map[string][]byte) (*Catalog, error) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	parsed := make(map[string]any, len(types))
+	docs := make(map[string][]byte, len(types))
+	refs := make(map[string][]string, len(types))
+	for typ, raw := range types {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return nil, &TypeError{Type: typ, Err: err}
+		}
+		// The resource URL is ours, not the document's $id.
+		if obj, ok := doc.(map[string]any); ok {
+			delete(obj, "$id")
+			if refs[typ], err = refsOf(obj); err != nil {
+				return nil, &TypeError{Type: typ, Err: err}
+			}
+		}
+		parsed[typ], docs[typ] = doc, raw
+	}
 	for typ, doc := range parsed {
 		if err := c.AddResource(typeURL(typ), doc); err != nil {
-			return nil, fmt.Errorf("schema for %s: %w", typ, err)
+			return nil, &TypeError{Type: typ, Err: err}
 		}
 	}
 	raw, err := schemas.FS.ReadFile("envelope.schema.json")
@@ -126,7 +144,7 @@ func Load(extraDir string) (*Catalog, error) {
 	for typ := range parsed {
 		s, err := c.Compile(typeURL(typ))
 		if err != nil {
-			return nil, fmt.Errorf("schema for %s: %w", typ, err)
+			return nil, &TypeError{Type: typ, Err: err}
 		}
 		cat.types[typ] = s
 	}

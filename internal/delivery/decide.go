@@ -48,7 +48,8 @@ type Decision struct {
 // attempt was read from (-1: the dispatcher's first attempt), attempts
 // how many were made with this one, first when the first was made.
 func Decide(a Attempt, ep *endpoints.Endpoint, policy retry.Policy, from, attempts int, first, now time.Time) Decision {
-	classified, reason := Classify(a, ep.RetryPolicy)
+	dl := ep.Resolved()
+	classified, reason := Classify(a, dl.RetryPolicy)
 	d := Decision{Outcome: classified, Reason: reason}
 	switch classified {
 	case Gone:
@@ -56,9 +57,9 @@ func Decide(a Attempt, ep *endpoints.Endpoint, policy retry.Policy, from, attemp
 	case Dead:
 		d.Cause = CauseRejected
 	case Retry:
-		maxAge := time.Duration(ep.MaxAge)
+		maxAge := time.Duration(dl.MaxAge)
 		step := policy.Next(retry.Failure{Tier: from, Attempts: attempts, RetryAfter: a.RetryAfter,
-			FirstAttempt: first, MaxAge: maxAge, Reason: reason}, now)
+			FirstAttempt: first, MaxAge: maxAge, Reason: reason, Delays: dl.Delays()}, now)
 		if !step.Dead {
 			d.Topic, d.Due, d.Tier = step.Topic, step.Due, step.Tier
 			break

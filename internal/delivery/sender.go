@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -77,6 +78,8 @@ type Sender struct {
 	// capped holds the endpoints whose Retry-After was capped, so the
 	// log says it once per endpoint, not once per attempt.
 	capped sync.Map
+	// prefixes caches the header names of applications' prefixes.
+	prefixes sync.Map
 }
 
 // ErrBlocked marks an endpoint URL the sender refuses to reach.
@@ -322,9 +325,10 @@ func (s *Sender) sign(sg *Signed, now time.Time) error {
 		h[name] = sg.vals[n : n+1 : n+1]
 		n++
 	}
+	dl := ep.Resolved()
 	set("Content-Type", "application/json")
-	set("User-Agent", s.cfg.UserAgent)
-	if ep.Scheme == endpoints.SchemeStandard {
+	set("User-Agent", cmp.Or(dl.UserAgent, s.cfg.UserAgent))
+	if dl.Scheme == endpoints.SchemeStandard {
 		ts := now.Unix()
 		sig := make([]byte, 0, len(ep.Secrets)*stdSigLen)
 		for i, sec := range ep.Secrets {
@@ -342,19 +346,34 @@ func (s *Sender) sign(sg *Signed, now time.Time) error {
 		return nil
 	}
 	sig := s.macs.Hex(ep.Secrets[0], d.Body)
-	if ep.SignatureFormat == endpoints.SignatureHex {
+	if dl.SignatureFormat == endpoints.SignatureHex {
 		sig = strings.TrimPrefix(sig, "sha256=")
 	}
-	set(s.headers.Event, d.EventType)
-	set(s.headers.Delivery, d.ID)
-	set(s.headers.Signature, sig)
+	names := s.headersFor(dl.HeaderPrefix)
+	set(names.Event, d.EventType)
+	set(names.Delivery, d.ID)
+	set(names.Signature, sig)
 	// signing.TimestampLayout is the envelope's createdUtc layout, which
 	// NowUTC writes without time.Format's layout interpretation.
-	set(s.headers.Timestamp, envelope.NowUTC(now))
+	set(names.Timestamp, envelope.NowUTC(now))
 	if d.Batch {
-		set(s.headers.BatchSize, strconv.Itoa(d.Items))
+		set(names.BatchSize, strconv.Itoa(d.Items))
 	}
 	return nil
+}
+
+// headersFor returns the header names of prefix, the sender's own for
+// an empty one. An application's prefix is made canonical once and kept.
+func (s *Sender) headersFor(prefix string) signing.Headers {
+	if prefix == "" {
+		return s.headers
+	}
+	if h, ok := s.prefixes.Load(prefix); ok {
+		return h.(signing.Headers)
+	}
+	h := canonical(signing.HeadersFor(prefix))
+	s.prefixes.Store(prefix, h)
+	return h
 }
 
 // stdSigLen is the length of one Standard Webhooks signature, "v1," and

@@ -116,6 +116,15 @@ type Endpoint struct {
 	// published (default); see package payload for thin, legacy and
 	// template.
 	Payload *payload.Spec `json:"payload,omitempty"`
+	// HeaderPrefix, UserAgent and RetrySchedule override the application's
+	// (see Dialect); empty: the application's, then the process defaults.
+	HeaderPrefix  string     `json:"headerPrefix,omitempty"`
+	UserAgent     string     `json:"userAgent,omitempty"`
+	RetrySchedule []Duration `json:"retrySchedule,omitempty"`
+	// AppDialect is the dialect of the endpoint's application, attached by
+	// the registry when it publishes the endpoint and never stored with
+	// it: the endpoint's own fields above override it (Resolved).
+	AppDialect *Dialect `json:"-"`
 	// CreatedAt and UpdatedAt are set by the registry; a file leaves them zero.
 	CreatedAt time.Time `json:"createdAt,omitzero"`
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
@@ -150,6 +159,12 @@ func (e *Endpoint) Validate() error {
 		return bad("signatureFormat", "%q applies to the %s scheme only", SignatureHex, SchemeHookline)
 	case e.MaxItems < 0 || e.MaxBytes < 0 || e.MaxWait < 0 || e.Timeout < 0 || e.MaxAge < 0:
 		return bad("maxItems/maxBytes/maxWait/timeout/maxAge", "must not be negative")
+	}
+	own := e.own()
+	own.Payload, own.MaxItems, own.MaxWait, own.Timeout, own.MaxBytes = nil, 0, 0, 0, 0 // checked below or by the API's own bounds
+	if err := own.Validate(); err != nil {
+		de := err.(*DialectError)
+		return bad(de.Field, "%s", de.Reason)
 	}
 	if field, msg := e.Auth.validate(); field != "" {
 		return bad(field, "%s", msg)
@@ -191,7 +206,8 @@ type Limits struct {
 
 // Limits returns the batch limits and timeout with defaults applied.
 func (e *Endpoint) Limits() Limits {
-	l := Limits{MaxItems: e.MaxItems, MaxWait: time.Duration(e.MaxWait), MaxBytes: e.MaxBytes, Timeout: time.Duration(e.Timeout)}
+	d := e.Resolved()
+	l := Limits{MaxItems: d.MaxItems, MaxWait: time.Duration(d.MaxWait), MaxBytes: d.MaxBytes, Timeout: time.Duration(d.Timeout)}
 	if l.MaxItems == 0 {
 		l.MaxItems = DefaultMaxItems
 	}

@@ -47,6 +47,9 @@ func (s *Store) create(ctx context.Context, in *endpoints.Endpoint, source strin
 	if err := nameFree(x, e); err != nil {
 		return nil, err
 	}
+	if err := checkSubscriptions(x, e); err != nil {
+		return nil, err
+	}
 	o, err := s.writeEndpoint(ctx, opCreate, 1, e, source)
 	if err != nil {
 		return nil, err
@@ -220,6 +223,11 @@ func checkUpdate(x *index, old, e *endpoints.Endpoint) error {
 	e.CreatedAt = old.CreatedAt
 	if err := e.Validate(); err != nil {
 		return err
+	}
+	if e.Application != old.Application || !slices.Equal(e.EventTypes, old.EventTypes) {
+		if err := checkSubscriptions(x, e); err != nil {
+			return err
+		}
 	}
 	return nameFree(x, e)
 }

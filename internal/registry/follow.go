@@ -120,6 +120,7 @@ func (s *Store) publish(b *builder, strict bool) error {
 			open = sealed{Secrets: old.ep.Secrets, Auth: old.ep.Auth}
 		}
 		ep := *e.meta
+		ep.AppDialect = b.next.dialectOf(ep.Application)
 		ep.Secrets = open.Secrets
 		if open.Auth != nil {
 			ep.Auth = open.Auth
@@ -158,6 +159,8 @@ func (b *builder) apply(r *kgo.Record) {
 		o = b.applyTenant(id, r.Value)
 	case kindKey:
 		o = b.applyKey(id, r.Value)
+	case kindApp:
+		o = b.applyApp(id, r.Value)
 	default:
 		b.s.log.Warn("registry: record with an unknown key skipped", zap.String("key", string(r.Key)), zap.Int64("offset", r.Offset))
 	}

@@ -53,6 +53,7 @@ const (
 	kindEndpoint kind = iota
 	kindTenant
 	kindKey
+	kindApp
 	kindUnknown
 )
 
@@ -62,6 +63,8 @@ func kindOf(key string) (kind, string) {
 		return kindTenant, key[len(tenantPrefix):]
 	case strings.HasPrefix(key, keyPrefix):
 		return kindKey, key[len(keyPrefix):]
+	case strings.HasPrefix(key, appPrefix):
+		return kindApp, key[len(appPrefix):]
 	case strings.Contains(key, "/"):
 		return kindUnknown, key
 	}
@@ -134,6 +137,7 @@ func clone(e *endpoints.Endpoint) *endpoints.Endpoint {
 	cp.EventTypes = append([]string(nil), e.EventTypes...)
 	cp.IgnoreOrigins = append([]string(nil), e.IgnoreOrigins...)
 	cp.IgnoreFields = append([]string(nil), e.IgnoreFields...)
+	cp.RetrySchedule = append([]endpoints.Duration(nil), e.RetrySchedule...)
 	cp.Auth = e.Auth.Clone()
 	return &cp
 }

@@ -20,6 +20,7 @@ type index struct {
 	tenants  map[string]Tenant
 	keys     map[string]keyRecord // by key id
 	byHash   map[string]string    // token hash -> key id
+	apps     map[string]*appEntry // by application id
 	// expiry is the earliest RotatedUntil among published endpoints that
 	// still carry older secrets (unix nanoseconds; 0: none).
 	expiry int64
@@ -49,7 +50,7 @@ func newIndex() *index {
 	return &index{
 		entries: map[string]*entry{}, byTenant: map[string][]*endpoints.Endpoint{}, names: map[nameKey]string{},
 		gone: map[string]bool{}, rejected: map[string]rejection{}, tenants: map[string]Tenant{},
-		keys: map[string]keyRecord{}, byHash: map[string]string{},
+		keys: map[string]keyRecord{}, byHash: map[string]string{}, apps: map[string]*appEntry{},
 	}
 }
 
@@ -58,7 +59,7 @@ func (x *index) clone() *index {
 	return &index{
 		entries: maps.Clone(x.entries), byTenant: maps.Clone(x.byTenant), names: maps.Clone(x.names),
 		gone: maps.Clone(x.gone), rejected: maps.Clone(x.rejected), tenants: maps.Clone(x.tenants),
-		keys: maps.Clone(x.keys), byHash: maps.Clone(x.byHash), expiry: x.expiry,
+		keys: maps.Clone(x.keys), byHash: maps.Clone(x.byHash), apps: maps.Clone(x.apps), expiry: x.expiry,
 	}
 }
 

@@ -20,6 +20,10 @@ type Failure struct {
 	MaxAge time.Duration
 	// Reason is the attempt's failure, for the dead letter's reason.
 	Reason string
+	// Delays is the endpoint's own retry schedule (its dialect's): the
+	// wait before each retry. Nil: the policy's tier delays. Either way
+	// the record goes to the tier Place picks for the wait.
+	Delays []time.Duration
 }
 
 // Step is where a failed delivery goes next: position Tier in the chain,
@@ -50,15 +54,21 @@ func (p Policy) Next(f Failure, now time.Time) Step {
 	if Expired(f.FirstAttempt, f.MaxAge, now) {
 		return Step{Dead: true, Reason: fmt.Sprintf("max age %s reached after %d attempts (last: %s)", f.MaxAge, f.Attempts, f.Reason)}
 	}
+	delays, upTo := p.Delays, f.Tier+1
+	if f.Delays != nil {
+		// An endpoint's schedule has its own positions; any tier whose
+		// delay fits the wait holds the record.
+		delays, upTo = f.Delays, len(p.Delays)-1
+	}
 	next := f.Tier + 1
-	if next >= len(p.Delays) {
+	if next >= len(delays) {
 		return Step{Dead: true, Reason: fmt.Sprintf("failed permanently after %d attempts: %s", f.Attempts, f.Reason)}
 	}
-	due := now.Add(max(p.Delays[next], f.RetryAfter))
+	due := now.Add(max(delays[next], f.RetryAfter))
 	if deadline := f.FirstAttempt.Add(f.MaxAge); f.MaxAge > 0 && due.After(deadline) {
 		due = deadline
 	}
-	return Step{Tier: next, Topic: p.Topic(p.Place(due.Sub(now), next)), Due: due}
+	return Step{Tier: next, Topic: p.Topic(p.Place(due.Sub(now), upTo)), Due: due}
 }
 
 // Place is the tier, at most upTo, whose delay is the longest not above
