@@ -65,8 +65,12 @@ func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
 	if ev.TenantID == "" {
 		return nil, "", fmt.Errorf("%w: every event needs the tenant it belongs to", ErrMissingTenant)
 	}
-	if !p.cat.Has(ev.Type) {
-		return nil, "", fmt.Errorf("%w %q (known: %v)", ErrUnknownType, ev.Type, p.cat.Types())
+	cat := p.catalogOf(ev.Application)
+	if !cat.Has(ev.Type) {
+		if cat != p.cat {
+			return nil, "", fmt.Errorf("%w %q in application %s (known: %v)", ErrUnknownType, ev.Type, ev.Application, cat.Types())
+		}
+		return nil, "", fmt.Errorf("%w %q (known: %v)", ErrUnknownType, ev.Type, cat.Types())
 	}
 	if ev.CreatedUTC == "" {
 		ev.CreatedUTC = envelope.NowUTC(p.now())
@@ -75,7 +79,7 @@ func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
 	if ev.EventID == "" {
 		ev.EventID = p.eventID(ev)
 	}
-	if err := p.validate(ev); err != nil {
+	if err := p.validate(cat, ev); err != nil {
 		return nil, ev.EventID, err
 	}
 	meta := envelope.MetaOf(ev)
@@ -101,14 +105,25 @@ func (p *Producer) record(ev *Event) (*kgo.Record, string, error) {
 	return &kgo.Record{Topic: p.topic, Key: recordKey(meta.TenantID, meta.ObjectID), Value: val, Headers: meta.Headers()}, ev.EventID, nil
 }
 
-func (p *Producer) validate(ev *Event) error {
+// catalogOf is the catalog events of application app are held to: its
+// own when it is registered, the producer's otherwise.
+func (p *Producer) catalogOf(app string) *catalog.Catalog {
+	if p.apps != nil && app != "" {
+		if c := p.apps.Catalog(app); c != nil {
+			return c
+		}
+	}
+	return p.cat
+}
+
+func (p *Producer) validate(cat *catalog.Catalog, ev *Event) error {
 	err := catalog.CheckEnvelope(ev.Type, ev.EventID, ev.TenantID, ev.CreatedUTC, ev.Origin)
 	if err == nil {
 		var data any = ev.Data
 		if ev.Data == nil {
 			data = nil // reported as the schema would, by pointer
 		}
-		err = p.cat.ValidateData(ev.Type, data)
+		err = cat.ValidateData(ev.Type, data)
 	}
 	var se *catalog.SchemaError
 	if errors.As(err, &se) {

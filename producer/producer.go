@@ -32,6 +32,12 @@ const DefaultMaxEventBytes = 256 << 10
 // error is a *ConfigError naming it.
 var ErrConfig = errors.New("producer config")
 
+// Catalogs finds a registered application's catalog; nil for an id no
+// application has (its events are the default catalog's).
+type Catalogs interface {
+	Catalog(application string) *catalog.Catalog
+}
+
 // ConfigError is a Config setting out of its bounds: Field names it as
 // Config spells it ("MaxEventBytes"), Reason says what was wanted.
 type ConfigError = config.FieldError
@@ -54,6 +60,10 @@ type Config struct {
 	SchemaDir string
 	// Catalog, when set, is used instead of loading one (SchemaDir ignored).
 	Catalog *catalog.Catalog
+	// Applications finds a registered application's catalog (a
+	// *registry.Store follows them): an event naming one is held to it
+	// instead of Catalog. Default nil: every event is held to Catalog.
+	Applications Catalogs
 	// Logger receives produce failures. Default nil: silent.
 	Logger *zap.Logger
 	// Now is the clock for createdUtc. Default time.Now.
@@ -76,6 +86,7 @@ type Producer struct {
 	topic     string
 	maxBytes  int
 	cat       *catalog.Catalog
+	apps      Catalogs
 	log       *zap.Logger
 	now       func() time.Time
 	// versionField and random decide derived eventIds (eventid.go).
@@ -85,7 +96,7 @@ type Producer struct {
 
 // New validates cfg, loads the catalog and connects.
 func New(cfg Config) (*Producer, error) {
-	p := &Producer{topic: cfg.Topic, maxBytes: cfg.MaxEventBytes, cat: cfg.Catalog, log: cfg.Logger, now: cfg.Now,
+	p := &Producer{topic: cfg.Topic, maxBytes: cfg.MaxEventBytes, cat: cfg.Catalog, apps: cfg.Applications, log: cfg.Logger, now: cfg.Now,
 		versionField: cfg.VersionField, random: cfg.RandomEventIDs}
 	if p.versionField == "" {
 		p.versionField = DefaultVersionField

@@ -9,10 +9,12 @@ import (
 	"github.com/hookline/hookline/internal/api"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/deliverylog"
+	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/lifecycle"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/registry"
 	"github.com/hookline/hookline/internal/replay"
+	"github.com/hookline/hookline/internal/retry"
 	"github.com/hookline/hookline/producer"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -84,7 +86,7 @@ func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.St
 	}
 	topics := s.topics("")
 	m := &manager{}
-	if m.prod, err = producer.New(producer.Config{Brokers: brokers, Topic: topics.Events, Logger: log}); err != nil {
+	if m.prod, err = producer.New(producer.Config{Brokers: brokers, Topic: topics.Events, Logger: log, Applications: st}); err != nil {
 		return nil, err
 	}
 	if a.index {
@@ -104,6 +106,7 @@ func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.St
 		Addr: a.listen, Registry: st, Deliveries: deliveries, Publisher: m.prod, Replayer: jobs,
 		Pinger: delivery.NewSender(sender), OperatorKey: a.operatorKey,
 		AllowHTTP: sender.AllowHTTP, AllowNetworks: sender.AllowNetworks, Logger: log,
+		Defaults: defaultDialect(sender, policy),
 	}
 	if err := a.limits(&cfg); err != nil {
 		return nil, err
@@ -202,4 +205,14 @@ func redisReady(rdb redis.UniversalClient) readyFunc {
 		}
 		return nil
 	}
+}
+
+// defaultDialect is the default application's dialect as the pipeline's
+// flags make it: the header prefix, the User-Agent and the retry tiers.
+func defaultDialect(sender delivery.SenderConfig, policy retry.Policy) endpoints.Dialect {
+	d := endpoints.Dialect{HeaderPrefix: sender.Prefix, UserAgent: sender.UserAgent}
+	for _, w := range policy.WithDefaults().Delays {
+		d.RetrySchedule = append(d.RetrySchedule, endpoints.Duration(w))
+	}
+	return d
 }

@@ -42,7 +42,8 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 // endpointInput is a create or patch body; nil fields were not sent.
 type endpointInput struct {
 	Name, URL, Scheme, Secret, RetryPolicy, Application *string
-	SignatureFormat                                     *string
+	SignatureFormat, HeaderPrefix, UserAgent            *string
+	RetrySchedule                                       *[]duration
 	Auth                                                *authInput
 	EventTypes, IgnoreOrigins, IgnoreFields             *[]string
 	Active, Verify                                      *bool
@@ -72,6 +73,7 @@ func (in *endpointInput) fields() map[string]any {
 		"active": &in.Active, "verify": &in.Verify, "maxItems": &in.MaxItems, "maxBytes": &in.MaxBytes,
 		"timeout": &in.Timeout, "maxWait": &in.MaxWait, "maxAge": &in.MaxAge,
 		"signatureFormat": &in.SignatureFormat, "auth": &in.Auth, "payload": &in.Payload,
+		"headerPrefix": &in.HeaderPrefix, "userAgent": &in.UserAgent, "retrySchedule": &in.RetrySchedule,
 	}
 }
 
@@ -97,6 +99,14 @@ func (in *endpointInput) apply(e *endpoints.Endpoint) {
 	set(&e.URL, in.URL)
 	set(&e.RetryPolicy, in.RetryPolicy)
 	set(&e.SignatureFormat, in.SignatureFormat)
+	set(&e.HeaderPrefix, in.HeaderPrefix)
+	set(&e.UserAgent, in.UserAgent)
+	if in.RetrySchedule != nil {
+		e.RetrySchedule = nil
+		for _, w := range *in.RetrySchedule {
+			e.RetrySchedule = append(e.RetrySchedule, endpoints.Duration(w))
+		}
+	}
 	setList(&e.EventTypes, in.EventTypes)
 	setList(&e.IgnoreOrigins, in.IgnoreOrigins)
 	setList(&e.IgnoreFields, in.IgnoreFields)
@@ -138,7 +148,7 @@ func (s *Server) checkFields(e *endpoints.Endpoint) error {
 	if len(e.Application) > 200 {
 		return badRequest("application", "application must be at most 200 characters")
 	}
-	if err := s.checkEventTypes(e.EventTypes); err != nil {
+	if err := s.checkEventTypes(e.Application, e.EventTypes); err != nil {
 		return err
 	}
 	for field, list := range map[string][]string{"ignoreOrigins": e.IgnoreOrigins, "ignoreFields": e.IgnoreFields} {
@@ -158,7 +168,7 @@ func (s *Server) checkFields(e *endpoints.Endpoint) error {
 		return badRequest("maxWait", "maxWait must be at most %s (0: default %s)", maxMaxWait, endpoints.DefaultMaxWait)
 	case e.MaxAge < 0:
 		return badRequest("maxAge", "maxAge must not be negative")
-	case e.Scheme != endpoints.SchemeHookline && e.Scheme != endpoints.SchemeStandard:
+	case e.Scheme != "" && e.Scheme != endpoints.SchemeHookline && e.Scheme != endpoints.SchemeStandard:
 		return badRequest("scheme", "scheme must be %q or %q", endpoints.SchemeHookline, endpoints.SchemeStandard)
 	case e.RetryPolicy != "" && e.RetryPolicy != "any" && e.RetryPolicy != "5xx":
 		return badRequest("retryPolicy", `retryPolicy must be "any" or "5xx"`)
@@ -183,23 +193,28 @@ func validateErr(id string, err error) error {
 
 // checkEventTypes wants at least one type, each in the catalog or a
 // pattern ("task.*", "*") that matches some type of it.
-func (s *Server) checkEventTypes(types []string) error {
+func (s *Server) checkEventTypes(app string, types []string) error {
 	if len(types) == 0 {
 		return badRequest("eventTypes", `eventTypes needs at least one type, a pattern such as "task.*", or "*"`)
 	}
-	known := s.cfg.Catalog.Types()
+	cat := s.catalogOf(app)
+	where := "the catalog"
+	if cat != s.cfg.Catalog {
+		where = "the catalog of application " + app
+	}
+	known := cat.Types()
 	for _, p := range types {
 		prefix, isPattern := strings.CutSuffix(p, "*")
 		if strings.Contains(prefix, "*") || (isPattern && prefix != "" && !strings.HasSuffix(prefix, ".")) {
 			return badRequest("eventTypes", "pattern %q: use an exact type, a prefix ending in .* such as task.*, or *", p)
 		}
-		if !isPattern && s.cfg.Catalog.Has(p) {
+		if !isPattern && cat.Has(p) {
 			continue
 		}
 		if isPattern && slices.ContainsFunc(known, func(t string) bool { return strings.HasPrefix(t, prefix) }) {
 			continue
 		}
-		return badRequest("eventTypes", "event type %q matches nothing in the catalog (known: %s)", p, strings.Join(known, ", "))
+		return badRequest("eventTypes", "event type %q matches nothing in %s (known: %s)", p, where, strings.Join(known, ", "))
 	}
 	return nil
 }

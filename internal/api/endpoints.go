@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/internal/applications"
+	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/payload"
 	"github.com/hookline/hookline/internal/registry"
@@ -66,6 +68,11 @@ type endpointView struct {
 	MaxBytes        int          `json:"maxBytes"`
 	RetryPolicy     string       `json:"retryPolicy"`
 	MaxAge          string       `json:"maxAge,omitempty"`
+	// HeaderPrefix names the hookline scheme's headers; UserAgent and
+	// RetrySchedule (empty: the deployment's retry tiers) as sent.
+	HeaderPrefix  string   `json:"headerPrefix,omitempty"`
+	UserAgent     string   `json:"userAgent"`
+	RetrySchedule []string `json:"retrySchedule"`
 	IgnoreOrigins   []string     `json:"ignoreOrigins"`
 	IgnoreFields    []string     `json:"ignoreFields"`
 	Payload         payload.Spec `json:"payload"`
@@ -86,33 +93,37 @@ func status(e *endpoints.Endpoint) string {
 	return "disabled"
 }
 
-func viewOf(e *endpoints.Endpoint) endpointView {
-	l := e.Limits()
+func (s *Server) viewOf(e *endpoints.Endpoint) endpointView {
+	// Every field shows the value deliveries use: the endpoint's own, else
+	// its application's, else this deployment's default.
+	r := s.filled(e.Resolved())
 	v := endpointView{
 		ID: e.ID, Name: e.Name, URL: e.URL, Application: e.Application, EventTypes: nonNil(e.EventTypes),
-		Active: !e.Disabled, Status: status(e), DisabledReason: e.DisabledReason, Scheme: e.Scheme,
-		Timeout: l.Timeout.String(), MaxItems: l.MaxItems, MaxWait: l.MaxWait.String(), MaxBytes: l.MaxBytes,
-		RetryPolicy: e.RetryPolicy, IgnoreOrigins: nonNil(e.IgnoreOrigins), IgnoreFields: nonNil(e.IgnoreFields),
+		Active: !e.Disabled, Status: status(e), DisabledReason: e.DisabledReason, Scheme: r.Scheme,
+		Timeout: time.Duration(r.Timeout).String(), MaxItems: r.MaxItems, MaxWait: time.Duration(r.MaxWait).String(), MaxBytes: r.MaxBytes,
+		RetryPolicy: r.RetryPolicy, IgnoreOrigins: nonNil(e.IgnoreOrigins), IgnoreFields: nonNil(e.IgnoreFields),
 		SecretSet: len(e.Secrets) > 0 && e.Secrets[0] != "", CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		Auth: authViewOf(e),
+		Auth: authViewOf(e), HeaderPrefix: r.HeaderPrefix, UserAgent: r.UserAgent, RetrySchedule: []string{},
 	}
-	if v.Scheme == "" {
-		v.Scheme = endpoints.SchemeHookline
+	if v.UserAgent == "" {
+		v.UserAgent = delivery.DefaultUserAgent
 	}
 	if v.Scheme == endpoints.SchemeHookline {
-		v.SignatureFormat = cmp.Or(e.SignatureFormat, endpoints.SignatureSHA256)
+		v.SignatureFormat = cmp.Or(r.SignatureFormat, endpoints.SignatureSHA256)
+	} else {
+		v.HeaderPrefix = ""
 	}
-	if v.RetryPolicy == "" {
-		v.RetryPolicy = "any"
-	}
-	if e.Payload != nil {
-		v.Payload = *e.Payload
+	if r.Payload != nil {
+		v.Payload = *r.Payload
 	}
 	if v.Payload.Shape == "" {
 		v.Payload.Shape = payload.ShapeFull
 	}
-	if e.MaxAge > 0 {
-		v.MaxAge = time.Duration(e.MaxAge).String()
+	if r.MaxAge > 0 {
+		v.MaxAge = time.Duration(r.MaxAge).String()
+	}
+	for _, w := range r.RetrySchedule {
+		v.RetrySchedule = append(v.RetrySchedule, time.Duration(w).String())
 	}
 	if len(e.Secrets) > 1 && !e.RotatedUntil.IsZero() {
 		t := e.RotatedUntil
@@ -177,8 +188,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, tenant s
 		return err
 	}
 	now := s.cfg.Now().UTC()
-	ep := &endpoints.Endpoint{ID: newEndpointID(now), TenantID: tenant, Scheme: endpoints.SchemeHookline,
-		Timeout: endpoints.Duration(endpoints.DefaultTimeout), CreatedAt: now, UpdatedAt: now}
+	// Fields the body leaves out stay empty, so they follow the
+	// application's dialect (and the deployment's defaults) as it changes.
+	ep := &endpoints.Endpoint{ID: newEndpointID(now), TenantID: tenant, CreatedAt: now, UpdatedAt: now}
 	if in.URL == nil {
 		return badRequest("url", "url is required")
 	}
@@ -188,13 +200,17 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, tenant s
 	}
 	if in.Application != nil {
 		ep.Application = *in.Application
+		if ep.Application == applications.DefaultID {
+			ep.Application = ""
+		}
 	}
+	ep.AppDialect = s.dialectOf(ep.Application)
 	if err := createAuth(ep, in.Auth); err != nil {
 		return err
 	}
 	secret := newSecret()
 	if in.Secret != nil {
-		if err := checkSecret(ep.Scheme, *in.Secret); err != nil {
+		if err := checkSecret(ep.Resolved().Scheme, *in.Secret); err != nil {
 			return err
 		}
 		secret = *in.Secret
@@ -222,7 +238,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, tenant s
 		return s.storeErr(r, "create endpoint", ep.ID, err)
 	}
 	s.log.Info("endpoint created", zap.String("tenant", tenant), zap.String("endpoint", got.ID), zap.String("scheme", got.Scheme), zap.String("auth", got.AuthType()))
-	v := viewOf(got)
+	v := s.viewOf(got)
 	v.Secret = secret
 	w.Header().Set("Location", "/v1/endpoints/"+got.ID)
 	writeJSON(w, http.StatusCreated, v)
@@ -260,7 +276,7 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, tenant st
 			page.NextCursor = encodeCursor(last)
 			break
 		}
-		page.Data, last = append(page.Data, viewOf(e)), positionOf(e)
+		page.Data, last = append(page.Data, s.viewOf(e)), positionOf(e)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
@@ -313,7 +329,7 @@ func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request, tenant stri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewOf(ep))
+	writeJSON(w, http.StatusOK, s.viewOf(ep))
 	return nil
 }
 
@@ -350,7 +366,7 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request, tenant st
 		if in.Application != nil && *in.Application != e.Application {
 			return badRequest("application", "application is fixed when the endpoint is created")
 		}
-		if in.Scheme != nil && *in.Scheme != viewOf(e).Scheme {
+		if in.Scheme != nil && *in.Scheme != s.viewOf(e).Scheme {
 			return badRequest("scheme", "the signing scheme is fixed when the endpoint is created; create a new endpoint to change it")
 		}
 		if err := patchAuth(e, in.Auth); err != nil {
@@ -387,6 +403,6 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request, tenant st
 		return s.storeErr(r, "update endpoint", ep.ID, err)
 	}
 	s.log.Info("endpoint updated", zap.String("tenant", tenant), zap.String("endpoint", got.ID))
-	writeJSON(w, http.StatusOK, viewOf(got))
+	writeJSON(w, http.StatusOK, s.viewOf(got))
 	return nil
 }

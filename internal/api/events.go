@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hookline/hookline/internal/applications"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/producer"
 )
@@ -22,20 +23,33 @@ type Publisher interface {
 type eventType struct {
 	Type        string          `json:"type"`
 	Description string          `json:"description"`
+	Version     int             `json:"version"`
 	Schema      json.RawMessage `json:"schema"`
 }
 
-func (s *Server) eventTypes(w http.ResponseWriter, _ *http.Request, _ string) error {
+// eventTypes lists one application's catalog (?application=; the default
+// application's without it).
+func (s *Server) eventTypes(w http.ResponseWriter, r *http.Request, _ string) error {
 	out := struct {
-		Data []eventType `json:"data"`
-	}{Data: []eventType{}}
+		Application string      `json:"application"`
+		Data        []eventType `json:"data"`
+	}{Application: applications.DefaultID, Data: []eventType{}}
+	id := r.URL.Query().Get("application")
+	if id != "" && id != applications.DefaultID {
+		a, ok := s.application(id)
+		if !ok {
+			return notFound("application", id)
+		}
+		out.Application = a.ID
+		for _, t := range a.EventTypes {
+			out.Data = append(out.Data, eventType{Type: t.Name, Description: t.Description, Version: t.Version, Schema: t.Schema})
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	for _, t := range s.cfg.Catalog.Types() {
 		doc, _ := s.cfg.Catalog.Schema(t)
-		var meta struct {
-			Description string `json:"description"`
-		}
-		_ = json.Unmarshal(doc, &meta)
-		out.Data = append(out.Data, eventType{Type: t, Description: meta.Description, Schema: doc})
+		out.Data = append(out.Data, eventType{Type: t, Description: schemaDescription(s.cfg.Catalog, t), Version: 1, Schema: doc})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -88,7 +88,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, tenant str
 		return s.storeErr(r, "rotate secret", ep.ID, err)
 	}
 	s.log.Info("endpoint secret rotated", zap.String("tenant", tenant), zap.String("endpoint", ep.ID), zap.Duration("overlap", overlap))
-	v := viewOf(got)
+	v := s.viewOf(got)
 	v.Secret = secret
 	writeJSON(w, http.StatusOK, v)
 	return nil

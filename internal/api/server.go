@@ -17,6 +17,7 @@ import (
 	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/egress"
+	"github.com/hookline/hookline/internal/endpoints"
 	"go.uber.org/zap"
 )
 
@@ -45,9 +46,18 @@ type Config struct {
 	// Replayer retries deliveries and replays endpoints. Default nil: those
 	// routes answer 501.
 	Replayer Replayer
-	// Catalog is the event catalog endpoints subscribe to and the event
-	// types route shows. Default: the embedded schemas.
+	// Catalog is the default application's catalog: endpoints and events
+	// that name no registered application are held to it. Default: the
+	// embedded schemas.
 	Catalog *catalog.Catalog
+	// Applications reads the registered applications and their catalogs.
+	// Default nil: the Registry's, when it has them (a *registry.Store).
+	Applications AppReader
+	// Defaults is the default application's dialect: the dispatchers'
+	// and retriers' flags (header prefix, User-Agent, retry schedule),
+	// shown on the form and used by test pings. Zero fields: the built-in
+	// defaults.
+	Defaults endpoints.Dialect
 	// Pinger sends test pings, signed as deliveries are. Default: a
 	// delivery.Sender with AllowHTTP and AllowNetworks below and the
 	// default header prefix.
@@ -103,6 +113,10 @@ type Server struct {
 	ingestLimits *limiters
 	page         *page
 	handler      http.Handler
+	// apps and appWriter are Config.Applications, or the Registry when
+	// it holds applications; nil: only the default application.
+	apps      AppReader
+	appWriter AppWriter
 	// run is the state of Run and Shutdown (serve.go).
 	run runState
 }
@@ -144,11 +158,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Pinger == nil {
 		cfg.Pinger = delivery.NewSender(delivery.SenderConfig{AllowHTTP: cfg.AllowHTTP, AllowNetworks: cfg.AllowNetworks})
 	}
+	apps := cfg.Applications
+	if apps == nil {
+		apps, _ = cfg.Registry.(AppReader)
+	}
+	appWriter, _ := cfg.Registry.(AppWriter)
 	pg, err := newPage(cfg.AllowHTTP)
 	if err != nil {
 		return nil, fmt.Errorf("api: page: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, egress: egress.New(egress.Rules{AllowHTTP: cfg.AllowHTTP, AllowNetworks: cfg.AllowNetworks}), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst), page: pg}
+	s := &Server{cfg: cfg, log: cfg.Logger, egress: egress.New(egress.Rules{AllowHTTP: cfg.AllowHTTP, AllowNetworks: cfg.AllowNetworks}), limits: newLimiters(cfg.RatePerSecond, cfg.RateBurst), page: pg,
+		apps: apps, appWriter: appWriter}
 	s.run.init()
 	s.ingestLimits = s.limits
 	if cfg.IngestRatePerSecond != 0 {
