@@ -35,6 +35,7 @@ func commands() []command {
 		{"retrier", "send due retries from the retry tiers; dead-letter what fails for good", runRetrier},
 		{"replay", "re-enqueue a dead or pending delivery now, or an endpoint's dead letters at a rate", runReplay},
 		{"registry", "registry maintenance: keygen (a new master key), rekey (re-seal secrets under it)", runRegistry},
+		{"applications", "list, show, apply (from JSON files) or delete applications: catalogs and dialects", runApplications},
 		{"endpoints", "create, list, get, update, delete, rotate or test endpoints through the API", runEndpoints},
 		{"deliveries", "an endpoint's recent deliveries, or one delivery's attempts, through the API", runDeliveries},
 		{"produce", "publish an event from flags, a JSON file or stdin", runProduce},
