@@ -103,8 +103,8 @@ func runApplications(ctx context.Context, args []string) error {
 
 // appLine is what the list and apply print of an application.
 type appLine struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
+	ID         string      `json:"id"`
+	Name       string      `json:"name"`
 	Dialect    dialectLine `json:"dialect"`
 	EventTypes []struct {
 		Name string `json:"name"`

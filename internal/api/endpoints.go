@@ -60,27 +60,27 @@ type endpointView struct {
 	DisabledReason string   `json:"disabledReason,omitempty"`
 	Scheme         string   `json:"scheme"`
 	// SignatureFormat is shown for the hookline scheme, the one it shapes.
-	SignatureFormat string       `json:"signatureFormat,omitempty"`
-	Auth            authView     `json:"auth"`
-	Timeout         string       `json:"timeout"`
-	MaxItems        int          `json:"maxItems"`
-	MaxWait         string       `json:"maxWait"`
-	MaxBytes        int          `json:"maxBytes"`
-	RetryPolicy     string       `json:"retryPolicy"`
-	MaxAge          string       `json:"maxAge,omitempty"`
+	SignatureFormat string   `json:"signatureFormat,omitempty"`
+	Auth            authView `json:"auth"`
+	Timeout         string   `json:"timeout"`
+	MaxItems        int      `json:"maxItems"`
+	MaxWait         string   `json:"maxWait"`
+	MaxBytes        int      `json:"maxBytes"`
+	RetryPolicy     string   `json:"retryPolicy"`
+	MaxAge          string   `json:"maxAge,omitempty"`
 	// HeaderPrefix names the hookline scheme's headers; UserAgent and
 	// RetrySchedule (empty: the deployment's retry tiers) as sent.
-	HeaderPrefix  string   `json:"headerPrefix,omitempty"`
-	UserAgent     string   `json:"userAgent"`
-	RetrySchedule []string `json:"retrySchedule"`
-	IgnoreOrigins   []string     `json:"ignoreOrigins"`
-	IgnoreFields    []string     `json:"ignoreFields"`
-	Payload         payload.Spec `json:"payload"`
-	SecretSet       bool         `json:"secretSet"`
-	RotatedUntil    *time.Time   `json:"rotatedUntil,omitempty"`
-	CreatedAt       time.Time    `json:"createdAt"`
-	UpdatedAt       time.Time    `json:"updatedAt"`
-	Secret          string       `json:"secret,omitempty"`
+	HeaderPrefix  string       `json:"headerPrefix,omitempty"`
+	UserAgent     string       `json:"userAgent"`
+	RetrySchedule []string     `json:"retrySchedule"`
+	IgnoreOrigins []string     `json:"ignoreOrigins"`
+	IgnoreFields  []string     `json:"ignoreFields"`
+	Payload       payload.Spec `json:"payload"`
+	SecretSet     bool         `json:"secretSet"`
+	RotatedUntil  *time.Time   `json:"rotatedUntil,omitempty"`
+	CreatedAt     time.Time    `json:"createdAt"`
+	UpdatedAt     time.Time    `json:"updatedAt"`
+	Secret        string       `json:"secret,omitempty"`
 }
 
 func status(e *endpoints.Endpoint) string {
