@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -32,6 +35,12 @@ func runApplications(ctx context.Context, args []string) error {
 	c.register(fs)
 	var asJSON bool
 	fs.BoolVar(&asJSON, "json", false, "print the API's JSON")
+	var schemaDir, appID, appName string
+	if sub == "apply" {
+		fs.StringVar(&schemaDir, "schema-dir", "", "add or replace the types of application --id from a directory of <type>.schema.json files (a new application gets the default dialect)")
+		fs.StringVar(&appID, "id", "", "with --schema-dir: the application's id")
+		fs.StringVar(&appName, "name", "", "with --schema-dir: a new application's name (default: the id)")
+	}
 	var pos []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		pos, args = append(pos, args[0]), args[1:]
@@ -72,12 +81,25 @@ func runApplications(ctx context.Context, args []string) error {
 		}
 		return printJSON(out)
 	case "apply":
-		if len(pos) == 0 {
+		var apps []*applications.Application
+		switch {
+		case schemaDir != "" && len(pos) > 0:
+			return badFlag("schema-dir", "give either application files or --schema-dir, not both")
+		case schemaDir != "":
+			a, exists, err := fromSchemaDir(ctx, cl, schemaDir, appID, appName)
+			if err != nil {
+				return err
+			}
+			if exists {
+				return applyTypes(ctx, cl, a)
+			}
+			apps = append(apps, a)
+		case len(pos) == 0:
 			return fmt.Errorf("give application files or directories: hookline applications apply examples/applications/")
-		}
-		apps, err := applications.ReadFiles(pos...)
-		if err != nil {
-			return err
+		default:
+			if apps, err = applications.ReadFiles(pos...); err != nil {
+				return err
+			}
 		}
 		for _, a := range apps {
 			var out appLine
@@ -155,4 +177,44 @@ func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// fromSchemaDir builds application id from a directory of schema files.
+// An application that exists keeps its name, dialect and other types:
+// each file's type is added or replaced on its own, so nothing the
+// operator set elsewhere is overwritten by a default.
+func fromSchemaDir(ctx context.Context, cl *apiClient, dir, id, name string) (*applications.Application, bool, error) {
+	if id == "" {
+		return nil, false, badFlag("id", "required with --schema-dir: the application the schemas are the catalog of")
+	}
+	types, err := applications.TypesFromDir(dir)
+	if err != nil {
+		return nil, false, badFlag("schema-dir", "%v", err)
+	}
+	a := &applications.Application{ID: id, Name: cmp.Or(name, id), EventTypes: types}
+	if _, err := a.Validate(); err != nil {
+		return nil, false, err
+	}
+	err = cl.do(ctx, "GET", "/v1/applications/"+url.PathEscape(id), nil, nil)
+	var ae *apiError
+	switch {
+	case err == nil:
+		return a, true, nil
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		return a, false, nil
+	}
+	return nil, false, err
+}
+
+// applyTypes adds or replaces each of a's types in the application that
+// exists.
+func applyTypes(ctx context.Context, cl *apiClient, a *applications.Application) error {
+	for _, t := range a.EventTypes {
+		path := "/v1/applications/" + url.PathEscape(a.ID) + "/event-types/" + url.PathEscape(t.Name)
+		if err := cl.do(ctx, "PUT", path, t, nil); err != nil {
+			return fmt.Errorf("application %s, type %s: %w", a.ID, t.Name, err)
+		}
+		fmt.Printf("applied %s: %s version %d\n", a.ID, t.Name, t.Version)
+	}
+	return nil
 }

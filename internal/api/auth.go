@@ -69,9 +69,18 @@ func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
 	return caller{keyID: k.ID, tenant: k.TenantID}, nil
 }
 
+// Roles a route serves.
+type role int
+
+const (
+	roleTenant   role = iota // a tenant's key, acting for its tenant
+	roleOperator             // the operator key
+	roleAny                  // either: catalogs and dialects are no tenant's secret
+)
+
 // guarded authenticates, rate-limits per key with lim (what names the
 // kind of request in a 429) and checks the role.
-func (s *Server) guarded(operator bool, lim *limiters, what string, h func(w http.ResponseWriter, r *http.Request, c caller) error) http.HandlerFunc {
+func (s *Server) guarded(want role, lim *limiters, what string, h func(w http.ResponseWriter, r *http.Request, c caller) error) http.HandlerFunc {
 	return s.logged(func(w http.ResponseWriter, r *http.Request) error {
 		c, aerr := s.authenticate(r)
 		if aerr != nil {
@@ -84,9 +93,10 @@ func (s *Server) guarded(operator bool, lim *limiters, what string, h func(w htt
 			return nil
 		}
 		switch {
-		case operator && !c.operator:
+		case want == roleAny:
+		case want == roleOperator && !c.operator:
 			return errorf(http.StatusForbidden, "Authorization", "this route needs the operator key")
-		case !operator && c.operator:
+		case want == roleTenant && c.operator:
 			return errorf(http.StatusForbidden, "Authorization", "the operator key does not act for a tenant; use one of the tenant's keys")
 		}
 		return h(w, r, c)
@@ -94,16 +104,22 @@ func (s *Server) guarded(operator bool, lim *limiters, what string, h func(w htt
 }
 
 func (s *Server) tenant(h tenantHandler) http.HandlerFunc {
-	return s.guarded(false, s.limits, "request", func(w http.ResponseWriter, r *http.Request, c caller) error { return h(w, r, c.tenant) })
+	return s.guarded(roleTenant, s.limits, "request", func(w http.ResponseWriter, r *http.Request, c caller) error { return h(w, r, c.tenant) })
+}
+
+// anyKey serves a route to every key; the handler gets the tenant, ""
+// for the operator.
+func (s *Server) anyKey(h tenantHandler) http.HandlerFunc {
+	return s.guarded(roleAny, s.limits, "request", func(w http.ResponseWriter, r *http.Request, c caller) error { return h(w, r, c.tenant) })
 }
 
 // ingesting is a tenant route paced by the ingest budget.
 func (s *Server) ingesting(h tenantHandler) http.HandlerFunc {
-	return s.guarded(false, s.ingestLimits, "event", func(w http.ResponseWriter, r *http.Request, c caller) error { return h(w, r, c.tenant) })
+	return s.guarded(roleTenant, s.ingestLimits, "event", func(w http.ResponseWriter, r *http.Request, c caller) error { return h(w, r, c.tenant) })
 }
 
 func (s *Server) operator(h handlerFunc) http.HandlerFunc {
-	return s.guarded(true, s.limits, "request", func(w http.ResponseWriter, r *http.Request, _ caller) error { return h(w, r) })
+	return s.guarded(roleOperator, s.limits, "request", func(w http.ResponseWriter, r *http.Request, _ caller) error { return h(w, r) })
 }
 
 type tenantView struct {

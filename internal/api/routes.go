@@ -32,13 +32,13 @@ func (s *Server) routeTable() []route {
 		{"POST /v1/tenants", s.operator(s.createTenant)},
 		{"POST /v1/tenants/{id}/keys", s.operator(s.createKey)},
 
-		{"GET /v1/applications", s.tenant(s.listApplications)},
-		{"GET /v1/applications/{id}", s.tenant(s.getApplication)},
+		{"GET /v1/applications", s.anyKey(s.listApplications)},
+		{"GET /v1/applications/{id}", s.anyKey(s.getApplication)},
 		{"PUT /v1/applications/{id}", s.operator(s.putApplication)},
 		{"DELETE /v1/applications/{id}", s.operator(s.deleteApplication)},
 		{"PUT /v1/applications/{id}/event-types/{type}", s.operator(s.putEventType)},
 
-		{"GET /v1/event-types", s.tenant(s.eventTypes)},
+		{"GET /v1/event-types", s.anyKey(s.eventTypes)},
 		{"POST /v1/events", s.ingesting(s.ingest)},
 
 		{"POST /v1/endpoints", s.tenant(s.createEndpoint)},

@@ -96,3 +96,37 @@ func readFile(path string) (*Application, error) {
 	}
 	return a, nil
 }
+
+// schemaSuffix names a type's schema file in a schema directory.
+const schemaSuffix = ".schema.json"
+
+// TypesFromDir reads a directory of <type>.schema.json files (the layout
+// of --schema-dir) as event types: each schema's own "description" is
+// the type's, and its "x-hookline-version" (default 1) the version.
+func TypesFromDir(dir string) ([]EventType, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*"+schemaSuffix))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no <type>%s files", dir, schemaSuffix)
+	}
+	sort.Strings(files)
+	out := make([]EventType, 0, len(files))
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var meta struct {
+			Description string `json:"description"`
+			Version     int    `json:"x-hookline-version"`
+		}
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return nil, fmt.Errorf("%s: %w: not a JSON object: %v", f, ErrInvalid, err)
+		}
+		out = append(out, EventType{Name: strings.TrimSuffix(filepath.Base(f), schemaSuffix), Description: meta.Description,
+			Version: max(meta.Version, 1), Schema: raw})
+	}
+	return out, nil
+}
