@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/hookline/hookline/internal/applications"
+	"github.com/hookline/hookline/internal/catalog"
 	"io"
 	"os"
 	"strings"
@@ -56,9 +58,11 @@ func registryTopic(topicPrefix string) string { return kafka.Layout{Prefix: topi
 // file: see registry.Store.ApplyFile, which also logs every change.
 func openRegistry(ctx context.Context, brokers []string, topicPrefix string, kr *registry.Keyring, epFile string, log *zap.Logger) (*registry.Store, error) {
 	var eps []*endpoints.Endpoint
+	var apps *applications.Set
 	if epFile != "" {
-		set, err := endpoints.LoadFile(epFile)
-		if err != nil {
+		var set *endpoints.Set
+		var err error
+		if apps, set, err = applications.LoadFile(epFile); err != nil {
 			return nil, badFlag("endpoints", "%v", err)
 		}
 		eps = set.All()
@@ -68,6 +72,13 @@ func openRegistry(ctx context.Context, brokers []string, topicPrefix string, kr 
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if epFile != "" {
+		// The file's applications first: its endpoints name them.
+		for _, a := range apps.All() {
+			if _, _, err := st.PutApplication(ctx, a); err != nil {
+				st.Close()
+				return nil, fileError(epFile, fmt.Errorf("application %s: %w", a.ID, err))
+			}
+		}
 		if _, err := st.ApplyFile(ctx, epFile, eps); err != nil {
 			st.Close()
 			return nil, fileError(epFile, err)
@@ -83,7 +94,7 @@ func endpointsDryRun(ctx context.Context, w io.Writer, epFile string, brokers []
 	if epFile == "" {
 		return errDryRunNeedsFile
 	}
-	set, err := endpoints.LoadFile(epFile)
+	_, set, err := applications.LoadFile(epFile)
 	if err != nil {
 		return badFlag("endpoints", "%v", err)
 	}
@@ -116,7 +127,7 @@ var errDryRunNeedsFile = badFlag("endpoints-dry-run", "needs --endpoints FILE, t
 // fileError names the flag when the file is at fault (an endpoint the
 // registry refuses), and the file otherwise (Kafka failed, say).
 func fileError(epFile string, err error) error {
-	if errors.Is(err, endpoints.ErrInvalid) || errors.Is(err, registry.ErrNameTaken) {
+	if errors.Is(err, endpoints.ErrInvalid) || errors.Is(err, registry.ErrNameTaken) || errors.Is(err, applications.ErrInvalid) || errors.Is(err, applications.ErrBreaking) {
 		return badFlag("endpoints", "%s: %v", epFile, err)
 	}
 	return fmt.Errorf("endpoints file %s: %w", epFile, err)
@@ -140,12 +151,22 @@ func endpointSource(ctx context.Context, s *sharedFlags, brokers []string, log *
 	if s.endpoints == "" {
 		return nil, nil, badFlag("master-key", "required to follow the endpoint registry (or give --endpoints FILE for a fixed set of endpoints)")
 	}
-	set, err := endpoints.LoadFile(s.endpoints)
+	apps, set, err := applications.LoadFile(s.endpoints)
 	if err != nil {
 		return nil, nil, badFlag("endpoints", "%v", err)
 	}
-	return set, func() {}, nil
+	return fileSource{set, apps}, func() {}, nil
 }
+
+// fileSource is a fixed endpoints file read alone: its endpoints, and its
+// applications' catalogs for the dispatcher.
+type fileSource struct {
+	*endpoints.Set
+	apps *applications.Set
+}
+
+// Catalog returns the file's application id's catalog, nil for none.
+func (f fileSource) Catalog(id string) *catalog.Catalog { return f.apps.Catalog(id) }
 
 // memberDryRun is --endpoints-dry-run of a dispatcher or retrier.
 func memberDryRun(ctx context.Context, s *sharedFlags, log *zap.Logger) error {

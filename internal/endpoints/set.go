@@ -103,3 +103,22 @@ func (s *Set) Disable(_ context.Context, id, reason string) error {
 	s.cur.Store(next)
 	return nil
 }
+
+// Attach resolves the set's endpoints against their applications'
+// dialects: dialect(app) is the dialect of application app, nil for none.
+// Endpoints are replaced, not mutated, as Disable does.
+func (s *Set) Attach(dialect func(app string) *Dialect) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	next := &setIndex{byTenant: make(map[string][]*Endpoint, len(old.byTenant)), byID: make(map[string]*Endpoint, len(old.byID))}
+	for t, list := range old.byTenant {
+		cp := make([]*Endpoint, len(list))
+		for i, e := range list {
+			cp[i] = e.WithDialect(dialect(e.Application))
+			next.byID[e.ID] = cp[i]
+		}
+		next.byTenant[t] = cp
+	}
+	s.cur.Store(next)
+}

@@ -136,27 +136,11 @@ func subscribed(x *index, app, typ string) bool {
 }
 
 // checkSubscriptions holds an endpoint of a registered application to its
-// catalog: each exact type must be in it and each prefix must match one
-// of its types. Endpoints of no registered application answer to the
-// default catalog, which the API checks.
+// catalog; endpoints of no registered application answer to the default
+// catalog, which the API checks.
 func checkSubscriptions(x *index, e *endpoints.Endpoint) error {
-	a := x.apps[e.Application]
-	if a == nil {
-		return nil
-	}
-	for _, p := range e.EventTypes {
-		if p == "*" {
-			continue
-		}
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if !slices.ContainsFunc(a.cat.Types(), func(t string) bool { return strings.HasPrefix(t, prefix) }) {
-				return fmt.Errorf("%w %q: eventTypes: %q matches no type of application %s (its types: %s)", endpoints.ErrInvalid, e.ID, p, a.app.ID, strings.Join(a.cat.Types(), ", "))
-			}
-			continue
-		}
-		if !a.cat.Has(p) {
-			return fmt.Errorf("%w %q: eventTypes: application %s has no type %q (its types: %s)", endpoints.ErrInvalid, e.ID, a.app.ID, p, strings.Join(a.cat.Types(), ", "))
-		}
+	if a := x.apps[e.Application]; a != nil {
+		return applications.CheckTypes(a.cat, a.app.ID, e.ID, e.EventTypes)
 	}
 	return nil
 }

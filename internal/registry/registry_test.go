@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"github.com/hookline/hookline/internal/applications"
 	"runtime"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ func TestConformance(t *testing.T) {
 					mustCreate(t, s, e)
 				}
 				return s
-			}, endpointstest.Options{Eventually: eventually})
+			}, endpointstest.Options{Eventually: eventually, Dialect: putDialect})
 		})
 		t.Run("written by another store", func(t *testing.T) {
 			endpointstest.Run(t, func(t *testing.T, eps ...*endpoints.Endpoint) endpoints.Registry {
@@ -36,9 +37,18 @@ func TestConformance(t *testing.T) {
 				}
 				eventually(t, func() bool { return len(table(b)) == len(eps) }, "the second store holds the seeded endpoints")
 				return b
-			}, endpointstest.Options{Eventually: eventually})
+			}, endpointstest.Options{Eventually: eventually, Dialect: putDialect})
 		})
 	})
+}
+
+// putDialect registers application app with dialect d and one type.
+func putDialect(t *testing.T, r endpoints.Registry, app string, d endpoints.Dialect) {
+	a := &applications.Application{ID: app, Name: app, Dialect: d,
+		EventTypes: []applications.EventType{{Name: "thing.happened", Version: 1, Schema: []byte(`{"type":"object"}`)}}}
+	if _, _, err := r.(*Store).PutApplication(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestDisableReachesEveryStore: a 410's Disable is a registry write, seen

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookline/hookline/internal/endpoints"
 )
@@ -26,6 +27,10 @@ type Options struct {
 	// Eventually waits until cond holds or fails the test naming what.
 	// Nil: the change must show at once (an in-memory store).
 	Eventually func(t *testing.T, cond func() bool, what string)
+	// Dialect gives application app the dialect d in r (creating the
+	// application if need be). Every implementation resolves endpoints
+	// against their application's dialect; this is how the suite sets one.
+	Dialect func(t *testing.T, r endpoints.Registry, app string, d endpoints.Dialect)
 }
 
 // Run runs the suite against registries made by newRegistry.
@@ -43,6 +48,41 @@ func Run(t *testing.T, newRegistry New, opts Options) {
 	t.Run("disable", func(t *testing.T) { disable(t, newRegistry, opts) })
 	t.Run("disable unknown", func(t *testing.T) { disableUnknown(t, newRegistry) })
 	t.Run("readers during changes", func(t *testing.T) { concurrent(t, newRegistry, opts) })
+	t.Run("application dialects", func(t *testing.T) { dialects(t, newRegistry, opts) })
+}
+
+// dialects: an endpoint resolves its application's dialect field by
+// field, its own fields win, a change of the dialect reaches it, and an
+// endpoint of another application is untouched.
+func dialects(t *testing.T, newRegistry New, opts Options) {
+	if opts.Dialect == nil {
+		t.Fatal("Options.Dialect is required: every registry resolves application dialects")
+	}
+	own := Endpoint("own", "t-a")
+	own.Application, own.Timeout = "app1", endpoints.Duration(15*time.Second)
+	follows, other := Endpoint("follows", "t-a"), Endpoint("other", "t-a")
+	follows.Application, other.Application = "app1", "app2"
+	r := newRegistry(t, follows, own, other)
+	opts.Dialect(t, r, "app1", endpoints.Dialect{Timeout: endpoints.Duration(6 * time.Second), MaxItems: 1, HeaderPrefix: "X-App"})
+	opts.Eventually(t, func() bool {
+		f := r.Get("follows")
+		return f != nil && f.Limits().Timeout == 6*time.Second && f.Limits().MaxItems == 1 && f.Resolved().HeaderPrefix == "X-App"
+	}, "follows resolves app1's dialect")
+	if o := r.Get("own"); o.Limits().Timeout != 15*time.Second || o.Limits().MaxItems != 1 {
+		t.Fatalf("own: limits %+v, want its own 15s and app1's 1 item", o.Limits())
+	}
+	if o := r.Get("other"); o.Limits().Timeout != endpoints.DefaultTimeout || o.Resolved().HeaderPrefix != "" {
+		t.Fatalf("other (app2) took app1's dialect: %+v", o.Resolved())
+	}
+	opts.Dialect(t, r, "app1", endpoints.Dialect{Timeout: endpoints.Duration(9 * time.Second)})
+	opts.Eventually(t, func() bool {
+		for _, e := range r.ForTenant("t-a") {
+			if e.ID == "follows" {
+				return e.Limits().Timeout == 9*time.Second && e.Limits().MaxItems == endpoints.DefaultMaxItems
+			}
+		}
+		return false
+	}, "the changed dialect reaches follows through ForTenant")
 }
 
 // Endpoint returns a valid endpoint of tenant.
