@@ -79,7 +79,7 @@ func TestDocumentSamplesPassTheCatalogs(t *testing.T) {
 	_, cats := loadApplications(t)
 	for _, tc := range []struct {
 		app, typ, data string
-		ok          bool
+		ok             bool
 	}{
 		{proID, "leave.approved", `{"leave": {"id": 123, "employee_id": 45, "leave_type": "Annual", "from": "2026-05-10", "to": "2026-05-14", "days": 5, "approved_by": 12}}`, true},
 		{proID, "leave.approved", `{"leave": {"id": 123, "employee_id": 45, "leave_type": "Annual", "from": "10 May", "to": "2026-05-14", "days": 5, "approved_by": 12}}`, false},
