@@ -47,18 +47,23 @@ func sampleData(app, typ string, n int) map[string]any {
 	panic("no samples for application " + app)
 }
 
+// studioWrite is the time of a sample's write: the producer derives a
+// Studio eventId from it, "task:<id>:<updatedUtc>", as the document's
+// example eventId reads.
+const studioWrite = "2026-04-30T14:22:01.234Z"
+
 // studioData follows the envelope's data rules: the object under its
 // name, the previous one in before on update events.
 func studioData(typ, id string) map[string]any {
 	switch envelope.ObjectName(typ) {
 	case "task":
-		d := map[string]any{"task": map[string]any{"id": id, "title": "Ducts level " + id, "status": "Done", "projectId": "p-7", "assigneeId": nil}}
+		d := map[string]any{"task": map[string]any{"id": id, "title": "Ducts level " + id, "status": "Done", "projectId": "p-7", "assigneeId": nil, "updatedUtc": studioWrite}}
 		if envelope.IsUpdate(typ) {
 			d["before"] = map[string]any{"id": id, "title": "Ducts level " + id, "status": "Open", "projectId": "p-7"}
 		}
 		return d
 	case "project":
-		project := map[string]any{"id": id, "name": "Tower B", "allocatedHours": 120, "modelerIds": []any{"m-1", "m-2"}}
+		project := map[string]any{"id": id, "name": "Tower B", "allocatedHours": 120, "modelerIds": []any{"m-1", "m-2"}, "updatedUtc": studioWrite}
 		d := map[string]any{"project": project}
 		switch typ {
 		case "project.updated":
