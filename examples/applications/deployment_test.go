@@ -49,7 +49,7 @@ func deploy(t *testing.T, b testbackend.Backend) *deployment {
 	d := &deployment{b: b, name: testbackend.UniqueName(t), prods: map[string]*producer.Producer{}}
 	d.topics = kafka.Topics{Events: b.Topic(t, 2), Invalid: d.name + ".invalid", Attempts: d.name + ".attempts", Dead: d.name + ".dead"}.WithDefaults()
 	policy := retry.Policy{Prefix: d.name + ".retry.", Delays: tiers}.WithDefaults()
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
 
 	kr, err := registry.ParseKeyring(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 	if err != nil {
