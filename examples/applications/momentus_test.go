@@ -33,7 +33,7 @@ func TestMomentusConnect(t *testing.T) {
 			w.rc = newReceiver(t, momentusContract(app, secret, w.tokens.valid))
 			ep := d.endpoint(t, &endpoints.Endpoint{ID: app, Application: app, URL: w.rc.URL(), Secrets: []string{secret},
 				IgnoreOrigins: []string{"api"},
-				Auth: &endpoints.Auth{Type: endpoints.AuthOAuth2, TokenURL: w.tokens.TokenURL(), ClientID: w.tokens.clientID, ClientSecret: w.tokens.clientSecret}})
+				Auth:          &endpoints.Auth{Type: endpoints.AuthOAuth2, TokenURL: w.tokens.TokenURL(), ClientID: w.tokens.clientID, ClientSecret: w.tokens.clientSecret}})
 			if got := ep.Limits().Timeout; got != 15*time.Second {
 				t.Fatalf("a %s webhook waits %s, want the default 15 s", app, got)
 			}
