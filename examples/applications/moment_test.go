@@ -2,12 +2,14 @@ package examples
 
 import (
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/payload"
 	"github.com/hookline/hookline/internal/testbackend"
 )
 
@@ -54,6 +56,40 @@ func TestMoment(t *testing.T) {
 		}
 		if !reflect.DeepEqual(want[strconv.Itoa(invoiceID)], sample) {
 			t.Errorf("the finalized invoice's body is %v, want the document's %v", want[strconv.Itoa(invoiceID)], sample)
+		}
+	})
+}
+
+// TestMomentThinBodiesKeepTheApplicationsRefs: a Moment endpoint that
+// asks for hookline's thin body instead of the document's gets the ids
+// Moment's catalog declares (x-hookline-refs: the event and the invoice's
+// customer and project ids), not only the invoice's id: a thin body keeps
+// what its application's catalog names, not the default catalog's.
+func TestMomentThinBodiesKeepTheApplicationsRefs(t *testing.T) {
+	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+		d := deploy(t, b)
+		secret := randomSecret("")
+		rc := newReceiver(t, contract{product: momentID, prefix: "X-Hookline", check: func(r *http.Request, body []byte) ([]string, error) {
+			if !verifyMomentumSignature(body, r.Header.Get("X-Hookline-Signature"), secret) {
+				return nil, errSignature
+			}
+			return []string{"thin"}, nil
+		}})
+		d.endpoint(t, &endpoints.Endpoint{ID: "moment-thin", Application: momentID, URL: rc.URL(), Secrets: []string{secret},
+			Payload: &payload.Spec{Shape: payload.ShapeThin}})
+		d.publish(t, event(momentID, "invoice.changed", 106939080))
+		body := rc.waitEvents(t, 1, 30*time.Second)[0].body
+		var thin struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(body, &thin); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"event": "CREATE_NEW", "invoice": map[string]any{"id": 106939080.0,
+			"customer": map[string]any{"id": 62788973.0}, "project": map[string]any{"id": 62788980.0}}}
+		if thin.Type != "invoice.changed" || !reflect.DeepEqual(thin.Data, want) {
+			t.Errorf("thin body %s, want data %v", body, want)
 		}
 	})
 }
