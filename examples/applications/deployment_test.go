@@ -32,7 +32,9 @@ var tiers = []time.Duration{time.Second, 4 * time.Second, time.Minute}
 // deployment is one hookline deployment on a backend: a registry holding
 // every application of this directory, one dispatcher and one retrier
 // reading it, and a producer per application publishing with that
-// application's catalog, as a product's services would.
+// application's catalog, as a product's services would. Each test that
+// deploys runs in parallel with the others: they mostly wait, on retry
+// tiers, batch timers and slow receivers.
 type deployment struct {
 	b      testbackend.Backend
 	name   string

@@ -19,6 +19,7 @@ import (
 // every POST carrying the webhook's token; and it resolves the document's
 // 6 s timeout and four hours of backoff retries.
 func TestMomentumEventsBatchesOf10k(t *testing.T) {
+	t.Parallel()
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		d := deploy(t, b)
 		token := randomSecret("token-")
@@ -71,6 +72,7 @@ func TestMomentumEventsBatchesOf10k(t *testing.T) {
 // and the waits to a second (and seals its batches after 200 ms rather
 // than 30 s); the chain ends by the age, before the ten retries do.
 func TestMomentumEventsDeletedAfterMaxAge(t *testing.T) {
+	t.Parallel()
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		d := deploy(t, b)
 		token := randomSecret("token-")

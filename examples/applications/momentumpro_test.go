@@ -22,6 +22,7 @@ import (
 // with a bare hex X-Momentumpro-Signature and a fresh
 // X-Momentumpro-Timestamp, checked by the document's verifier.
 func TestMomentumpro(t *testing.T) {
+	t.Parallel()
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		d := deploy(t, b)
 		secret := randomSecret("pro-")
@@ -86,6 +87,7 @@ func TestMomentumpro(t *testing.T) {
 // a dead letter), and a timeout is retried. The endpoints shorten the
 // schedule to five waits of a second and the timeout to one second.
 func TestMomentumproRetriesOnly5xxAndTimeouts(t *testing.T) {
+	t.Parallel()
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
 		d := deploy(t, b)
 		schedule := slices.Repeat([]endpoints.Duration{endpoints.Duration(time.Second)}, 5)
