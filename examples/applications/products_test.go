@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/payload"
 	"github.com/hookline/hookline/internal/testbackend"
@@ -19,7 +20,9 @@ import (
 // alone in a POST, in the documented envelope and nothing more, with the
 // X-Momentum-* headers and Momentum-Webhook/1.0, each verified by the
 // document's verifier; and, as anything but a 2xx is a failed delivery, a
-// 400 is retried with the same X-Momentum-Delivery and the same body.
+// 400 is retried with the same X-Momentum-Delivery and the same body, and
+// a receiver that stays down has the delivery fail permanently after the
+// endpoint's (shortened) schedule.
 func TestMomentumStudio(t *testing.T) {
 	t.Parallel()
 	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
@@ -42,6 +45,13 @@ func TestMomentumStudio(t *testing.T) {
 		})
 		d.endpoint(t, &endpoints.Endpoint{ID: "studio-flaky", Application: studioID, URL: flaky.URL(), Secrets: []string{flakySecret},
 			EventTypes: []string{"project.budget_threshold"}, RetrySchedule: []endpoints.Duration{endpoints.Duration(time.Second)}})
+		// A receiver that never recovers: the delivery fails permanently
+		// once the endpoint's two retries are spent.
+		downSecret := randomSecret("studio-")
+		down := newReceiver(t, studioContract(downSecret))
+		down.setAnswer(func(int) (int, time.Duration) { return http.StatusServiceUnavailable, 0 })
+		downEP := d.endpoint(t, &endpoints.Endpoint{ID: "studio-down", Application: studioID, URL: down.URL(), Secrets: []string{downSecret},
+			EventTypes: []string{"member.joined"}, RetrySchedule: []endpoints.Duration{endpoints.Duration(time.Second), endpoints.Duration(time.Second)}})
 
 		types := d.apps[studioID].EventTypes
 		want := map[string]map[string]any{} // eventId -> the data published
@@ -89,9 +99,16 @@ func TestMomentumStudio(t *testing.T) {
 		if wait := got[1].at.Sub(got[0].at); wait < time.Second {
 			t.Errorf("retried after %s, before the endpoint's 1 s", wait)
 		}
+		dead := d.deadLetters(t, downEP, 1, 30*time.Second)[0]
+		if dead.Attempt != 3 || !strings.Contains(dead.Reason, "failed permanently") {
+			t.Errorf("the dead letter counts %d attempts (%q), want 3: the first and two retries", dead.Attempt, dead.Reason)
+		}
 		time.Sleep(300 * time.Millisecond)
 		if n := len(flaky.snapshot()); n != 2 {
 			t.Errorf("%d POSTs to the flaky receiver, want 2: a 2xx ends the delivery", n)
+		}
+		if n := len(down.snapshot()); n != 3 {
+			t.Errorf("%d POSTs to the receiver that is down, want 3", n)
 		}
 	})
 }
@@ -158,6 +175,17 @@ func TestMomentusConnect(t *testing.T) {
 				got = append(got, p.ids...)
 			}
 			slices.Sort(got)
+			for _, p := range ps {
+				// The document does not describe the body: it is hookline's
+				// envelope as published, with the deployment's user agent.
+				var env map[string]json.RawMessage
+				if err := exactObject(p.body, &env, "type", "eventId", "tenantId", "createdUtc", "application", "origin", "data"); err != nil {
+					t.Errorf("%s: %v", w.app, err)
+				}
+				if ua := p.header.Get("User-Agent"); ua != delivery.DefaultUserAgent {
+					t.Errorf("%s: User-Agent %q, want %q", w.app, ua, delivery.DefaultUserAgent)
+				}
+			}
 			if !slices.Equal(got, w.ids) {
 				t.Errorf("%s received accounts %v, want %v: its own, once each, none written through the API", w.app, got, w.ids)
 			}
