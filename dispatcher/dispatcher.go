@@ -31,8 +31,12 @@ type Dispatcher struct {
 	markMetrics MarkMetrics
 	// shapers compiles each payload spec once for every endpoint using it.
 	shapers *payload.Cache
-	m       *member.Member[*partition]
-	cl      *kgo.Client
+	// appShapers holds, by application id, the shapers of the events of
+	// a registered application (*appShapers): their thin bodies keep the
+	// ids its catalog declares.
+	appShapers sync.Map
+	m          *member.Member[*partition]
+	cl         *kgo.Client
 	// attempts writes the attempt log on a client of its own, lingering
 	// to batch; hand-offs go on cl.
 	attempts *deliverylog.Writer

@@ -3,8 +3,11 @@ package dispatcher
 import (
 	"time"
 
+	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/deliverylog"
+	"github.com/hookline/hookline/internal/endpoints"
+	"github.com/hookline/hookline/internal/payload"
 	"go.uber.org/zap"
 )
 
@@ -20,7 +23,7 @@ func (d *Dispatcher) shapeItems(b *batch) bool {
 	if spec.IsFull() {
 		return true
 	}
-	sh, specErr := d.shapers.Get(spec)
+	sh, specErr := d.shapersFor(b.ep).Get(spec)
 	// One buffer holds every body of the batch; a body stays valid when
 	// the buffer grows, as it keeps the memory it was written into.
 	arena := make([]byte, 0, b.bytes)
@@ -65,4 +68,32 @@ func (d *Dispatcher) deadLetterShapeless(b *batch, failed []item, reasons []erro
 			releaseBody(del)
 		}
 	}()
+}
+
+// appShapers are the shapers of one version of an application's catalog.
+type appShapers struct {
+	cat   *catalog.Catalog
+	cache *payload.Cache
+}
+
+// shapersFor returns the shapers of ep's events. An endpoint of a
+// registered application receives that application's events only, whose
+// thin bodies keep the ids its catalog declares (x-hookline-refs), not
+// those of Config.Refs; a new version of the catalog gets new shapers. An
+// endpoint of no registered application, or of every application, keeps
+// Config.Refs.
+func (d *Dispatcher) shapersFor(ep *endpoints.Endpoint) *payload.Cache {
+	if d.cfg.Applications == nil || ep.Application == "" {
+		return d.shapers
+	}
+	cat := d.cfg.Applications.Catalog(ep.Application)
+	if cat == nil {
+		return d.shapers
+	}
+	if v, ok := d.appShapers.Load(ep.Application); ok && v.(*appShapers).cat == cat {
+		return v.(*appShapers).cache
+	}
+	s := &appShapers{cat: cat, cache: payload.NewCache(cat)}
+	d.appShapers.Store(ep.Application, s)
+	return s.cache
 }
