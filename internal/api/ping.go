@@ -10,6 +10,7 @@ import (
 	"github.com/hookline/hookline/internal/delivery"
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/payload"
 )
 
 // Pinger signs and POSTs one delivery, as the pipeline does
@@ -34,6 +35,16 @@ func (s *Server) ping(ctx context.Context, ep *endpoints.Endpoint) delivery.Atte
 	body, err := envelope.AppendJSON(nil, &env)
 	if err != nil {
 		return delivery.Attempt{Err: fmt.Errorf("encode ping: %w", err)}
+	}
+	// The ping takes the body shape deliveries take (legacy, thin, a
+	// template), so a receiver strict about its body accepts it; a
+	// template that cannot make a ping sends the envelope as it is.
+	if spec := ep.Resolved().Payload; !spec.IsFull() {
+		if sh, err := payload.New(spec, s.cfg.Catalog); err == nil {
+			if shaped, err := sh.Append(nil, body); err == nil {
+				body = shaped
+			}
+		}
 	}
 	d := &delivery.Delivery{ID: id, EndpointID: ep.ID, TenantID: ep.TenantID, EventType: PingType, Items: 1, Body: body, Tier: -1}
 	if ep.Limits().MaxItems > 1 {
