@@ -98,7 +98,7 @@ func LoadFile(path string) (*Set, *endpoints.Set, error) {
 		return nil, nil, fmt.Errorf("endpoints file: %w", err)
 	}
 	var doc struct {
-		Applications []*Application       `json:"applications"`
+		Applications []*Application        `json:"applications"`
 		Endpoints    []*endpoints.Endpoint `json:"endpoints"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
