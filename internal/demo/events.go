@@ -1,6 +1,10 @@
-// Package demo drives `hookline dev --demo`: a generator of the built-in
-// catalog's events (tasks, projects, members across a few tenants) and a
-// receiver that verifies every delivery's signature and counts what arrived.
+// Package demo drives `hookline dev --demo`: two applications side by
+// side (Momentum Studio, whose catalog is the built-in one of tasks,
+// projects and members, and Momentumpro, an HR product of employees,
+// leave and expenses), a generator of each one's events across a few
+// tenants, and a receiver per application that verifies every delivery
+// the way that application's documentation tells its customers to, and
+// counts what arrived.
 package demo
 
 import (
@@ -15,14 +19,17 @@ var Tenants = []string{"t-acme", "t-globex", "t-initech"}
 
 var statuses = []string{"Todo", "In progress", "Review", "Done"}
 
-// Generator makes plausible events of every built-in type. Not safe for
-// concurrent use.
+// Generator makes plausible events of every built-in type: Momentum
+// Studio's. Not safe for concurrent use.
 type Generator struct {
 	rng  *rand.Rand
 	seed uint64
 	seq  int
 	// Origin is set on every event ("" for none).
 	Origin string
+	// Application is set on every event ("" for none: the default
+	// application's, as the benchmarks publish them).
+	Application string
 }
 
 // NewGenerator returns a generator with a fixed seed, so runs repeat.
@@ -36,7 +43,7 @@ func NewGenerator(seed uint64) *Generator {
 func (g *Generator) Next() envelope.Envelope {
 	g.seq++
 	tenant := Tenants[g.rng.IntN(len(Tenants))]
-	e := envelope.Envelope{TenantID: tenant, Origin: g.Origin, Version: fmt.Sprintf("v%x.%d", g.seed, g.seq)}
+	e := envelope.Envelope{TenantID: tenant, Origin: g.Origin, Application: g.Application, Version: fmt.Sprintf("v%x.%d", g.seed, g.seq)}
 	n := g.rng.IntN(100)
 	switch {
 	case n < 30:
