@@ -67,6 +67,7 @@ type Receiver struct {
 	foreign    atomic.Int64 // events of another application, in verified deliveries
 	events     atomic.Int64 // events in verified deliveries, duplicates included
 	redelivery atomic.Int64 // verified deliveries whose id was seen before
+	retried    atomic.Int64 // deliveries verified after FailEvery failed their first attempt
 
 	// FailEvery > 0 answers 503 to the first attempt of every n-th
 	// delivery, so the demo shows retries. Set before serving.
@@ -97,6 +98,9 @@ type Stats struct {
 	// Stale, Malformed and Foreign are zero while every delivery is as
 	// its application documents it.
 	Stale, Malformed, Foreign int64
+	// Retried counts deliveries verified after FailEvery failed their
+	// first attempt: the pipeline's retries at work.
+	Retried int64
 }
 
 // Stats returns the counters.
@@ -106,7 +110,7 @@ func (r *Receiver) Stats() Stats {
 	r.mu.Unlock()
 	return Stats{Verified: r.verified.Load(), Rejected: r.rejected.Load(), Events: r.events.Load(),
 		Redeliveries: r.redelivery.Load(), UniqueEvents: n,
-		Stale: r.stale.Load(), Malformed: r.malformed.Load(), Foreign: r.foreign.Load()}
+		Stale: r.stale.Load(), Malformed: r.malformed.Load(), Foreign: r.foreign.Load(), Retried: r.retried.Load()}
 }
 
 // ServeHTTP implements http.Handler. The signature is checked first, on
@@ -160,6 +164,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	if _, seen := r.deliveries[id]; seen {
 		r.redelivery.Add(1)
+	} else if r.failed[id] {
+		r.retried.Add(1)
 	}
 	r.deliveries[id] = struct{}{}
 	for _, e := range evs {

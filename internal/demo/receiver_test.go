@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/payload"
+	"github.com/hookline/hookline/internal/signing"
 )
 
 const testSecret = "demo-receiver-test-secret-0123456789"
@@ -153,5 +156,33 @@ func TestLegacyPingAndShape(t *testing.T) {
 		if ping != tc.ping || (err == nil) != tc.valid || (tc.valid && !ping && len(evs) != 1) {
 			t.Errorf("%s: events %v, ping %v, err %v", tc.body, evs, ping, err)
 		}
+	}
+}
+
+// TestFailEveryFailsFirstAttemptsOnly: with FailEvery 1 every delivery's
+// first attempt is answered 503 and its retry taken, counted as retried.
+func TestFailEveryFailsFirstAttemptsOnly(t *testing.T) {
+	recv := NewReceiver([]byte(testSecret), "")
+	recv.FailEvery = 1
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	body := `{"type":"task.created","eventId":"e1","tenantId":"t","createdUtc":"2026-01-01T00:00:00.000Z","data":{"task":{"id":"1"}}}`
+	send := func(id string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		req.Header.Set("X-Hookline-Signature", signing.HexSignature([]byte(testSecret), []byte(body)))
+		req.Header.Set("X-Hookline-Delivery", id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	got := []int{send("d1"), send("d1"), send("d1"), send("d2")}
+	if want := []int{503, 204, 204, 503}; !slices.Equal(got, want) {
+		t.Fatalf("answers %v, want %v", got, want)
+	}
+	if s := recv.Stats(); s.Verified != 2 || s.Retried != 1 || s.Redeliveries != 1 {
+		t.Fatalf("stats %+v, want 2 verified, 1 retried, 1 redelivery", s)
 	}
 }
