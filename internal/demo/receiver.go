@@ -74,7 +74,8 @@ type Receiver struct {
 	FailEvery int
 
 	mu         sync.Mutex
-	failed     map[string]bool
+	firsts     int             // first attempts seen, for FailEvery
+	failed     map[string]bool // by delivery id: whether its first attempt was failed
 	deliveries map[string]struct{}
 	eventIDs   map[string]struct{}
 }
@@ -181,19 +182,23 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// failFirst reports whether to fail this first attempt of delivery id
-// (FailEvery); a retry of a delivery failed once passes.
+// failFirst reports whether to fail this attempt of delivery id: the
+// first attempt of the first delivery and of every FailEvery-th after it.
+// First attempts are counted on their own, so deliveries in flight or
+// waiting for their retry do not shift which ones fail; a retry of a
+// delivery failed once passes.
 func (r *Receiver) failFirst(id string) bool {
 	if r.FailEvery <= 0 {
 		return false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, seen := r.failed[id]
-	fail := !seen && (len(r.failed)+len(r.deliveries))%r.FailEvery == 0
-	if !seen {
-		r.failed[id] = fail
+	if _, seen := r.failed[id]; seen {
+		return false
 	}
+	fail := r.firsts%r.FailEvery == 0
+	r.firsts++
+	r.failed[id] = fail
 	return fail
 }
 

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -160,29 +161,48 @@ func TestLegacyPingAndShape(t *testing.T) {
 }
 
 // TestFailEveryFailsFirstAttemptsOnly: with FailEvery 1 every delivery's
-// first attempt is answered 503 and its retry taken, counted as retried.
+// first attempt is answered 503 and its retry taken, counted as retried;
+// with FailEvery 3, the first attempts of the first, fourth and seventh
+// deliveries fail, whether or not the failed ones came back in between.
 func TestFailEveryFailsFirstAttemptsOnly(t *testing.T) {
-	recv := NewReceiver([]byte(testSecret), "")
-	recv.FailEvery = 1
-	srv := httptest.NewServer(recv)
-	defer srv.Close()
-	body := `{"type":"task.created","eventId":"e1","tenantId":"t","createdUtc":"2026-01-01T00:00:00.000Z","data":{"task":{"id":"1"}}}`
-	send := func(id string) int {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
-		req.Header.Set("X-Hookline-Signature", signing.HexSignature([]byte(testSecret), []byte(body)))
-		req.Header.Set("X-Hookline-Delivery", id)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	const body = `{"type":"task.created","eventId":"e1","tenantId":"t","createdUtc":"2026-01-01T00:00:00.000Z","data":{"task":{"id":"1"}}}`
+	serve := func(failEvery int) (*Receiver, func(id string) int) {
+		recv := NewReceiver([]byte(testSecret), "")
+		recv.FailEvery = failEvery
+		srv := httptest.NewServer(recv)
+		t.Cleanup(srv.Close)
+		return recv, func(id string) int {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+			req.Header.Set("X-Hookline-Signature", signing.HexSignature([]byte(testSecret), []byte(body)))
+			req.Header.Set("X-Hookline-Delivery", id)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
 		}
-		resp.Body.Close()
-		return resp.StatusCode
 	}
+	recv, send := serve(1)
 	got := []int{send("d1"), send("d1"), send("d1"), send("d2")}
 	if want := []int{503, 204, 204, 503}; !slices.Equal(got, want) {
 		t.Fatalf("answers %v, want %v", got, want)
 	}
 	if s := recv.Stats(); s.Verified != 2 || s.Retried != 1 || s.Redeliveries != 1 {
 		t.Fatalf("stats %+v, want 2 verified, 1 retried, 1 redelivery", s)
+	}
+
+	_, send = serve(3)
+	var failed []int
+	for i := range 9 {
+		if send(fmt.Sprint("e", i)) == http.StatusServiceUnavailable {
+			failed = append(failed, i)
+			if i == 3 && send(fmt.Sprint("e", i)) != http.StatusNoContent {
+				t.Fatal("the retry of a failed first attempt was not taken")
+			}
+		}
+	}
+	if !slices.Equal(failed, []int{0, 3, 6}) {
+		t.Fatalf("failed first attempts of deliveries %v, want [0 3 6]", failed)
 	}
 }
