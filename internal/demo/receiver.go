@@ -15,8 +15,8 @@ import (
 // application's webhook documentation gives its customers.
 type Rules struct {
 	// Application and Types: each event must name this application (where
-	// the body carries it) and be of one of these types. An event that is
-	// not reached an endpoint of another application: it is answered,
+	// the body carries it) and be of one of these types. Any other event
+	// was routed to an endpoint of the wrong application: it is answered,
 	// and counted as foreign. Empty: not checked.
 	Application string
 	Types       []string
