@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/deliverylog"
@@ -19,7 +13,6 @@ import (
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/retry"
-	"github.com/hookline/hookline/producer"
 	"github.com/hookline/hookline/retrier"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -48,6 +41,8 @@ type devReady struct {
 	Kafka, API  string // broker address, API base URL
 	Tenant, Key string // a tenant and one of its API keys
 	Redis       redis.UniversalClient
+	// Demo is the demo's producer and receivers (nil without --demo).
+	Demo *devDemo
 }
 
 func runDev(ctx context.Context, args []string) error {
@@ -161,21 +156,23 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		_ = sup.Stop() // err is the cause; what the stop says adds nothing
 		return err
 	}
-	apiURL, keys, err := startDevAPI(ctx, c, emb.Addr, st, rdb, log, sup)
+	api, err := startDevAPI(ctx, c, emb.Addr, st, rdb, log, sup)
 	if err != nil {
 		return fail(err)
 	}
 	var d *devDemo
 	if c.demo {
-		if d, err = startDemo(emb.Addr, c, log); err != nil {
+		// The applications are registered before the producer starts:
+		// their events are held to their catalogs from the first one.
+		if d, err = startDemo(ctx, emb.Addr, c, api, st, log); err != nil {
 			return fail(err)
 		}
 		defer d.srv.Close()
 		sup.Start("demo", d)
-		if err := d.createEndpoints(ctx, apiURL, keys); err != nil {
+		if err := d.createEndpoints(ctx, api.url, api.keys); err != nil {
 			return fail(fmt.Errorf("demo: create its endpoints through the API: %w", err))
 		}
-		fmt.Printf("demo: receiver at %s verifying signatures; producing %.0f events/s\n", d.url, c.demoRate)
+		d.announce(c.demoRate)
 	}
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
@@ -211,7 +208,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 	fmt.Printf("dispatcher: group %s, %d endpoints; retrier: group %s, tiers %v\n", dcfg.Group, countEndpoints(st), rcfg.Group, rcfg.Retry.Topics())
 	fmt.Printf("ready: publish with `hookline produce --brokers %s --topic %s ...`, read with `hookline tail --brokers %s`; Ctrl-C stops\n", emb.Addr, c.topics.Events, emb.Addr)
 	if c.ready != nil {
-		c.ready(devReady{Kafka: emb.Addr, API: apiURL, Tenant: demo.Tenants[0], Key: keys[demo.Tenants[0]], Redis: rdb})
+		c.ready(devReady{Kafka: emb.Addr, API: api.url, Tenant: demo.Tenants[0], Key: api.keys[demo.Tenants[0]], Redis: rdb, Demo: d})
 	}
 	if d != nil {
 		// The progress line ends before the stop's first line.
@@ -225,153 +222,4 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		sup.OnStop = func() { stopProgress(); <-progressed; announce() }
 	}
 	return sup.Wait(ctx)
-}
-
-// devDemo is the demo producer and receiver. As a component it is the
-// producer: Run publishes demo events until Shutdown, which flushes them.
-// The receiver serves until devStack returns, after the dispatcher and
-// the retrier that post to it have stopped.
-type devDemo struct {
-	url      string
-	recv     *demo.Receiver
-	srv      *http.Server
-	p        *producer.Producer
-	rate     float64
-	log      *zap.Logger
-	produced atomic.Int64
-	failed   atomic.Int64
-	stopOnce sync.Once
-	stop     chan struct{} // closed by Shutdown
-	done     chan struct{} // closed when Run returns
-}
-
-// DemoSecret signs the demo endpoint's deliveries.
-const demoSecret = "whsec_aG9va2xpbmUtZGVtby1zZWNyZXQtMDEyMzQ1Njc="
-
-// startDemo starts the receiver and makes the producer; Run produces.
-func startDemo(brokers string, c devConfig, log *zap.Logger) (*devDemo, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("demo receiver: %w", err)
-	}
-	d := &devDemo{recv: demo.NewReceiver([]byte(demoSecret), c.shared.prefix), rate: c.demoRate, log: log,
-		stop: make(chan struct{}), done: make(chan struct{})}
-	d.recv.FailEvery = 20
-	d.url = "http://" + ln.Addr().String() + "/webhooks"
-	d.srv = &http.Server{Handler: d.recv, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = d.srv.Serve(ln) }()
-
-	d.p, err = producer.New(producer.Config{Brokers: []string{brokers}, Topic: c.topics.Events, Logger: log})
-	if err != nil {
-		_ = d.srv.Close()
-		return nil, err
-	}
-	return d, nil
-}
-
-// Run publishes demo events at the demo rate until Shutdown, or until ctx
-// ends (an abandon: the events not yet acknowledged may be lost).
-func (d *devDemo) Run(ctx context.Context) error {
-	defer close(d.done)
-	gen := demo.NewGenerator(uint64(time.Now().UnixNano()))
-	tick := time.NewTicker(time.Duration(float64(time.Second) / d.rate))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-d.stop:
-			return nil
-		case <-tick.C:
-		}
-		d.p.PublishAsync(ctx, gen.Next(), func(_ producer.Published, err error) {
-			if err != nil {
-				if !errors.Is(err, context.Canceled) {
-					d.log.Warn("demo publish failed", zap.Error(err))
-				}
-				d.failed.Add(1)
-				return
-			}
-			d.produced.Add(1)
-		})
-	}
-}
-
-// Shutdown stops publishing and flushes the events in flight within ctx.
-func (d *devDemo) Shutdown(ctx context.Context) error {
-	d.stopOnce.Do(func() { close(d.stop) })
-	select {
-	case <-d.done:
-	case <-ctx.Done():
-	}
-	return d.p.Close(ctx)
-}
-
-// createEndpoints creates the demo's endpoints through the API, each
-// checked by its test ping: per tenant one batching endpoint, and one
-// single-event endpoint for task changes of the first tenant. Endpoints
-// made by an earlier run (same names) are kept.
-func (d *devDemo) createEndpoints(ctx context.Context, apiURL string, keys map[string]string) error {
-	type ep struct {
-		tenant string
-		body   map[string]any
-	}
-	var eps []ep
-	for _, t := range demo.Tenants {
-		eps = append(eps, ep{t, map[string]any{"name": "demo batches", "url": d.url + "?tenant=" + t, "secret": demoSecret,
-			"eventTypes": []string{"*"}, "maxItems": 100, "maxWait": "2s", "ignoreFields": []string{"updatedUtc"}}})
-	}
-	eps = append(eps, ep{demo.Tenants[0], map[string]any{"name": "demo task events", "url": d.url + "?single", "secret": demoSecret,
-		"maxItems": 1, "eventTypes": []string{"task.*"}}})
-	for _, e := range eps {
-		cl := newAPIClient(apiURL, keys[e.tenant])
-		err := cl.do(ctx, "POST", "/v1/endpoints", e.body, nil)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
-			err = repoint(ctx, cl, e.body["name"].(string), e.body["url"].(string))
-		}
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", e.tenant, e.body["name"], err)
-		}
-	}
-	return nil
-}
-
-// repoint points the endpoint an earlier run made at this run's receiver,
-// which listens on a new port.
-func repoint(ctx context.Context, cl *apiClient, name, url string) error {
-	var page struct {
-		Data []struct{ ID, Name, URL string }
-	}
-	if err := cl.do(ctx, "GET", "/v1/endpoints?limit=100", nil, &page); err != nil {
-		return err
-	}
-	for _, e := range page.Data {
-		if e.Name == name && e.URL != url {
-			return cl.do(ctx, "PATCH", "/v1/endpoints/"+e.ID, map[string]any{"url": url, "active": true}, nil)
-		}
-	}
-	return nil
-}
-
-// progress prints one summary line a second until ctx ends.
-func (d *devDemo) progress(ctx context.Context, disp *dispatcher.Dispatcher, ret *retrier.Retrier) {
-	tty := isTerminal(os.Stdout)
-	every := time.Second
-	if !tty {
-		every = 5 * time.Second
-	}
-	kafka.Every(ctx, every, func(context.Context) {
-		s, ds, rs := d.recv.Stats(), disp.Stats(), ret.Stats()
-		// Deliveries in the retry tiers: handed in by the dispatcher, not
-		// yet delivered, dead-lettered or found done by the retrier.
-		retrying := max(ds.Retried+ds.Deferred-rs.Delivered-rs.Dead-rs.AlreadyDone, 0)
-		line := fmt.Sprintf("produced %d · delivered %d events to endpoints in %d verified POSTs · retrying %d · dead %d · bad signatures %d",
-			d.produced.Load(), s.Events, s.Verified, retrying, ds.Dead+rs.Dead, s.Rejected)
-		if tty {
-			fmt.Printf("\r\033[K%s", line)
-		} else {
-			fmt.Println(line)
-		}
-	})
 }

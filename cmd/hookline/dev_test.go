@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,8 +195,8 @@ func TestDevDemoGoesThroughTheAPI(t *testing.T) {
 	if err := cl.do(ctx, "GET", "/v1/endpoints", nil, &page); err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Data) != 2 {
-		t.Fatalf("tenant %s has %d endpoints through the API, want the demo's 2: %+v", r.Tenant, len(page.Data), page.Data)
+	if len(page.Data) != 3 {
+		t.Fatalf("tenant %s has %d endpoints through the API, want the demo's 3: %+v", r.Tenant, len(page.Data), page.Data)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		var dl struct {
@@ -221,8 +222,18 @@ func TestDevDemoGoesThroughTheAPI(t *testing.T) {
 // until the test ends, and returns what it reports once ready.
 func runDevStack(t *testing.T, args ...string) devReady {
 	t.Helper()
+	r, stop := startDevIn(t, t.TempDir(), args...)
+	t.Cleanup(stop)
+	return r
+}
+
+// startDevIn runs the dev stack with args on a free port and data dir
+// dir, and returns what it reports once ready and a stop that drains it
+// and reports its error; the test ends it if it has not.
+func startDevIn(t *testing.T, dir string, args ...string) (devReady, func()) {
+	t.Helper()
 	c, err := parseDev(newFlagSet("dev", ""), append(args,
-		"--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--ops-addr", "", "--data-dir", t.TempDir(), "--partitions", "1", "--shutdown-timeout", "5s"))
+		"--kafka-port", "0", "--api-addr", "127.0.0.1:0", "--ops-addr", "", "--data-dir", dir, "--partitions", "1", "--shutdown-timeout", "5s"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,20 +242,24 @@ func runDevStack(t *testing.T, args ...string) devReady {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- devStack(ctx, c, zap.NewNop()) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("dev: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case r := <-ready:
-		return r
+		return r, stop
 	case err := <-done:
 		done <- err
 		t.Fatalf("dev stopped: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("dev not ready within 30s")
 	}
-	return devReady{}
+	return devReady{}, stop
 }

@@ -74,8 +74,9 @@ func devTenant(ctx context.Context, st *registry.Store, dir, id string) (string,
 	return token, nil
 }
 
-// apiClient calls the management API with a tenant key: the way the demo
-// creates its endpoints, like any other client.
+// apiClient calls the management API with a tenant key or the operator
+// key: the way the demo registers its applications and creates its
+// endpoints, like any other client.
 type apiClient struct {
 	base, key string
 	http      *http.Client
@@ -168,34 +169,44 @@ func devKeyring(c devConfig) (*registry.Keyring, error) {
 	return kr, nil
 }
 
+// devAPI is where dev's API listens and the keys dev made for it.
+type devAPI struct {
+	url string
+	// keys holds a key of each demo tenant.
+	keys map[string]string
+	// operator is the operator key, kept in the data dir: the demo
+	// registers its applications with it.
+	operator string
+}
+
 // startDevAPI starts the API and the delivery-log indexer under sup. It
 // makes sure the demo tenants exist and returns a key of each, and the
 // operator key is kept in the data dir.
-func startDevAPI(ctx context.Context, c devConfig, broker string, st *registry.Store, rdb redis.UniversalClient, log *zap.Logger, sup *lifecycle.Supervisor) (string, map[string]string, error) {
+func startDevAPI(ctx context.Context, c devConfig, broker string, st *registry.Store, rdb redis.UniversalClient, log *zap.Logger, sup *lifecycle.Supervisor) (devAPI, error) {
 	op, err := devSecret(c.dataDir, "operator.key", "hlop_", 32)
 	if err != nil {
-		return "", nil, fmt.Errorf("dev operator key: %w", err)
+		return devAPI{}, fmt.Errorf("dev operator key: %w", err)
 	}
 	keys := map[string]string{}
 	for _, t := range demo.Tenants {
 		if keys[t], err = devTenant(ctx, st, c.dataDir, t); err != nil {
-			return "", nil, err
+			return devAPI{}, err
 		}
 	}
 	a := c.api
 	a.operatorKey = op
 	m, err := buildManager(&c.shared, &a, []string{broker}, st, rdb, log)
 	if err != nil {
-		return "", nil, err
+		return devAPI{}, err
 	}
 	if err := m.srv.Listen(); err != nil {
-		return "", nil, err
+		return devAPI{}, err
 	}
 	m.start(sup)
 	url := "http://" + m.srv.Addr()
 	fmt.Printf("api: %s (web page and REST; operator key in %s)\n", url, filepath.Join(c.dataDir, "operator.key"))
 	fmt.Printf("tenant key (%s): %s\n", demo.Tenants[0], keys[demo.Tenants[0]])
-	return url, keys, nil
+	return devAPI{url: url, keys: keys, operator: op}, nil
 }
 
 func countEndpoints(st *registry.Store) int {
