@@ -39,10 +39,16 @@ func (s *Server) ping(ctx context.Context, ep *endpoints.Endpoint) delivery.Atte
 	// The ping takes the body shape deliveries take (legacy, thin, a
 	// template), so a receiver strict about its body accepts it; a
 	// template that cannot make a ping sends the envelope as it is.
+	// Shapes take the event's object from data.<object>, here data.ping,
+	// which carries an id as every object does.
 	if spec := ep.Resolved().Payload; !spec.IsFull() {
-		if sh, err := payload.New(spec, s.cfg.Catalog); err == nil {
-			if shaped, err := sh.Append(nil, body); err == nil {
-				body = shaped
+		obj := map[string]any{"id": "ping:" + id, "endpoint": env.Data["endpoint"], "message": env.Data["message"]}
+		env.Data = map[string]any{PingType: obj}
+		if raw, err := envelope.AppendJSON(nil, &env); err == nil {
+			if sh, err := payload.New(spec, s.cfg.Catalog); err == nil {
+				if shaped, err := sh.Append(nil, raw); err == nil {
+					body = shaped
+				}
 			}
 		}
 	}

@@ -137,8 +137,8 @@ func TestEachReceiverTakesItsOwnDialect(t *testing.T) {
 	check("momentumpro, malformed and stale", proRecv.Stats(), Stats{Verified: 2, Events: 2, Rejected: 2, Foreign: 1, Malformed: 1, Stale: 1})
 }
 
-// TestLegacyPingAndShape: the API's ping, an envelope whatever the shape,
-// is answered and not counted; a legacy body with more fields than the
+// TestLegacyPingAndShape: the API's ping, in the legacy shape with event
+// ping, is answered and not counted; a legacy body with more fields than the
 // document's, or an array, is malformed.
 func TestLegacyPingAndShape(t *testing.T) {
 	for _, tc := range []struct {
@@ -146,7 +146,7 @@ func TestLegacyPingAndShape(t *testing.T) {
 		ping  bool
 		valid bool
 	}{
-		{`{"type":"ping","eventId":"ping:1","tenantId":"t","createdUtc":"2026-01-01T00:00:00.000Z","data":{}}`, true, true},
+		{`{"event":"ping","occurred_at":"2026-01-01T00:00:00.000Z","data":{"id":"ping:1","message":"test delivery from hookline"}}`, true, true},
 		{`{"event":"leave.approved","occurred_at":"2026-04-29T14:32:11Z","data":{"id":123,"employee_id":45}}`, false, true},
 		{`{"event":"leave.approved","occurred_at":"2026-04-29T14:32:11Z","data":{"id":123},"tenant":"t"}`, false, false},
 		{`[{"event":"leave.approved","occurred_at":"2026-04-29T14:32:11Z","data":{"id":123}}]`, false, false},
