@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/hookline/hookline/internal/applications"
 	"github.com/hookline/hookline/producer"
 )
 
@@ -29,6 +30,8 @@ func runProduce(ctx context.Context, args []string) error {
 	origin := fs.String("origin", "", "origin of the change, e.g. api")
 	data := fs.String("data", "", `event data as JSON, e.g. '{"task":{"id":"t1","title":"x"}}'`)
 	file := fs.String("file", "", "read whole envelopes (one or more JSON objects) from this file, or - for stdin")
+	app := fs.String("application", "", "the application the event belongs to (its catalog holds the type; only its endpoints receive it)")
+	appFiles := fs.String("applications", "", "application JSON files or directories, comma-separated, whose catalogs events naming them are held to (e.g. examples/applications/)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -42,7 +45,17 @@ func runProduce(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := producer.New(producer.Config{Brokers: splitList(*brokers), Topic: *topic, SchemaDir: *schemaDir, MaxEventBytes: *maxBytes, Logger: log})
+	cfg := producer.Config{Brokers: splitList(*brokers), Topic: *topic, SchemaDir: *schemaDir, MaxEventBytes: *maxBytes, Logger: log}
+	if *appFiles != "" {
+		list, err := applications.ReadFiles(splitList(*appFiles)...)
+		if err != nil {
+			return badFlag("applications", "%v", err)
+		}
+		if cfg.Applications, err = applications.NewSet(list...); err != nil {
+			return badFlag("applications", "%v", err)
+		}
+	}
+	p, err := producer.New(cfg)
 	if err != nil {
 		return produceSettings.flagError(err)
 	}
@@ -57,7 +70,7 @@ func runProduce(ctx context.Context, args []string) error {
 		return nil
 	}
 	if *file == "" {
-		ev := producer.Event{Type: *typ, TenantID: *tenant, EventID: *eventID, Origin: *origin}
+		ev := producer.Event{Type: *typ, TenantID: *tenant, EventID: *eventID, Origin: *origin, Application: *app}
 		if *data != "" {
 			dec := json.NewDecoder(bytes.NewReader([]byte(*data)))
 			dec.UseNumber()
@@ -107,7 +120,7 @@ func explain(err error) error {
 	case errors.As(err, &se):
 		return fmt.Errorf("%w (fix the field at %s; the schemas are in schemas/)", err, se.Pointer)
 	case errors.Is(err, producer.ErrUnknownType):
-		return fmt.Errorf("%w (add a schema with --schema-dir to publish a new type)", err)
+		return fmt.Errorf("%w (add a schema with --schema-dir to publish a new type, or give the application's file with --applications)", err)
 	}
 	return err
 }
