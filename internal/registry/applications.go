@@ -107,7 +107,7 @@ func (s *Store) DeleteApplication(ctx context.Context, id string) error {
 		return fmt.Errorf("registry: delete application: %w: %q", ErrAppNotFound, id)
 	}
 	if n := usedBy(x, id); n > 0 {
-		return fmt.Errorf("registry: delete application %q: %w: %d endpoints name it; move or delete them first", id, ErrAppInUse, n)
+		return fmt.Errorf("%w: %d endpoints name application %s; delete them first", ErrAppInUse, n, id)
 	}
 	_, err := s.write(ctx, appPrefix+id, nil)
 	return err
