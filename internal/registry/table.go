@@ -20,6 +20,9 @@ type index struct {
 	tenants  map[string]Tenant
 	keys     map[string]keyRecord // by key id
 	byHash   map[string]string    // token hash -> key id
+	// used is each key's last use, from its apikeyuse record. It may name
+	// a key no longer live whose use tombstone is still to come.
+	used map[string]time.Time
 	// expiry is the earliest RotatedUntil among published endpoints that
 	// still carry older secrets (unix nanoseconds; 0: none).
 	expiry int64
@@ -50,6 +53,7 @@ func newIndex() *index {
 		entries: map[string]*entry{}, byTenant: map[string][]*endpoints.Endpoint{}, names: map[nameKey]string{},
 		gone: map[string]bool{}, rejected: map[string]rejection{}, tenants: map[string]Tenant{},
 		keys: map[string]keyRecord{}, byHash: map[string]string{},
+		used: map[string]time.Time{},
 	}
 }
 
@@ -59,6 +63,7 @@ func (x *index) clone() *index {
 		entries: maps.Clone(x.entries), byTenant: maps.Clone(x.byTenant), names: maps.Clone(x.names),
 		gone: maps.Clone(x.gone), rejected: maps.Clone(x.rejected), tenants: maps.Clone(x.tenants),
 		keys: maps.Clone(x.keys), byHash: maps.Clone(x.byHash), expiry: x.expiry,
+		used: maps.Clone(x.used),
 	}
 }
 
