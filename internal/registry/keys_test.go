@@ -164,7 +164,7 @@ func TestKeyLastUsedMoves(t *testing.T) {
 
 // TestNoteKeyUseDoesNotWait: with Kafka unreachable, noting a use returns
 // at once and the key goes on authenticating: a request never waits for
-// its use to be recorded.
+// its use to be recorded. Nor does a shutdown wait for the stuck write.
 func TestNoteKeyUseDoesNotWait(t *testing.T) {
 	testbackend.ForEachKafka(t, func(t *testing.T, k testbackend.Kafka) {
 		ctx := context.Background()
@@ -189,6 +189,14 @@ func TestNoteKeyUseDoesNotWait(t *testing.T) {
 		}
 		if _, ok := s.Authenticate(token); !ok {
 			t.Fatal("the key is refused while its use cannot be recorded")
+		}
+		time.Sleep(time.Second) // the write is under way
+		closed := make(chan struct{})
+		go func() { s.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close waits for a use write Kafka cannot take")
 		}
 	})
 }

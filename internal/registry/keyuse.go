@@ -34,6 +34,13 @@ type useRecord struct {
 // keyUses is this process's memory of the uses it recorded, which keeps
 // it to one use record per key and interval.
 type keyUses struct {
+	// wg counts the use writes under way. Close waits for them only
+	// after closing the client: a record the client may have sent cannot
+	// be abandoned (the idempotent producer retries it past any deadline
+	// while the brokers are away), so waiting first could hold a shutdown
+	// for a whole outage. Closing the client fails such a write; a use
+	// not recorded costs one stale LastUsedAt, nothing else.
+	wg    sync.WaitGroup
 	every time.Duration
 	mu    sync.Mutex
 	noted map[string]time.Time // key id -> when this process last recorded (or tried to) its use
@@ -97,10 +104,10 @@ func (s *Store) NoteKeyUse(keyID string) {
 		s.wmu.Unlock()
 		return
 	}
-	s.wg.Add(1)
+	s.uses.wg.Add(1)
 	s.wmu.Unlock()
 	go func() {
-		defer s.wg.Done()
+		defer s.uses.wg.Done()
 		s.writeUse(keyID, now)
 	}()
 }
@@ -117,6 +124,9 @@ func (s *Store) writeUse(id string, at time.Time) {
 		return
 	}
 	o, err := s.write(ctx, keyUsePrefix+id, v)
+	if err != nil && s.ctx.Err() != nil {
+		return // closed meanwhile
+	}
 	if err != nil {
 		s.log.Warn("registry: recording an API key's use failed; its lastUsedAt lags until the next use records it", zap.String("key", id), zap.Error(err))
 		return

@@ -155,7 +155,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // Close stops the follower and any correction still running, then closes
-// the client. Writes after Close return ErrClosed.
+// the client, which ends any key use still being recorded. Writes after
+// Close return ErrClosed.
 func (s *Store) Close() {
 	s.closeOnce.Do(func() {
 		s.wmu.Lock()
@@ -164,6 +165,7 @@ func (s *Store) Close() {
 		s.cancel()
 		s.wg.Wait()
 		s.cl.Close()
+		s.uses.wg.Wait() // after the client is closed: see keyUses
 	})
 }
 
