@@ -114,7 +114,11 @@ func (s *Server) createKeyFor(w http.ResponseWriter, r *http.Request, tenant str
 	case err != nil:
 		return s.internal(r, "create key", err)
 	}
-	s.log.Info("api key created", zap.String("tenant", tenant), zap.String("key", k.ID), zap.Time("expires", k.ExpiresAt))
+	logged := []zap.Field{zap.String("tenant", tenant), zap.String("key", k.ID)}
+	if !k.ExpiresAt.IsZero() {
+		logged = append(logged, zap.Time("expires", k.ExpiresAt))
+	}
+	s.log.Info("api key created", logged...)
 	writeJSON(w, http.StatusCreated, newKeyView{keyView: keyViewOf(k), Token: tok})
 	return nil
 }
