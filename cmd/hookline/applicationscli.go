@@ -62,7 +62,7 @@ func runApplications(ctx context.Context, args []string) error {
 			return err
 		}
 		if asJSON {
-			return printJSON(out)
+			return printJSON(os.Stdout, out)
 		}
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tNAME\tTYPES\tHEADERS\tBATCH\tTIMEOUT\tRETRIES")
@@ -79,7 +79,7 @@ func runApplications(ctx context.Context, args []string) error {
 		if err := cl.do(ctx, "GET", "/v1/applications/"+url.PathEscape(pos[0]), nil, &out); err != nil {
 			return err
 		}
-		return printJSON(out)
+		return printJSON(os.Stdout, out)
 	case "apply":
 		var apps []*applications.Application
 		switch {
@@ -171,12 +171,6 @@ func retriesOf(a appLine) string {
 		s += fmt.Sprintf(" (give up after %s)", time.Duration(a.Dialect.MaxAge))
 	}
 	return s
-}
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // fromSchemaDir builds application id from a directory of schema files.

@@ -36,6 +36,8 @@ func commands() []command {
 		{"replay", "re-enqueue a dead or pending delivery now, or an endpoint's dead letters at a rate", runReplay},
 		{"registry", "registry maintenance: keygen (a new master key), rekey (re-seal secrets under it)", runRegistry},
 		{"applications", "list, show, apply (from JSON files) or delete applications: catalogs and dialects", runApplications},
+		{"tenants", "list the tenants in the registry", runTenants},
+		{"keys", "list, create (with an expiry) or revoke a tenant's API keys in the registry", runKeys},
 		{"endpoints", "create, list, get, update, delete, rotate or test endpoints through the API", runEndpoints},
 		{"deliveries", "an endpoint's recent deliveries, or one delivery's attempts, through the API", runDeliveries},
 		{"produce", "publish an event from flags, a JSON file or stdin", runProduce},

@@ -4,26 +4,29 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/hookline/hookline/internal/endpoints"
 	"github.com/hookline/hookline/internal/registry"
-	"go.uber.org/zap"
 )
 
 // KeyAuthenticator resolves a tenant's API key (registry.Store).
 type KeyAuthenticator interface {
 	Authenticate(token string) (registry.Key, bool)
+	// NoteKeyUse records that the key was used, without blocking.
+	NoteKeyUse(keyID string)
 }
 
-// TenantAdmin creates tenants and their keys (registry.Store).
+// TenantAdmin lists and creates tenants, and lists, creates and revokes
+// their keys (registry.Store).
 type TenantAdmin interface {
 	CreateTenant(ctx context.Context, id, name string) (registry.Tenant, error)
 	Tenant(id string) (registry.Tenant, bool)
-	CreateKey(ctx context.Context, tenantID, name string) (token string, k registry.Key, err error)
+	Tenants() []registry.Tenant
+	CreateKeyUntil(ctx context.Context, tenantID, name string, expiresAt time.Time) (token string, k registry.Key, err error)
+	Keys(tenantID string) []registry.Key
+	RevokeKey(ctx context.Context, tenantID, keyID string) error
 }
 
 // operatorKeyID names the operator in rate limits and logs.
@@ -39,22 +42,33 @@ type caller struct {
 // tenantHandler is a route acting for one tenant.
 type tenantHandler func(w http.ResponseWriter, r *http.Request, tenant string) error
 
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	const p = "Bearer "
-	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
-		return "", false
+// credential returns the key an Authorization header carries: "Bearer
+// <key>", or the key alone, as some products call webhook APIs. Any other
+// value (another scheme, words with spaces) carries none.
+func credential(r *http.Request) (string, *apiError) {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	if h == "" {
+		return "", errorf(http.StatusUnauthorized, "Authorization", "missing API key: send Authorization: Bearer <key>")
 	}
-	return strings.TrimSpace(h[len(p):]), true
+	const p = "Bearer "
+	if len(h) > len(p) && strings.EqualFold(h[:len(p)], p) {
+		h = strings.TrimSpace(h[len(p):])
+	}
+	if strings.ContainsAny(h, " \t") {
+		return "", errorf(http.StatusUnauthorized, "Authorization", "send Authorization: Bearer <key>, or the key alone")
+	}
+	return h, nil
 }
 
-// authenticate resolves the bearer token. The operator key is compared as
-// SHA-256 digests in constant time, so neither its bytes nor its length
-// leak through timing.
+// authenticate resolves the request's key. The operator key is compared
+// as SHA-256 digests in constant time, so neither its bytes nor its
+// length leak through timing; a tenant key is looked up by its hash (see
+// registry.Store.Authenticate). A tenant key's use is noted in the
+// background, never on the request's time.
 func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
-	tok, ok := bearer(r)
-	if !ok || tok == "" {
-		return caller{}, errorf(http.StatusUnauthorized, "Authorization", "missing API key: send Authorization: Bearer <key>")
+	tok, aerr := credential(r)
+	if aerr != nil {
+		return caller{}, aerr
 	}
 	if s.cfg.OperatorKey != "" {
 		a, b := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(s.cfg.OperatorKey))
@@ -64,8 +78,9 @@ func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
 	}
 	k, ok := s.cfg.Registry.Authenticate(tok)
 	if !ok {
-		return caller{}, errorf(http.StatusUnauthorized, "Authorization", "invalid API key")
+		return caller{}, errorf(http.StatusUnauthorized, "Authorization", "invalid API key: unknown, revoked or expired")
 	}
+	s.cfg.Registry.NoteKeyUse(k.ID)
 	return caller{keyID: k.ID, tenant: k.TenantID}, nil
 }
 
@@ -120,82 +135,4 @@ func (s *Server) ingesting(h tenantHandler) http.HandlerFunc {
 
 func (s *Server) operator(h handlerFunc) http.HandlerFunc {
 	return s.guarded(roleOperator, s.limits, "request", func(w http.ResponseWriter, r *http.Request, _ caller) error { return h(w, r) })
-}
-
-type tenantView struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-type keyView struct {
-	ID        string    `json:"id"`
-	TenantID  string    `json:"tenantId"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-	// Token is shown in this response only; the registry keeps a hash.
-	Token string `json:"token"`
-}
-
-func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
-	var id, name string
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, false, map[string]any{"id": &id, "name": &name}); err != nil {
-		return err
-	}
-	if err := checkName("name", name); err != nil {
-		return err
-	}
-	t, err := s.cfg.Registry.CreateTenant(r.Context(), id, name)
-	if errors.Is(err, registry.ErrExists) {
-		return errorf(http.StatusConflict, "id", "tenant %q exists", id)
-	}
-	if errors.Is(err, endpoints.ErrInvalid) && id != "" {
-		return badRequest("id", "id must be the tenantId of your events: at most 128 bytes, no \"/\", spaces or control characters")
-	}
-	if errors.Is(err, endpoints.ErrInvalid) {
-		return badRequest("name", "name must be 1 to 200 bytes without control characters")
-	}
-	if err != nil {
-		return s.internal(r, "create tenant", err)
-	}
-	s.log.Info("tenant created", zap.String("tenant", t.ID))
-	writeJSON(w, http.StatusCreated, tenantView{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt})
-	return nil
-}
-
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if _, ok := s.cfg.Registry.Tenant(id); !ok {
-		return notFound("tenant", id)
-	}
-	var name string
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, true, map[string]any{"name": &name}); err != nil {
-		return err
-	}
-	if name == "" {
-		name = "default"
-	}
-	if err := checkName("name", name); err != nil {
-		return err
-	}
-	tok, k, err := s.cfg.Registry.CreateKey(r.Context(), id, name)
-	if errors.Is(err, registry.ErrTenantNotFound) {
-		return notFound("tenant", id)
-	}
-	if errors.Is(err, endpoints.ErrInvalid) {
-		return badRequest("name", "name must be 1 to 200 bytes without control characters")
-	}
-	if err != nil {
-		return s.internal(r, "create key", err)
-	}
-	s.log.Info("api key created", zap.String("tenant", id), zap.String("key", k.ID))
-	writeJSON(w, http.StatusCreated, keyView{ID: k.ID, TenantID: k.TenantID, Name: k.Name, CreatedAt: k.CreatedAt, Token: tok})
-	return nil
-}
-
-func checkName(field, v string) error {
-	if strings.TrimSpace(v) == "" || len(v) > 200 {
-		return badRequest(field, "%s must be 1 to 200 characters", field)
-	}
-	return nil
 }

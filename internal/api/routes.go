@@ -30,7 +30,15 @@ func (s *Server) routeTable() []route {
 		{"GET /ui/{file}", s.page.serveAsset},
 
 		{"POST /v1/tenants", s.operator(s.createTenant)},
+		{"GET /v1/tenants", s.operator(s.listTenants)},
 		{"POST /v1/tenants/{id}/keys", s.operator(s.createKey)},
+		{"GET /v1/tenants/{id}/keys", s.operator(s.listTenantKeys)},
+		{"DELETE /v1/tenants/{id}/keys/{keyId}", s.operator(s.revokeTenantKey)},
+
+		// A tenant's own keys.
+		{"GET /v1/keys", s.tenant(s.listOwnKeys)},
+		{"POST /v1/keys", s.tenant(s.createOwnKey)},
+		{"DELETE /v1/keys/{id}", s.tenant(s.revokeOwnKey)},
 
 		{"GET /v1/applications", s.anyKey(s.listApplications)},
 		{"GET /v1/applications/{id}", s.anyKey(s.getApplication)},

@@ -1,8 +1,9 @@
 // Package api is hookline's management HTTP API: tenants and their keys
-// (operator only), endpoints with their secrets, the event catalog, the
-// delivery log and endpoint health, HTTP ingest of events, and retry and
-// replay of deliveries, plus the management page at / that is a client of
-// these routes. Every tenant route answers for the calling key's
+// (the operator; a tenant lists, creates and revokes its own keys),
+// endpoints with their secrets, the event catalog, the delivery log and
+// endpoint health, HTTP ingest of events, and retry and replay of
+// deliveries, plus the management page at / that is a client of these
+// routes. Every tenant route answers for the calling key's
 // tenant alone; another tenant's ids are simply not found. The OpenAPI 3
 // description of every route is embedded and served at /v1/openapi.yaml.
 package api

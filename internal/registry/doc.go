@@ -13,7 +13,16 @@
 //
 //	<endpoint id>        an endpoint (ids never contain "/"); a tombstone deletes it
 //	tenant/<tenant id>   a tenant
-//	apikey/<key id>      an API key: its tenant, name and the SHA-256 of its token
+//	apikey/<key id>      an API key: its tenant, name, display prefix, expiry and
+//	                     the SHA-256 of its token
+//	apikeyuse/<key id>   when that key was last used
+//
+// A key record is written once, at create, and deleted by a revocation,
+// which then deletes the key's use record too. Uses are recorded in a
+// record of their own (at most once per KeyUseInterval per key and
+// process, in the background), so a use can neither race with the
+// revocation nor write the key back. An expired key stays in the topic,
+// listed, until it is revoked; it no longer authenticates.
 //
 // An endpoint record's "source" says who manages the endpoint: "file"
 // for one an endpoints file declares (ApplyFile), absent for one created

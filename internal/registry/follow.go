@@ -155,6 +155,8 @@ func (b *builder) apply(r *kgo.Record) {
 	switch k {
 	case kindEndpoint:
 		o = b.applyEndpoint(id, r, wid)
+	case kindKeyUse:
+		o = b.applyKeyUse(id, r.Value)
 	case kindTenant:
 		o = b.applyTenant(id, r.Value)
 	case kindKey:

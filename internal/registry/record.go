@@ -51,6 +51,7 @@ type kind int
 
 const (
 	kindEndpoint kind = iota
+	kindKeyUse
 	kindTenant
 	kindKey
 	kindApp
@@ -59,6 +60,8 @@ const (
 
 func kindOf(key string) (kind, string) {
 	switch {
+	case strings.HasPrefix(key, keyUsePrefix):
+		return kindKeyUse, key[len(keyUsePrefix):]
 	case strings.HasPrefix(key, tenantPrefix):
 		return kindTenant, key[len(tenantPrefix):]
 	case strings.HasPrefix(key, keyPrefix):

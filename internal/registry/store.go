@@ -62,6 +62,9 @@ type Config struct {
 	// ReplicationFactor of a topic Open creates. Default 0: the broker's
 	// default.
 	ReplicationFactor int16
+	// KeyUseInterval is how often at most this Store records that one API
+	// key was used (NoteKeyUse). Default DefaultKeyUseInterval.
+	KeyUseInterval time.Duration
 }
 
 // Store is one process's view of the registry: an in-memory table that
@@ -75,6 +78,7 @@ type Store struct {
 	kr     atomic.Pointer[Keyring]
 	cur    atomic.Pointer[index]
 	pubMu  sync.Mutex // serialises publishing a new index
+	uses   keyUses    // throttles the use records NoteKeyUse writes
 
 	wmu     sync.Mutex
 	waiters map[string]chan outcome // by write id
@@ -122,6 +126,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		writer: randomID("", 8), waiters: map[string]chan outcome{}, ctx: sctx, cancel: cancel,
 	}
 	s.kr.Store(cfg.Keyring)
+	s.uses.init(cfg.KeyUseInterval)
 	s.cur.Store(newIndex())
 	end, err := s.prepareTopic(ctx, cfg.ReplicationFactor)
 	if err != nil {
@@ -145,11 +150,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.log.Info("registry loaded", zap.Int("endpoints", len(s.cur.Load().entries)), zap.Int64("end offset", end))
 	s.repairStale(ctx)
+	s.repairKeyUses(ctx)
 	return s, nil
 }
 
 // Close stops the follower and any correction still running, then closes
-// the client. Writes after Close return ErrClosed.
+// the client, which ends any key use still being recorded. Writes after
+// Close return ErrClosed.
 func (s *Store) Close() {
 	s.closeOnce.Do(func() {
 		s.wmu.Lock()
@@ -158,6 +165,7 @@ func (s *Store) Close() {
 		s.cancel()
 		s.wg.Wait()
 		s.cl.Close()
+		s.uses.wg.Wait() // after the client is closed: see keyUses
 	})
 }
 

@@ -21,6 +21,9 @@ type index struct {
 	keys     map[string]keyRecord // by key id
 	byHash   map[string]string    // token hash -> key id
 	apps     map[string]*appEntry // by application id
+	// used is each key's last use, from its apikeyuse record. It may name
+	// a key no longer live whose use tombstone is still to come.
+	used map[string]time.Time
 	// expiry is the earliest RotatedUntil among published endpoints that
 	// still carry older secrets (unix nanoseconds; 0: none).
 	expiry int64
@@ -51,6 +54,7 @@ func newIndex() *index {
 		entries: map[string]*entry{}, byTenant: map[string][]*endpoints.Endpoint{}, names: map[nameKey]string{},
 		gone: map[string]bool{}, rejected: map[string]rejection{}, tenants: map[string]Tenant{},
 		keys: map[string]keyRecord{}, byHash: map[string]string{}, apps: map[string]*appEntry{},
+		used: map[string]time.Time{},
 	}
 }
 
@@ -60,6 +64,7 @@ func (x *index) clone() *index {
 		entries: maps.Clone(x.entries), byTenant: maps.Clone(x.byTenant), names: maps.Clone(x.names),
 		gone: maps.Clone(x.gone), rejected: maps.Clone(x.rejected), tenants: maps.Clone(x.tenants),
 		keys: maps.Clone(x.keys), byHash: maps.Clone(x.byHash), apps: maps.Clone(x.apps), expiry: x.expiry,
+		used: maps.Clone(x.used),
 	}
 }
 
