@@ -29,6 +29,8 @@ func runProduce(ctx context.Context, args []string) error {
 	origin := fs.String("origin", "", "origin of the change, e.g. api")
 	data := fs.String("data", "", `event data as JSON, e.g. '{"task":{"id":"t1","title":"x"}}'`)
 	file := fs.String("file", "", "read whole envelopes (one or more JSON objects) from this file, or - for stdin")
+	var kf kafkaFlags
+	kf.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -42,7 +44,10 @@ func runProduce(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := producer.New(producer.Config{Brokers: splitList(*brokers), Topic: *topic, SchemaDir: *schemaDir, MaxEventBytes: *maxBytes, Logger: log})
+	if err := kf.connect(ctx, splitList(*brokers), log); err != nil {
+		return err
+	}
+	p, err := producer.New(producer.Config{Brokers: splitList(*brokers), Security: kf.sec, Topic: *topic, SchemaDir: *schemaDir, MaxEventBytes: *maxBytes, Logger: log})
 	if err != nil {
 		return produceSettings.flagError(err)
 	}
