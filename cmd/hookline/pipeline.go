@@ -45,7 +45,7 @@ type sharedFlags struct {
 	registry                     registryFlags
 	ops                          opsFlags
 	kafka                        kafkaFlags // not in dev: its broker is its own
-	fs                           *flagSet // where they were registered
+	fs                           *flagSet   // where they were registered
 }
 
 // sharedSettings names the flags behind the settings every pipeline
