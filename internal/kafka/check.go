@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // What Check found wrong; each is wrapped in a *ConnectError.
@@ -63,7 +65,8 @@ func (e *ConnectError) Unwrap() []error { return []error{e.Kind, e.Err} }
 // each seed joined (ErrUnreachable). A wrong password or an untrusted
 // certificate is refused at once, not retried.
 func Check(ctx context.Context, brokers []string, s Security, opts ...kgo.Opt) error {
-	sec, err := s.Opts()
+	var auth saslTrack
+	sec, err := s.opts(auth.wrap)
 	if err != nil {
 		return err
 	}
@@ -71,9 +74,15 @@ func Check(ctx context.Context, brokers []string, s Security, opts ...kgo.Opt) e
 	defer cancel()
 	var unreachable []error
 	for _, b := range brokers {
+		auth.reset()
 		err := checkBroker(ctx, b, append(append([]kgo.Opt{}, opts...), sec...))
 		if err == nil {
 			return nil
+		}
+		if auth.cut() {
+			// Some brokers (and kfake) close the connection on bad
+			// credentials instead of answering with an error code.
+			err = fmt.Errorf("%w: %w", errSASLCut, err)
 		}
 		ce := s.explain(b, err)
 		if !errors.Is(ce, ErrUnreachable) {
@@ -85,7 +94,10 @@ func Check(ctx context.Context, brokers []string, s Security, opts ...kgo.Opt) e
 }
 
 func checkBroker(ctx context.Context, broker string, opts []kgo.Opt) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(broker)}, opts...)...)
+	// A few retries ride out a broker's blip; more would only delay the
+	// answer for a listener that keeps closing the connection.
+	base := []kgo.Opt{kgo.SeedBrokers(broker), kgo.RequestRetries(checkRetries)}
+	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return err
 	}
@@ -111,7 +123,7 @@ func (s Security) explain(broker string, err error) *ConnectError {
 		alertRemote = errors.As(err, &opErr) && opErr.Op == "remote error"
 	)
 	switch {
-	case errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, errAWSCredentials):
+	case errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, errAWSCredentials) || errors.Is(err, errSASLCut):
 		e.Kind, e.Problem = ErrAuth, "SASL "+mech+" authentication refused"
 		if s.SASLUser != "" {
 			e.Problem += fmt.Sprintf(" for user %q", s.SASLUser)
@@ -203,4 +215,49 @@ func (s Security) listenerCheck() string {
 		return "the listener's security protocol: it may want TLS (set TLS) besides SASL"
 	}
 	return "the listener's security protocol (it may not speak TLS, or not take SASL) against TLS and SASLMechanism"
+}
+
+// checkRetries is how often Check retries a request.
+const checkRetries = 3
+
+// errSASLCut marks a connection the broker closed while SASL was under
+// way: a refusal of the credentials by a broker that gives no error code.
+var errSASLCut = errors.New("the broker closed the connection during SASL authentication")
+
+// saslTrack counts the SASL authentications begun and completed through
+// its mechanisms, to tell a connection cut during one.
+type saslTrack struct{ begun, done atomic.Int32 }
+
+func (t *saslTrack) reset() { t.begun.Store(0); t.done.Store(0) }
+
+// cut says an authentication began and none completed.
+func (t *saslTrack) cut() bool { return t.begun.Load() > 0 && t.done.Load() == 0 }
+
+func (t *saslTrack) wrap(m sasl.Mechanism) sasl.Mechanism { return trackedMechanism{m, t} }
+
+type trackedMechanism struct {
+	sasl.Mechanism
+	t *saslTrack
+}
+
+func (m trackedMechanism) Authenticate(ctx context.Context, host string) (sasl.Session, []byte, error) {
+	m.t.begun.Add(1)
+	s, first, err := m.Mechanism.Authenticate(ctx, host)
+	if err != nil {
+		return nil, nil, err
+	}
+	return trackedSession{s, m.t}, first, nil
+}
+
+type trackedSession struct {
+	sasl.Session
+	t *saslTrack
+}
+
+func (s trackedSession) Challenge(resp []byte) (bool, []byte, error) {
+	done, next, err := s.Session.Challenge(resp)
+	if done && err == nil {
+		s.t.done.Add(1)
+	}
+	return done, next, err
 }

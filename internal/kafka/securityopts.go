@@ -20,7 +20,10 @@ import (
 // that a missing or unreadable one is reported now, naming its setting;
 // the SASL secrets and the client certificate are read again at every
 // authentication and handshake.
-func (s Security) Opts() ([]kgo.Opt, error) {
+func (s Security) Opts() ([]kgo.Opt, error) { return s.opts(nil) }
+
+// opts is Opts with the SASL mechanism passed through wrap, when set.
+func (s Security) opts(wrap func(sasl.Mechanism) sasl.Mechanism) ([]kgo.Opt, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -36,6 +39,9 @@ func (s Security) Opts() ([]kgo.Opt, error) {
 		m, err := s.mechanism()
 		if err != nil {
 			return nil, err
+		}
+		if wrap != nil {
+			m = wrap(m)
 		}
 		opts = append(opts, kgo.SASL(m))
 	}
