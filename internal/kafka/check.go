@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -79,7 +80,7 @@ func Check(ctx context.Context, brokers []string, s Security, opts ...kgo.Opt) e
 		if err == nil {
 			return nil
 		}
-		if auth.cut() {
+		if auth.cut() && cutShort(err) {
 			// Some brokers (and kfake) close the connection on bad
 			// credentials instead of answering with an error code.
 			err = fmt.Errorf("%w: %w", errSASLCut, err)
@@ -223,6 +224,12 @@ const checkRetries = 3
 // errSASLCut marks a connection the broker closed while SASL was under
 // way: a refusal of the credentials by a broker that gives no error code.
 var errSASLCut = errors.New("the broker closed the connection during SASL authentication")
+
+// cutShort says err is the connection ending, not an answer.
+func cutShort(err error) bool {
+	var firstRead *kgo.ErrFirstReadEOF
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.As(err, &firstRead)
+}
 
 // saslTrack counts the SASL authentications begun and completed through
 // its mechanisms, to tell a connection cut during one.
