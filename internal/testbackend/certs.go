@@ -54,7 +54,7 @@ func (ca *CA) Pool() *x509.CertPool { return ca.pool }
 
 // Issued is a certificate the CA signed, in memory and as PEM files.
 type Issued struct {
-	TLS                tls.Certificate
+	TLS               tls.Certificate
 	CertFile, KeyFile string
 }
 
