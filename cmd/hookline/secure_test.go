@@ -229,3 +229,41 @@ func TestSecureRefusalsEndCommandsWithWhatToCheck(t *testing.T) {
 		}
 	})
 }
+
+// TestEveryKafkaCommandTakesTheSecurityFlags: each command that talks to
+// Kafka reads the one set of --kafka-* flags and checks them before it
+// does anything else with Kafka.
+func TestEveryKafkaCommandTakesTheSecurityFlags(t *testing.T) {
+	k := testbackend.NewFake(t)
+	key, key2 := "ZGVtby1vbmx5LWtleS1yZXBsYWNlLW1lLTMyYnl0ZXM=", "YW5vdGhlci1rZXktb2YtdGhpcnR5LXR3by1ieXRlcyE="
+	bad := []string{"--brokers", k.Brokers[0], "--kafka-sasl-mechanism", "SCRAM-SHA-1", "--log-level", "error"}
+	const want = "invalid --kafka-sasl-mechanism (HOOKLINE_KAFKA_SASL_MECHANISM): want one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, AWS_MSK_IAM"
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		run  func() error
+	}{
+		{"dispatcher", func() error { return runDispatcher(ctx, append(bad, "--ops-addr", "")) }},
+		{"retrier", func() error { return runRetrier(ctx, append(bad, "--ops-addr", "")) }},
+		{"api", func() error { return runAPI(ctx, append(bad, "--ops-addr", "", "--master-key", key)) }},
+		{"produce", func() error { return runProduce(ctx, append(bad, "--type", "task.created", "--tenant", "t")) }},
+		{"tail", func() error { return runTail(ctx, bad) }},
+		{"replay", func() error { return runReplay(ctx, bad) }},
+		{"topics", func() error { return runTopics(ctx, append([]string{"describe"}, bad...)) }},
+		{"registry rekey", func() error { return runRegistry(ctx, append([]string{"rekey", "--master-key", key + "," + key2}, bad...)) }},
+	} {
+		if err := tc.run(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, want)
+		}
+	}
+	var f doctorFlags
+	fs := quietFlagSet("doctor")
+	f.register(fs)
+	if err := fs.parse(append(bad, "--redis-url", "redis://"+testbackend.NewMiniredis(t).Options().Addr)); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := doctor(ctx, &out, &f); !errors.Is(err, errProblems) || !strings.Contains(out.String(), want) {
+		t.Errorf("doctor: %v\n%s", err, &out)
+	}
+}
