@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookline/hookline/internal/catalog"
 	"github.com/hookline/hookline/internal/config"
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/topics"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -42,10 +43,21 @@ type Catalogs interface {
 // Config spells it ("MaxEventBytes"), Reason says what was wanted.
 type ConfigError = config.FieldError
 
+// Security is how a Producer reaches brokers that want TLS or SASL:
+// TLS with a CA bundle, a client certificate (mTLS) and a server name;
+// SASL PLAIN, SCRAM-SHA-256/512 (password from a file or a value),
+// OAUTHBEARER (token from a file) or AWS_MSK_IAM (the AWS SDK's default
+// credentials). The zero value is plaintext. Its String never shows a
+// secret.
+type Security = kafka.Security
+
 // Config configures a Producer. The zero value plus Brokers works.
 type Config struct {
 	// Brokers is the Kafka bootstrap list. Required unless Client is set.
 	Brokers []string
+	// Security is how the Producer's own client reaches the brokers.
+	// Default: plaintext, no SASL. Not used with Client.
+	Security Security
 	// Client, when set, is used instead of dialing Brokers. It must be
 	// configured with acks=all and idempotence (franz-go's default is
 	// idempotent; add kgo.RequiredAcks(kgo.AllISRAcks())). The Producer does
@@ -128,13 +140,17 @@ func New(cfg Config) (*Producer, error) {
 		if len(cfg.Brokers) == 0 {
 			return nil, config.Errorf(ErrConfig, "Brokers", "required unless Client is set: give the Kafka bootstrap address (for `hookline dev`, 127.0.0.1:9092)")
 		}
-		c, err := kgo.NewClient(
+		sec, err := cfg.Security.Opts()
+		if err != nil {
+			return nil, config.In(ErrConfig, "Security", err)
+		}
+		c, err := kgo.NewClient(append([]kgo.Opt{
 			kgo.SeedBrokers(cfg.Brokers...),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
 			kgo.ProducerBatchMaxBytes(int32(max(p.maxBytes+4096, 1<<20))),
-			kgo.ProducerLinger(2*time.Millisecond),
+			kgo.ProducerLinger(2 * time.Millisecond),
 			kgo.AllowAutoTopicCreation(),
-		)
+		}, sec...)...)
 		if err != nil {
 			return nil, fmt.Errorf("producer: kafka client: %w", err)
 		}

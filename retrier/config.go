@@ -73,7 +73,11 @@ type Config struct {
 	Logger *zap.Logger
 	// Metrics receives the figures (internal/metrics). Default nil: none.
 	Metrics Metrics
-	// KafkaOpts are extra client options.
+	// Security is how every client reaches brokers that want TLS or SASL
+	// (the member's, the attempt log writer's). Default: plaintext, no
+	// SASL.
+	Security kafka.Security
+	// KafkaOpts are extra client options, applied after Security's.
 	KafkaOpts []kgo.Opt
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -115,6 +119,9 @@ func (c *Config) Validate() error {
 	case c.RevokeTimeout < 0:
 		return field("RevokeTimeout", "want 0 (the default, 30s) or more, got %s", c.RevokeTimeout)
 	}
+	if err := config.In(ErrConfig, "Security", c.Security.Validate()); err != nil {
+		return err
+	}
 	return config.In(ErrConfig, "Sender", c.Sender.Validate())
 }
 
@@ -137,6 +144,11 @@ func (c *Config) withDefaults() error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	sec, err := c.Security.Opts()
+	if err != nil {
+		return config.In(ErrConfig, "Security", err)
+	}
+	c.KafkaOpts = append(sec, c.KafkaOpts...)
 	if c.Group == "" {
 		c.Group = "hookline-retrier"
 	}

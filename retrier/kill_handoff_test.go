@@ -133,7 +133,7 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 		dead := map[string]bool{}
 		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 		defer scancel()
-		if err := replay.Scan(sctx, k.Brokers, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) { dead[d.ID] = true }); err != nil {
+		if err := replay.Scan(sctx, k.Brokers, nil, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) { dead[d.ID] = true }); err != nil {
 			t.Fatal(err)
 		}
 		for id := range dies {
@@ -232,12 +232,12 @@ func killAfterHandOffs(t *testing.T, k testbackend.Kafka, rdb redis.UniversalCli
 	deadOf := map[string]int{}
 	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
 	defer scancel()
-	if err := replay.Scan(sctx, k.Brokers, tiers.Topics(), func(d *delivery.Delivery, _ time.Time) {
+	if err := replay.Scan(sctx, k.Brokers, nil, tiers.Topics(), func(d *delivery.Delivery, _ time.Time) {
 		inTiers[key{d.ID, d.Attempt}]++
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := replay.Scan(sctx, k.Brokers, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) {
+	if err := replay.Scan(sctx, k.Brokers, nil, []string{topics.Dead}, func(d *delivery.Delivery, _ time.Time) {
 		deadOf[d.ID]++
 	}); err != nil {
 		t.Fatal(err)

@@ -105,7 +105,7 @@ func killAfterRequeue(t *testing.T, k testbackend.Kafka, rdb redis.UniversalClie
 	copies := 0
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	defer scancel()
-	if err := replay.Scan(sctx, k.Brokers, tiers.Topics(), func(c *delivery.Delivery, _ time.Time) {
+	if err := replay.Scan(sctx, k.Brokers, nil, tiers.Topics(), func(c *delivery.Delivery, _ time.Time) {
 		if c.ID == d.ID && c.Attempt == 1 {
 			copies++
 		}
@@ -113,7 +113,7 @@ func killAfterRequeue(t *testing.T, k testbackend.Kafka, rdb redis.UniversalClie
 		t.Fatal(err)
 	}
 	dead := 0
-	if err := replay.Scan(sctx, k.Brokers, []string{topics.Dead}, func(*delivery.Delivery, time.Time) { dead++ }); err != nil {
+	if err := replay.Scan(sctx, k.Brokers, nil, []string{topics.Dead}, func(*delivery.Delivery, time.Time) { dead++ }); err != nil {
 		t.Fatal(err)
 	}
 	recv.mu.Lock()

@@ -84,9 +84,13 @@ func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.St
 	if err := a.check(); err != nil {
 		return nil, err
 	}
+	sec, err := s.kafka.security()
+	if err != nil {
+		return nil, err
+	}
 	topics := s.topics("")
 	m := &manager{}
-	if m.prod, err = producer.New(producer.Config{Brokers: brokers, Topic: topics.Events, Logger: log, Applications: st}); err != nil {
+	if m.prod, err = producer.New(producer.Config{Brokers: brokers, Security: sec, Topic: topics.Events, Logger: log, Applications: st}); err != nil {
 		return nil, err
 	}
 	if a.index {
@@ -95,13 +99,13 @@ func buildManager(s *sharedFlags, a *apiFlags, brokers []string, st *registry.St
 			auto = -1 // the indexer's "never"
 		}
 		m.indexer, err = deliverylog.NewIndexer(deliverylog.Config{Brokers: brokers, Topic: topics.Attempts, Membership: s.member,
-			Redis: rdb, AutoDisableAfter: auto, Disabler: st, Logger: log})
+			Redis: rdb, AutoDisableAfter: auto, Disabler: st, Logger: log, ClientOpts: s.kafka.opts})
 		if err != nil {
 			return nil, err
 		}
 	}
 	deliveries := deliverylog.NewReader(rdb, "")
-	jobs := &replay.Jobs{Replayer: &replay.Replayer{Brokers: brokers, Topics: topics, Retry: policy, Log: deliveries}, Redis: rdb, Logger: log}
+	jobs := &replay.Jobs{Replayer: &replay.Replayer{Brokers: brokers, Topics: topics, Retry: policy, Log: deliveries, KafkaOpts: s.kafka.opts}, Redis: rdb, Logger: log}
 	cfg := api.Config{
 		Addr: a.listen, Registry: st, Deliveries: deliveries, Publisher: m.prod, Replayer: jobs,
 		Pinger: delivery.NewSender(sender), OperatorKey: a.operatorKey,
@@ -158,8 +162,11 @@ func runAPI(ctx context.Context, args []string) error {
 	if kr == nil {
 		return badFlag("master-key", "required: the keyring sealing endpoint secrets in the registry")
 	}
+	if err := s.kafka.connect(ctx, splitList(s.brokers), log); err != nil {
+		return err
+	}
 	if s.endpointsDryRun {
-		return endpointsDryRun(ctx, os.Stdout, s.endpoints, splitList(s.brokers), s.topicPrefix, kr, log)
+		return endpointsDryRun(ctx, os.Stdout, s.endpoints, splitList(s.brokers), s.topicPrefix, kr, log, s.kafka.opts...)
 	}
 	if err := s.ops.check(); err != nil {
 		return err
@@ -172,7 +179,7 @@ func runAPI(ctx context.Context, args []string) error {
 	met := metrics.New()
 	rdb.AddHook(met.RedisHook())
 	brokers := splitList(s.brokers)
-	st, err := openRegistry(ctx, brokers, s.topicPrefix, kr, s.endpoints, log)
+	st, err := openRegistry(ctx, brokers, s.topicPrefix, kr, s.endpoints, log, s.kafka.opts...)
 	if err != nil {
 		return err
 	}
@@ -181,7 +188,7 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	closeLag, err := watchLag(met, brokers, nil, deliverylog.DefaultGroup)
+	closeLag, err := watchLag(met, brokers, s.kafka.opts, deliverylog.DefaultGroup)
 	if err != nil {
 		return err
 	}

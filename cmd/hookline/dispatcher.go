@@ -93,6 +93,9 @@ func runDispatcher(ctx context.Context, args []string) error {
 	if s.endpointsDryRun {
 		return memberDryRun(ctx, s, log)
 	}
+	if err := s.kafka.connect(ctx, splitList(s.brokers), log); err != nil {
+		return err
+	}
 	x, closeDeps, err := memberDeps(ctx, s, log)
 	if err != nil {
 		return err
@@ -108,7 +111,7 @@ func runDispatcher(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	closeLag, err := watchLag(m, cfg.Brokers, nil)
+	closeLag, err := watchLag(m, cfg.Brokers, s.kafka.opts)
 	if err != nil {
 		return err
 	}

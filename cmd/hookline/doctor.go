@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,9 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/internal/kafka"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 )
 
 // doctorFlags are what `hookline doctor` checks against: the topic layout
@@ -115,7 +118,10 @@ func connectKafka(ctx context.Context, f *doctorFlags) (*kgo.Client, []finding) 
 		return nil, append(out, finding{sevProblem, "kafka", "no seed broker reachable; topic, lag and registry checks skipped",
 			"start Kafka or fix --brokers; until it is back, dispatchers and retriers stop consuming, producers' writes fail or wait, nothing committed is lost"})
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(up...))
+	if fs := checkKafkaSecurity(ctx, f, up); fs != nil {
+		return nil, append(out, fs...)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(up...)}, f.layout.kafka.opts...)...)
 	if err != nil {
 		return nil, append(out, finding{sevProblem, "kafka", err.Error(), "fix --brokers (HOOKLINE_BROKERS)"})
 	}
@@ -140,6 +146,25 @@ func connectKafka(ctx context.Context, f *doctorFlags) (*kgo.Client, []finding) 
 	}
 	text := fmt.Sprintf("%s (%s), controller %d", plural(len(md.Brokers), "brokers"), version, md.Controller)
 	return cl, append(out, finding{sevOK, "kafka", text, ""})
+}
+
+// checkKafkaSecurity checks the Kafka security flags and that the
+// reachable seeds let this client in with them, as every command does at
+// its start: a refused password or certificate is reported with the
+// broker, the mechanism and what to check. Nil when Kafka can be used.
+func checkKafkaSecurity(ctx context.Context, f *doctorFlags, seeds []string) []finding {
+	sec, err := f.layout.kafka.security()
+	if err != nil {
+		return []finding{{sevProblem, "kafka security", err.Error(), "fix the --kafka-* flags (HOOKLINE_KAFKA_*)"}}
+	}
+	if err := f.layout.kafka.connect(ctx, seeds, zap.NewNop()); err != nil {
+		var ce *kafka.ConnectError
+		if errors.As(err, &ce) {
+			return []finding{{sevProblem, "kafka " + ce.Broker, fmt.Sprintf("%s: %s (%v)", sec.Name(), ce.Problem, ce.Err), "check " + ce.Check}}
+		}
+		return []finding{{sevProblem, "kafka security", err.Error(), "fix the --kafka-* flags (HOOKLINE_KAFKA_*)"}}
+	}
+	return nil
 }
 
 // checkLayout compares the topics with the layout of the same flags.

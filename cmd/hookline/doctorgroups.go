@@ -155,7 +155,7 @@ func groupLag(ctx context.Context, adm *kadm.Client, g groupCheck) ([]partLag, e
 // reports the worst: an event older than --max-event-age, or a retry
 // later than --max-retry-lateness past its due time.
 func checkWaiting(ctx context.Context, f *doctorFlags, cl *kgo.Client, g groupCheck, lags []partLag) []finding {
-	heads, err := readHeads(ctx, cl, lags)
+	heads, err := readHeads(ctx, cl, f.layout.kafka.opts, lags)
 	if err != nil {
 		return []finding{{sevWarn, "group " + g.group, fmt.Sprintf("could not read the oldest waiting records: %v", err), ""}}
 	}
@@ -193,8 +193,9 @@ func checkWaiting(ctx context.Context, f *doctorFlags, cl *kgo.Client, g groupCh
 	return []finding{{sev, "group " + g.group, text, fix}}
 }
 
-// readHeads fetches the record at each lagging partition's position.
-func readHeads(ctx context.Context, cl *kgo.Client, lags []partLag) (map[string]*kgo.Record, error) {
+// readHeads fetches the record at each lagging partition's position, with
+// a client of cl's seeds and kopts (TLS, SASL).
+func readHeads(ctx context.Context, cl *kgo.Client, kopts []kgo.Opt, lags []partLag) (map[string]*kgo.Record, error) {
 	want := map[string]map[int32]kgo.Offset{}
 	n := 0
 	for _, l := range lags {
@@ -210,7 +211,7 @@ func readHeads(ctx context.Context, cl *kgo.Client, lags []partLag) (map[string]
 	if n == 0 {
 		return out, nil
 	}
-	rd, err := kgo.NewClient(kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...), kgo.ConsumePartitions(want))
+	rd, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...), kgo.ConsumePartitions(want)}, kopts...)...)
 	if err != nil {
 		return nil, err
 	}

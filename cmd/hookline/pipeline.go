@@ -44,7 +44,8 @@ type sharedFlags struct {
 	queueWait                    time.Duration
 	registry                     registryFlags
 	ops                          opsFlags
-	fs                           *flagSet // where they were registered
+	kafka                        kafkaFlags // not in dev: its broker is its own
+	fs                           *flagSet   // where they were registered
 }
 
 // sharedSettings names the flags behind the settings every pipeline
@@ -60,6 +61,7 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 	dev := r == asDev
 	if !dev {
 		fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+		f.kafka.register(fs)
 	}
 	// The registry is made to match the file at every start.
 	epUsage := "JSON file of endpoints ({\"endpoints\": [...]}); at start the registry is made to match it: what it lists is created or updated (secrets and every field), what it listed before and no longer does is deleted, endpoints created through the API are left alone"
@@ -198,7 +200,12 @@ func buildDispatcher(s *sharedFlags, d *dispatcherFlags, x deps) (dispatcher.Con
 	if err := d.check(); err != nil {
 		return dispatcher.Config{}, err
 	}
+	sec, err := s.kafka.security()
+	if err != nil {
+		return dispatcher.Config{}, err
+	}
 	cfg := dispatcher.Config{
+		Security:  sec,
 		KafkaOpts: s.member.Opts(),
 		// Work on revoked partitions must end in time to rejoin, or the
 		// group waits for this member and then drops it.
@@ -231,7 +238,12 @@ func buildRetrier(s *sharedFlags, r *retrierFlags, x deps) (retrier.Config, erro
 	if err := r.check(); err != nil {
 		return retrier.Config{}, err
 	}
+	sec, err := s.kafka.security()
+	if err != nil {
+		return retrier.Config{}, err
+	}
 	cfg := retrier.Config{
+		Security:      sec,
 		KafkaOpts:     s.member.Opts(),
 		RevokeTimeout: min(s.member.RevokeTimeout(), 30*time.Second),
 		Brokers:       x.brokerList(s), Group: r.group, Topics: s.topics(""), Retry: policy,

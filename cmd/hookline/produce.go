@@ -32,6 +32,8 @@ func runProduce(ctx context.Context, args []string) error {
 	file := fs.String("file", "", "read whole envelopes (one or more JSON objects) from this file, or - for stdin")
 	app := fs.String("application", "", "the application the event belongs to (its catalog holds the type; only its endpoints receive it)")
 	appFiles := fs.String("applications", "", "application JSON files or directories, comma-separated, whose catalogs events naming them are held to (e.g. examples/applications/)")
+	var kf kafkaFlags
+	kf.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -45,7 +47,10 @@ func runProduce(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := producer.Config{Brokers: splitList(*brokers), Topic: *topic, SchemaDir: *schemaDir, MaxEventBytes: *maxBytes, Logger: log}
+	if err := kf.connect(ctx, splitList(*brokers), log); err != nil {
+		return err
+	}
+	cfg := producer.Config{Brokers: splitList(*brokers), Security: kf.sec, Topic: *topic, SchemaDir: *schemaDir, MaxEventBytes: *maxBytes, Logger: log}
 	if *appFiles != "" {
 		list, err := applications.ReadFiles(splitList(*appFiles)...)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/hookline/hookline/internal/kafka"
 	"github.com/hookline/hookline/internal/registry"
 	"github.com/hookline/hookline/internal/topics"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
@@ -54,9 +55,10 @@ func (f *registryFlags) keyring() (*registry.Keyring, error) {
 // topic layout.
 func registryTopic(topicPrefix string) string { return kafka.Layout{Prefix: topicPrefix}.Registry() }
 
-// openRegistry opens the registry and, with epFile, makes it match the
-// file: see registry.Store.ApplyFile, which also logs every change.
-func openRegistry(ctx context.Context, brokers []string, topicPrefix string, kr *registry.Keyring, epFile string, log *zap.Logger) (*registry.Store, error) {
+// openRegistry opens the registry, with kopts (TLS, SASL) on its client,
+// and, with epFile, makes it match the file: see registry.Store.ApplyFile,
+// which also logs every change.
+func openRegistry(ctx context.Context, brokers []string, topicPrefix string, kr *registry.Keyring, epFile string, log *zap.Logger, kopts ...kgo.Opt) (*registry.Store, error) {
 	var eps []*endpoints.Endpoint
 	var apps *applications.Set
 	if epFile != "" {
@@ -67,7 +69,7 @@ func openRegistry(ctx context.Context, brokers []string, topicPrefix string, kr 
 		}
 		eps = set.All()
 	}
-	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log})
+	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log, ClientOpts: kopts})
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -90,7 +92,8 @@ func openRegistry(ctx context.Context, brokers []string, topicPrefix string, kr 
 // endpointsDryRun prints what loading epFile would change in the
 // registry, a plain line per endpoint and a summary, and writes nothing.
 // Without a keyring no registry is involved: the file is read alone.
-func endpointsDryRun(ctx context.Context, w io.Writer, epFile string, brokers []string, topicPrefix string, kr *registry.Keyring, log *zap.Logger) error {
+// kopts are the registry client's options (TLS, SASL).
+func endpointsDryRun(ctx context.Context, w io.Writer, epFile string, brokers []string, topicPrefix string, kr *registry.Keyring, log *zap.Logger, kopts ...kgo.Opt) error {
 	if epFile == "" {
 		return errDryRunNeedsFile
 	}
@@ -106,7 +109,7 @@ func endpointsDryRun(ctx context.Context, w io.Writer, epFile string, brokers []
 		fmt.Fprintf(w, "endpoints file %s: no --master-key, so no registry: the file is read alone, a fixed set of %d %s; nothing written\n", epFile, n, noun)
 		return nil
 	}
-	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log})
+	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log, ClientOpts: kopts})
 	if err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
@@ -142,7 +145,7 @@ func endpointSource(ctx context.Context, s *sharedFlags, brokers []string, log *
 		return nil, nil, err
 	}
 	if kr != nil {
-		st, err := openRegistry(ctx, brokers, s.topicPrefix, kr, s.endpoints, log)
+		st, err := openRegistry(ctx, brokers, s.topicPrefix, kr, s.endpoints, log, s.kafka.opts...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -174,7 +177,12 @@ func memberDryRun(ctx context.Context, s *sharedFlags, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	return endpointsDryRun(ctx, os.Stdout, s.endpoints, splitList(s.brokers), s.topicPrefix, kr, log)
+	if kr != nil {
+		if err := s.kafka.connect(ctx, splitList(s.brokers), log); err != nil {
+			return err
+		}
+	}
+	return endpointsDryRun(ctx, os.Stdout, s.endpoints, splitList(s.brokers), s.topicPrefix, kr, log, s.kafka.opts...)
 }
 
 // runRegistry is the registry's maintenance: keygen prints a new master
@@ -199,6 +207,8 @@ func runRegistry(ctx context.Context, args []string) error {
 	prefix := fs.String("topic-prefix", topics.DefaultPrefix, "prefix of hookline's topics (the registry is <prefix>registry)")
 	var rf registryFlags
 	rf.register(fs)
+	var kf kafkaFlags
+	kf.register(fs)
 	if err := fs.parse(args[1:]); err != nil {
 		return err
 	}
@@ -216,7 +226,10 @@ func runRegistry(ctx context.Context, args []string) error {
 	if kr == nil || len(kr.IDs()) < 2 {
 		return badFlag("master-key", "want the new key first, then the old one(s): NEW,OLD")
 	}
-	n, err := rekey(ctx, splitList(*brokers), *prefix, kr, log)
+	if err := kf.connect(ctx, splitList(*brokers), log); err != nil {
+		return err
+	}
+	n, err := rekey(ctx, splitList(*brokers), *prefix, kr, log, kf.opts...)
 	if err != nil {
 		return err
 	}
@@ -225,9 +238,9 @@ func runRegistry(ctx context.Context, args []string) error {
 }
 
 // rekey opens the registry with kr (which must open every secret) and
-// re-seals what is not under kr's first key.
-func rekey(ctx context.Context, brokers []string, topicPrefix string, kr *registry.Keyring, log *zap.Logger) (int, error) {
-	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log})
+// kopts (TLS, SASL), and re-seals what is not under kr's first key.
+func rekey(ctx context.Context, brokers []string, topicPrefix string, kr *registry.Keyring, log *zap.Logger, kopts ...kgo.Opt) (int, error) {
+	st, err := registry.Open(ctx, registry.Config{Brokers: brokers, Topic: registryTopic(topicPrefix), Keyring: kr, Logger: log, ClientOpts: kopts})
 	if err != nil {
 		return 0, fmt.Errorf("registry: %w", err)
 	}

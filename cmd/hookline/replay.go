@@ -29,14 +29,23 @@ func runReplay(ctx context.Context, args []string) error {
 	since := fs.String("since", "", "dead letters written at or after this time (RFC 3339, or a duration ago like 24h)")
 	until := fs.String("until", "", "and before this time (default now)")
 	rate := fs.Float64("rate", 10, "deliveries sent per second")
+	var kf kafkaFlags
+	kf.register(fs)
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := fs.logger()
+	if err != nil {
+		return err
+	}
+	if err := kf.connect(ctx, splitList(*brokers), log); err != nil {
 		return err
 	}
 	policy, err := retryPolicy(*schedule, *prefix)
 	if err != nil {
 		return err
 	}
-	rp := &replay.Replayer{Brokers: splitList(*brokers), Topics: kafka.Layout{Prefix: *prefix}.Topics(), Retry: policy}
+	rp := &replay.Replayer{Brokers: splitList(*brokers), Topics: kafka.Layout{Prefix: *prefix}.Topics(), Retry: policy, KafkaOpts: kf.opts}
 	switch {
 	case *id != "" && *ep == "":
 		if *tenant == "" {

@@ -65,6 +65,9 @@ func runRetrier(ctx context.Context, args []string) error {
 	if s.endpointsDryRun {
 		return memberDryRun(ctx, s, log)
 	}
+	if err := s.kafka.connect(ctx, splitList(s.brokers), log); err != nil {
+		return err
+	}
 	x, closeDeps, err := memberDeps(ctx, s, log)
 	if err != nil {
 		return err
@@ -79,7 +82,7 @@ func runRetrier(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	closeLag, err := watchLag(m, cfg.Brokers, nil)
+	closeLag, err := watchLag(m, cfg.Brokers, s.kafka.opts)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,13 @@ func runTail(ctx context.Context, args []string) error {
 	from := fs.String("from", "start", "where to begin: start or end")
 	count := fs.Int("count", 0, "stop after this many records (0: follow until Ctrl-C)")
 	idle := fs.Duration("idle", 0, "stop once no record of --topic arrived for this long, counted from the start or the last record read (0: never)")
+	var kf kafkaFlags
+	kf.register(fs)
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := fs.logger()
+	if err != nil {
 		return err
 	}
 	offset := kgo.NewOffset().AtStart()
@@ -28,7 +34,10 @@ func runTail(ctx context.Context, args []string) error {
 	default:
 		return badFlag("from", "want start or end, got %q", *from)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(splitList(*brokers)...), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(offset))
+	if err := kf.connect(ctx, splitList(*brokers), log); err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(splitList(*brokers)...), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(offset)}, kf.opts...)...)
 	if err != nil {
 		return err
 	}

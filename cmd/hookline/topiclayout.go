@@ -24,7 +24,8 @@ type layoutFlags struct {
 
 	eventsRetention, retryRetention, attemptsRetention, deadRetention, invalidRetention time.Duration
 
-	fs *flagSet // where they were registered
+	kafka kafkaFlags
+	fs    *flagSet // where they were registered
 }
 
 const day = 24 * time.Hour
@@ -32,6 +33,7 @@ const day = 24 * time.Hour
 func (f *layoutFlags) register(fs *flagSet) {
 	f.fs = fs
 	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
+	f.kafka.register(fs)
 	fs.StringVar(&f.topicPrefix, "topic-prefix", topics.DefaultPrefix, "prefix of hookline's topics: <prefix>invalid, attempts, dead, registry, retry.<delay>, retry.now")
 	fs.StringVar(&f.eventsTopic, "events-topic", topics.DefaultEvents, "events topic")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", retry.DefaultSchedule, "delays of the retry tiers, comma-separated (one topic each)")

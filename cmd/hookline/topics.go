@@ -43,9 +43,16 @@ func runTopics(ctx context.Context, args []string) error {
 	if _, err := f.layout(1); err != nil { // flags first, before any connection
 		return err
 	}
+	log, err := fs.logger()
+	if err != nil {
+		return err
+	}
+	if err := f.kafka.connect(ctx, splitList(f.brokers), log); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(splitList(f.brokers)...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(splitList(f.brokers)...)}, f.kafka.opts...)...)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,9 @@
 #   kafka.sh stop             stop it (SIGTERM, SIGKILL after KAFKA_STOP_TIMEOUT)
 #   kafka.sh status           exit 0 if running, 3 if not
 #   kafka.sh bootstrap        print the bootstrap address only
+#   kafka.sh secure-env       print the secure listeners' test variables as
+#                             exports (HOOKLINE_TEST_KAFKA_SASL_SSL, _MTLS, ...)
+#                             for eval; see kafka-secure.sh
 #
 # Three-node cluster (each node a combined broker + controller, static voters):
 #   kafka.sh cluster-start    (same as: kafka.sh start --brokers 3)
@@ -29,6 +32,9 @@
 #   HOOKLINE_LOCAL_DIR    state dir (jars, data, logs); default ~/.cache/hookline-local
 #   KAFKA_PORT / PORT     single-node client port; default 19092 (controller: +1)
 #   KAFKA_CONTROLLER_PORT single-node controller port; default PORT+1
+#   KAFKA_SECURE          1 (default): the single node also listens with
+#                         SASL_SSL on KAFKA_SASL_SSL_PORT (default PORT+2) and
+#                         mTLS on KAFKA_MTLS_PORT (default PORT+3); 0: not
 #   KAFKA_CLUSTER_PORT    cluster base port; default 19192. Broker N listens on
 #                         BASE+10*(N-1) (19192, 19202, 19212), its controller on +1
 #                         (19193, 19203, 19213)
@@ -61,6 +67,8 @@ SINGLE_PORT="${KAFKA_PORT:-${PORT:-19092}}"
 SINGLE_CPORT="${KAFKA_CONTROLLER_PORT:-$((SINGLE_PORT + 1))}"
 SINGLE_DIR="$STATE_DIR/kafka-single-$SINGLE_PORT"
 SINGLE_HEAP="${KAFKA_HEAP:--Xmx512m}"
+# shellcheck source=kafka-secure.sh
+. "$HERE/kafka-secure.sh"
 
 CLUSTER_SIZE=3
 CLUSTER_BASE="${KAFKA_CLUSTER_PORT:-19192}"
@@ -205,14 +213,16 @@ EOF
   cp "$HERE/log4j2.properties" "$dir/log4j2.properties"
 }
 
-# format_node DIR CLUSTER_ID: formats the storage once (keeps existing data).
+# format_node DIR CLUSTER_ID [ARGS...]: formats the storage once (keeps
+# existing data); ARGS go to the storage tool (--add-scram ...).
 format_node() {
   local dir="$1" cid="$2" out
+  shift 2
   if [ -f "$dir/data/meta.properties" ]; then
     return 0
   fi
   if ! out="$(run_tool kafka.tools.StorageTool format --ignore-formatted \
-      -t "$cid" -c "$dir/server.properties" 2>&1)"; then
+      -t "$cid" -c "$dir/server.properties" "$@" 2>&1)"; then
     echo "$out" >&2
     die "formatting $dir/data failed"
   fi
@@ -363,12 +373,19 @@ single_start() {
   local pid deadline cid
   if pid="$(node_pid "$SINGLE_DIR")"; then
     echo "kafka: already running Apache Kafka $(node_version "$SINGLE_DIR") at $(single_bootstrap) (pid $pid)"
+    if secure_on && ! grep -q '^listener.name.mtls' "$SINGLE_DIR/server.properties"; then
+      log "this broker was started without the secure listeners: stop and start it to have them"
+    fi
     return 0
   fi
   ensure_java
   fetch
   check_port_free "$SINGLE_PORT"
   check_port_free "$SINGLE_CPORT"
+  if secure_on; then
+    check_port_free "$SASL_SSL_PORT"
+    check_port_free "$MTLS_PORT"
+  fi
   if [ "${KAFKA_CLEAN:-0}" = 1 ]; then
     rm -rf "$SINGLE_DIR"
   fi
@@ -376,6 +393,16 @@ single_start() {
   write_config "$SINGLE_DIR" 1 "$SINGLE_PORT" "$SINGLE_CPORT" \
     "1@127.0.0.1:$SINGLE_CPORT" 1 1
   [ -s "$SINGLE_DIR/cluster.id" ] || run_tool kafka.tools.StorageTool random-uuid >"$SINGLE_DIR/cluster.id"
+  if secure_on; then
+    secure_certs
+    secure_config "$SINGLE_DIR"
+    if [ ! -f "$SINGLE_DIR/data/meta.properties" ]; then
+      local -a scram
+      mapfile -t scram < <(secure_format_args)
+      format_node "$SINGLE_DIR" "$(cat "$SINGLE_DIR/cluster.id")" "${scram[@]}"
+      touch "$SECURE_DIR/scram.done"
+    fi
+  fi
   format_node "$SINGLE_DIR" "$(cat "$SINGLE_DIR/cluster.id")"
   deadline=$(( $(date +%s) + START_TIMEOUT ))
   launch_node "$SINGLE_DIR" "$SINGLE_HEAP"
@@ -393,7 +420,11 @@ single_start() {
       sleep 1
     done
   fi
+  if secure_on; then
+    secure_started "$deadline"
+  fi
   echo "kafka: started Apache Kafka $(node_version "$SINGLE_DIR") at $(single_bootstrap) (pid $(cat "$SINGLE_DIR/kafka.pid"), data $SINGLE_DIR)"
+  secure_summary
 }
 
 single_stop() {
@@ -602,6 +633,7 @@ main() {
     stop) with_lock "kafka-single-$SINGLE_PORT" single_stop ;;
     status) single_status ;;
     bootstrap) single_bootstrap ;;
+    secure-env) secure_env ;;
     cluster-start) with_lock "kafka-cluster-$CLUSTER_BASE" cluster_start ;;
     cluster-stop) with_lock "kafka-cluster-$CLUSTER_BASE" cluster_stop ;;
     cluster-status) cluster_status ;;

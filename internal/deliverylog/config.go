@@ -78,7 +78,8 @@ type Config struct {
 	// Logger receives warnings (Redis away, unreadable records) and
 	// auto-disables. Nil: silent.
 	Logger *zap.Logger
-	// ClientOpts are extra Kafka client options (tests), applied last.
+	// ClientOpts are extra Kafka client options, applied last: the user's
+	// TLS and SASL (kafka.Security.Opts), a test's dialer.
 	ClientOpts []kgo.Opt
 }
 

@@ -54,7 +54,8 @@ type Config struct {
 	Keyring *Keyring
 	// Logger; nil is silent.
 	Logger *zap.Logger
-	// ClientOpts are extra Kafka client options (tests).
+	// ClientOpts are extra Kafka client options: the user's TLS and SASL
+	// (kafka.Security.Opts), a test's dialer.
 	ClientOpts []kgo.Opt
 	// FetchMaxWait bounds how long the follower's fetch waits at the log's
 	// end; a record that arrives sooner is returned at once. Default 100 ms.

@@ -52,9 +52,10 @@ func readAt(ctx context.Context, cl *kgo.Client, loc deliverylog.Location) (*kgo
 }
 
 // Scan reads topics from their start up to their end offsets at the time of
-// the call, calling fn for each delivery record with its record timestamp.
-func Scan(ctx context.Context, brokers []string, topics []string, fn func(d *delivery.Delivery, at time.Time)) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// the call, with a client of brokers and opts (TLS, SASL), calling fn for
+// each delivery record with its record timestamp.
+func Scan(ctx context.Context, brokers []string, opts []kgo.Opt, topics []string, fn func(d *delivery.Delivery, at time.Time)) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,9 @@ type Replayer struct {
 	// Log locates a delivery's newest record (a deliverylog.Reader).
 	// Required by One.
 	Log Locator
+	// KafkaOpts are extra client options: the user's TLS and SASL
+	// (kafka.Security.Opts). Default none.
+	KafkaOpts []kgo.Opt
 }
 
 // readTimeout bounds reading the one record Retry now sends; the caller's
@@ -70,7 +73,8 @@ func (p *Replayer) topics() kafka.Topics { return p.Topics.WithDefaults() }
 // client is a producer with hookline's write guarantees, which One also
 // reads the delivery's record with.
 func (p *Replayer) client() (*kgo.Client, error) {
-	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.Brokers...)}, kafka.ProducerOpts()...)...)
+	opts := append([]kgo.Opt{kgo.SeedBrokers(p.Brokers...)}, kafka.ProducerOpts()...)
+	return kgo.NewClient(append(opts, p.KafkaOpts...)...)
 }
 
 // enqueue writes d to the lane, due now, in the epoch of now. Its position
@@ -142,7 +146,7 @@ func (p *Replayer) bulk(ctx context.Context, endpoint string, since, until time.
 	}
 	latest := map[string]*delivery.Delivery{}
 	var order []string
-	err := Scan(ctx, p.Brokers, []string{p.topics().Dead}, func(d *delivery.Delivery, at time.Time) {
+	err := Scan(ctx, p.Brokers, p.KafkaOpts, []string{p.topics().Dead}, func(d *delivery.Delivery, at time.Time) {
 		if d.EndpointID != endpoint || at.Before(since) || !at.Before(until) || (keep != nil && !keep(d.TenantID)) {
 			return
 		}

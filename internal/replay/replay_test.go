@@ -168,7 +168,7 @@ func TestReplayOfAPendingDeliveryMovesItForward(t *testing.T) {
 		time.Sleep(time.Until(pendingDue.Add(2 * time.Second)))
 		ps, _ := s.Snapshot()
 		dead := 0
-		if err := replay.Scan(context.Background(), b.Brokers, []string{r.topics.Dead}, func(*delivery.Delivery, time.Time) { dead++ }); err != nil {
+		if err := replay.Scan(context.Background(), b.Brokers, nil, []string{r.topics.Dead}, func(*delivery.Delivery, time.Time) { dead++ }); err != nil {
 			t.Fatal(err)
 		}
 		msg := fmt.Sprintf("replay pending (%s): replayed at attempt %d; 2xx %s after the replay, %s before the pending record's due; posts=%d dead=%d",

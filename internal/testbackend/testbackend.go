@@ -35,6 +35,9 @@ type Kafka struct {
 	Brokers []string
 	// Fake is the in-process cluster, nil on real Kafka.
 	Fake *kfake.Cluster
+	// Opts are what every client of this backend needs: TLS and SASL
+	// (the Security options of a SecureKafka). Default none.
+	Opts []kgo.Opt
 }
 
 // ForEachKafka runs fn as a subtest per Kafka backend.
@@ -112,7 +115,8 @@ func (k Kafka) Admin(t testing.TB) *kadm.Client {
 // Client returns a Kafka client with opts, closed at test end.
 func (k Kafka) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(k.Brokers...)}, opts...)...)
+	base := append([]kgo.Opt{kgo.SeedBrokers(k.Brokers...)}, k.Opts...)
+	c, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("kafka client: %v", err)
 	}
