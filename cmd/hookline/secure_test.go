@@ -250,7 +250,9 @@ func TestEveryKafkaCommandTakesTheSecurityFlags(t *testing.T) {
 		{"tail", func() error { return runTail(ctx, bad) }},
 		{"replay", func() error { return runReplay(ctx, bad) }},
 		{"topics", func() error { return runTopics(ctx, append([]string{"describe"}, bad...)) }},
-		{"registry rekey", func() error { return runRegistry(ctx, append([]string{"rekey", "--master-key", key + "," + key2}, bad...)) }},
+		{"registry rekey", func() error {
+			return runRegistry(ctx, append([]string{"rekey", "--master-key", key + "," + key2}, bad...))
+		}},
 	} {
 		if err := tc.run(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, want)
