@@ -24,6 +24,7 @@ import (
 type adminFlags struct {
 	brokers, prefix string
 	registry        registryFlags
+	kafka           kafkaFlags
 	json            bool
 	fs              *flagSet
 }
@@ -35,6 +36,7 @@ func newAdminFlags(name, args string, withJSON bool) *adminFlags {
 	f.fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
 	f.fs.StringVar(&f.prefix, "topic-prefix", topics.DefaultPrefix, "prefix of hookline's topics (the registry is <prefix>registry)")
 	f.registry.register(f.fs)
+	f.kafka.register(f.fs)
 	if withJSON {
 		f.fs.BoolVar(&f.json, "json", false, "print JSON instead of lines for people")
 	}
@@ -57,7 +59,10 @@ func (f *adminFlags) open(ctx context.Context) (*registry.Store, error) {
 	if kr == nil {
 		return nil, badFlag("master-key", "required: the registry's keyring, as the api and dispatcher have it")
 	}
-	return openRegistry(ctx, splitList(f.brokers), f.prefix, kr, "", log)
+	if err := f.kafka.connect(ctx, splitList(f.brokers), log); err != nil {
+		return nil, err
+	}
+	return openRegistry(ctx, splitList(f.brokers), f.prefix, kr, "", log, f.kafka.opts...)
 }
 
 // runTenants is `hookline tenants list`.
