@@ -386,7 +386,7 @@ func (b *browser) fullShot(name string) {
 	b.do("resize to desktop", chromedp.EmulateViewport(1280, 800), chromedp.Sleep(300*time.Millisecond))
 	height := eval[int64](b, `Math.ceil(document.documentElement.scrollHeight)`)
 	b.do("grow to the page", chromedp.EmulateViewport(1280, height), chromedp.Sleep(400*time.Millisecond))
-	eval[any](b, `window.scrollTo(0, 0)`)
+	eval[any](b, `window.scrollTo(0, 0); document.activeElement && document.activeElement.blur()`)
 	ctx, cancel := b.step()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	cancel()

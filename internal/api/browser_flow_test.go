@@ -93,6 +93,9 @@ func createEndpoint(t *testing.T, b *browser, s *stack, rc *receiver, key string
 	b.typeInto("#f-name", "orders")
 	b.typeInto("#f-url", "http://10.0.0.1/hook")
 	b.click("#ev-task-created")
+	// One event per request, set on the endpoint: the default application
+	// batches.
+	b.typeInto("#f-maxItems", "1")
 	b.typeInto("#f-auth-name", ordersTokenHeader)
 	b.click("#save")
 	b.waitText("#err-auth-value", "required")
@@ -127,6 +130,9 @@ func createEndpoint(t *testing.T, b *browser, s *stack, rc *receiver, key string
 	b.click("#copy-secret")
 	b.wait("the copy button's answer", `/Copied|Ctrl\+C/.test(document.querySelector(".copy-status").textContent)`)
 	id = eval[string](b, `decodeURIComponent(location.hash.split("/")[2])`)
+	if ep := doAt(t, s.url, "GET", "/v1/endpoints/"+id, key, nil).want(t, 200); ep.JSON["maxItems"] != 1.0 || ep.JSON["timeout"] != "10s" {
+		t.Fatalf("the endpoint created with one event per request: %s", ep.Body)
+	}
 	got := rc.got()
 	if len(got) != pings+1 || !hooklineSigned(got[len(got)-1], secret) || got[len(got)-1].Header.Get(ordersTokenHeader) != ordersToken {
 		t.Fatalf("%d pings on save, want 1 signed with the secret shown and carrying %s", len(got)-pings, ordersTokenHeader)

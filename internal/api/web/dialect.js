@@ -25,7 +25,7 @@ export function whose(app) {
   return app.default ? 'this deployment’s' : app.name + '’s';
 }
 
-export const POLICIES = { any: 'retry every failure', '5xx': 'retry 5xx, 408, 429, timeouts and network errors; other 4xx are final' };
+export const POLICIES = { any: 'retry every failure', '5xx': 'retry 5xx, 408, 429, timeouts and network errors only' };
 export const FORMATS = { sha256: 'sha256=<hex>', hex: 'bare hex digest' };
 
 // batchText says what maxItems and maxWait do, in words.
@@ -92,7 +92,7 @@ const TEXT = {
 // Choice settings: a select whose first option, "", follows the
 // application and says its value.
 const CHOICE = {
-  retryPolicy: { label: 'Retry policy', options: POLICIES, of: (d) => d.retryPolicy || 'any' },
+  retryPolicy: { label: 'Retry policy', options: POLICIES, of: (d) => d.retryPolicy || 'any', help: 'Every failure: any non-2xx answer, a timeout or a network error. Otherwise other 4xx answers are final.' },
   signatureFormat: { label: 'Signature format', options: FORMATS, of: (d) => d.signatureFormat || 'sha256', help: 'The value of the signature header.' },
 };
 
