@@ -262,8 +262,7 @@ func applicationsFlow(t *testing.T, s *stack, key string, shots bool) {
 	doAt(t, s.url, "PUT", "/v1/applications/people", s.operator, changed).want(t, 200)
 	follows := map[string]any{"timeout": "9s", "maxItems": 5.0, "maxWait": "15s", "headerPrefix": "X-Staff", "userAgent": "Staff/3",
 		"retryPolicy": "any", "maxAge": "2h0m0s", "signatureFormat": "hex"}
-	waitFor(t, func() bool { return view().JSON["timeout"] == "9s" })
-	wantView(t, view(), follows)
+	waitView(t, view, follows)
 	if p := view().JSON["payload"].(map[string]any); p["shape"] != "legacy" {
 		t.Fatalf("payload %v after People's became legacy", p)
 	}
@@ -333,6 +332,19 @@ func wantView(t *testing.T, r *resp, want map[string]any) {
 	if t.Failed() {
 		t.FailNow()
 	}
+}
+
+// waitView gives a change of the application 30 s to reach the endpoint's
+// view, then checks it.
+func waitView(t *testing.T, view func() *resp, want map[string]any) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		r := view()
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(want)), func(f string) bool { return r.JSON[f] != want[f] }) {
+			return
+		}
+	}
+	wantView(t, view(), want)
 }
 
 // recordAuthorization notes the Authorization header of every request
