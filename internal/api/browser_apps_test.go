@@ -229,6 +229,11 @@ func applicationsFlow(t *testing.T, s *stack, key string, shots bool) {
 	b.typeInto("#f-name", "people-sync")
 	b.typeInto("#f-url", rc.URL())
 	b.click(`#event-list input[value="employee.*"]`)
+	// A setting out of range is refused at its field, saying what to do.
+	b.typeInto("#f-timeout", "99")
+	b.click("#save")
+	b.waitText("#err-timeout", "Enter 1 to 60 seconds, or leave it empty to follow People’s default (6s).")
+	eval[bool](b, `(el => { el.value = ""; el.dispatchEvent(new Event("input", {bubbles: true})); return true })(document.querySelector("#f-timeout"))`)
 	pings := len(rc.got())
 	b.click("#save")
 	b.wait("the new endpoint's page", `document.querySelector("#secret-value")`)
@@ -291,15 +296,35 @@ func applicationsFlow(t *testing.T, s *stack, key string, shots bool) {
 	b.waitText("#notice", "Saved “people-sync”")
 	b.waitText("#ep-timeout", "15s (set on this endpoint; People’s default: 9s)")
 	wantView(t, view(), map[string]any{"timeout": "15s", "maxItems": 5.0, "headerPrefix": "X-Staff"})
+	// Cleared, the timeout follows People again; two settings of its own.
 	b.click("#edit")
 	b.wait("the edit form", `document.querySelector("#f-timeout") && document.querySelector("#f-timeout").value === "15"`)
 	eval[bool](b, `(el => { el.value = ""; el.dispatchEvent(new Event("input", {bubbles: true})); return true })(document.querySelector("#f-timeout"))`)
+	b.typeInto("#f-maxItems", "2")
+	b.choose("#f-retryPolicy", "5xx")
+	b.click("#save")
+	b.waitText("#notice", "Saved “people-sync”")
+	own := maps.Clone(follows)
+	own["maxItems"], own["retryPolicy"] = 2.0, "5xx"
+	wantView(t, view(), own)
+	b.waitText("#ep-batching", "set on this endpoint; People’s default: batches of up to 5 events")
+	b.waitText("#ep-retry-policy", "set on this endpoint")
+	if strings.Contains(b.textOf("#ep-timeout"), "set on this endpoint") {
+		t.Fatalf("the cleared timeout is still the endpoint's own: %s", b.textOf("#ep-timeout"))
+	}
+	// One box makes every setting follow People again.
+	b.click("#edit")
+	b.wait("the edit form", `document.querySelector("#f-maxItems") && document.querySelector("#f-maxItems").value === "2" && document.querySelector("#f-retryPolicy").value === "5xx"`)
+	b.click("#f-follow-app")
+	if !eval[bool](b, `["#f-maxItems", "#f-retryPolicy", "#f-timeout", "#f-payload-shape"].every(s => (el => el.disabled && el.value === "")(document.querySelector(s)))`) {
+		t.Fatal("following the application leaves settings of the endpoint's own in the form")
+	}
 	b.click("#save")
 	b.waitText("#notice", "Saved “people-sync”")
 	wantView(t, view(), follows)
-	b.waitText("#ep-timeout", "9s")
-	if strings.Contains(b.textOf("#ep-timeout"), "set on this endpoint") {
-		t.Fatalf("the cleared timeout is still the endpoint's own: %s", b.textOf("#ep-timeout"))
+	b.waitText("#ep-batching", "batches of up to 5 events")
+	if strings.Contains(b.textOf(".summary"), "set on this endpoint") {
+		t.Fatalf("after following the application the details say the endpoint sets values of its own: %s", b.textOf(".summary"))
 	}
 
 	// The list: each endpoint's application and the settings in force;
