@@ -232,7 +232,7 @@ func applicationsFlow(t *testing.T, s *stack, key string, shots bool) {
 	// A setting out of range is refused at its field, saying what to do.
 	b.typeInto("#f-timeout", "99")
 	b.click("#save")
-	b.waitText("#err-timeout", "Enter 1 to 60 seconds, or leave it empty to follow People’s default (6s).")
+	b.waitText("#err-timeout", "Enter at most 60 seconds, or leave it empty to follow People’s default (6s).")
 	eval[bool](b, `(el => { el.value = ""; el.dispatchEvent(new Event("input", {bubbles: true})); return true })(document.querySelector("#f-timeout"))`)
 	pings := len(rc.got())
 	b.click("#save")

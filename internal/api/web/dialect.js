@@ -20,7 +20,7 @@ const seconds = (d) => (d ? String(+secondsOf(d).toFixed(3)) : '');
 const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
 const durations = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-// who names the source of the defaults in a sentence.
+// whose names the owner of the defaults in a sentence.
 export function whose(app) {
   return app.default ? 'this deployment’s' : app.name + '’s';
 }
@@ -38,11 +38,11 @@ export function batchText(maxItems, maxWait) {
 // value that makes the endpoint follow its application again.
 const TEXT = {
   timeout: {
-    label: 'Timeout (seconds)', help: 'How long we wait for your answer: 1 to 60 s.',
+    label: 'Timeout (seconds)', help: 'How long we wait for your answer: at most 60 s.',
     attrs: { type: 'number', min: 1, max: 60, step: 'any', inputmode: 'decimal' },
     of: (d) => seconds(d.timeout), note: (d) => fmtDur(d.timeout),
     send: (v) => v + 's', reset: '0s',
-    check: (v) => (+v > 0 && +v <= 60 ? '' : 'Enter 1 to 60 seconds'),
+    check: (v) => (+v > 0 && +v <= 60 ? '' : 'Enter at most 60 seconds'),
   },
   maxItems: {
     label: 'Events per request (at most)', help: '1 sends each event alone as the body; more sends a JSON array of up to that many events. 1 to 10,000.',
@@ -56,7 +56,7 @@ const TEXT = {
     attrs: { type: 'number', min: 1, max: 300, step: 'any', inputmode: 'decimal' },
     of: (d) => seconds(d.maxWait), note: (d) => fmtDur(d.maxWait),
     send: (v) => v + 's', reset: '0s',
-    check: (v) => (+v > 0 && +v <= 300 ? '' : 'Enter 1 to 300 seconds'),
+    check: (v) => (+v > 0 && +v <= 300 ? '' : 'Enter at most 300 seconds'),
   },
   retrySchedule: {
     label: 'Retry schedule', help: 'The wait before each retry, comma-separated and rising, such as 1m, 5m, 1h; the delivery is dead after the last.',
@@ -151,6 +151,8 @@ export function dialectFields(ep, app, editing, extra) {
       for (const c of [...Object.values(ctl), ...extra]) {
         if (follow.checked) { c.dataset.kept = c.value; c.value = ''; } else c.value = c.dataset.kept || '';
         c.disabled = follow.checked;
+        // The payload's template shows only for its shape.
+        if (c.tagName === 'SELECT') c.dispatchEvent(new Event('change'));
       }
     });
   }
