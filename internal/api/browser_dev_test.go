@@ -14,13 +14,15 @@ import (
 	"time"
 )
 
-// The same flow against the real `hookline dev`: the binary is built and
+// The same flows against the real `hookline dev`: the binary is built and
 // run with an embedded Kafka, the API and the ops port on free ports, and
-// the test reads the API URL and the tenant key it prints.
+// the test reads the API URL and the tenant key it prints. They take the
+// screenshots under docs/screenshots.
 func TestBrowserAgainstHooklineDev(t *testing.T) {
 	chromiumPath(t)
 	s, key := startHooklineDev(t)
 	browserFlow(t, s, key, true)
+	applicationsFlow(t, s, key, true)
 }
 
 // startHooklineDev builds and starts `hookline dev`, and stops it with

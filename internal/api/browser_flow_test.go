@@ -29,7 +29,7 @@ func browserFlow(t *testing.T, s *stack, key string, shots bool) {
 	rc := newReceiver(t)
 	other := s.tenant(t, "rival")
 	// Two endpoints already there, so the list has something to show.
-	doAt(t, s.url, "POST", "/v1/endpoints", key, with(endpointBody("crm-sync", rc.URL()), "eventTypes", []string{"project.*"}, "application", "crm")).want(t, 201)
+	crmID := doAt(t, s.url, "POST", "/v1/endpoints", key, with(endpointBody("crm-sync", rc.URL()), "eventTypes", []string{"project.*"}, "application", "crm")).want(t, 201).str("id")
 	doAt(t, s.url, "POST", "/v1/endpoints", key, with(endpointBody("billing", "https://1.1.1.1/billing"), "verify", false, "active", false, "maxItems", 500)).want(t, 201)
 	rivalID := doAt(t, s.url, "POST", "/v1/endpoints", other, with(endpointBody("rival-private", "https://1.1.1.1/rival"), "verify", false)).want(t, 201).str("id")
 
@@ -50,6 +50,15 @@ func browserFlow(t *testing.T, s *stack, key string, shots bool) {
 	b.waitText("#endpoints tbody", "crm-sync")
 	if strings.Contains(b.textOf("#endpoints"), "rival") {
 		t.Fatal("the list shows another tenant's endpoint")
+	}
+
+	// An endpoint naming an application nobody registered: the built-in
+	// catalog and the deployment's defaults, its application shown fixed.
+	b.do("edit crm-sync", chromedp.Navigate(s.url+"/#/endpoints/"+crmID+"/edit"))
+	b.wait("crm-sync's edit form", `document.querySelector("#endpoint-form") && document.querySelector("#ev-project--")`)
+	if !eval[bool](b, `(a => a.disabled && a.value === "crm" && a.selectedOptions[0].textContent.includes("not registered"))(document.querySelector("#f-application")) &&
+		document.querySelector("#ev-project--").checked && document.querySelector("#f-timeout").placeholder === "10"`) {
+		t.Fatalf("the edit form of an endpoint of an unregistered application: %s", b.textOf("#endpoint-form"))
 	}
 	b.clean()
 }
@@ -93,6 +102,9 @@ func createEndpoint(t *testing.T, b *browser, s *stack, rc *receiver, key string
 	b.typeInto("#f-name", "orders")
 	b.typeInto("#f-url", "http://10.0.0.1/hook")
 	b.click("#ev-task-created")
+	// One event per request, set on the endpoint: the default application
+	// batches.
+	b.typeInto("#f-maxItems", "1")
 	b.typeInto("#f-auth-name", ordersTokenHeader)
 	b.click("#save")
 	b.waitText("#err-auth-value", "required")
@@ -127,6 +139,9 @@ func createEndpoint(t *testing.T, b *browser, s *stack, rc *receiver, key string
 	b.click("#copy-secret")
 	b.wait("the copy button's answer", `/Copied|Ctrl\+C/.test(document.querySelector(".copy-status").textContent)`)
 	id = eval[string](b, `decodeURIComponent(location.hash.split("/")[2])`)
+	if ep := doAt(t, s.url, "GET", "/v1/endpoints/"+id, key, nil).want(t, 200); ep.JSON["maxItems"] != 1.0 || ep.JSON["timeout"] != "10s" {
+		t.Fatalf("the endpoint created with one event per request: %s", ep.Body)
+	}
 	got := rc.got()
 	if len(got) != pings+1 || !hooklineSigned(got[len(got)-1], secret) || got[len(got)-1].Header.Get(ordersTokenHeader) != ordersToken {
 		t.Fatalf("%d pings on save, want 1 signed with the secret shown and carrying %s", len(got)-pings, ordersTokenHeader)

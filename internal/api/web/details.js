@@ -1,4 +1,5 @@
-// An endpoint's page: its settings, health with a chart of recent
+// An endpoint's page: its application and the delivery settings in force
+// (marking those it sets itself), health with a chart of recent
 // statuses, recent deliveries (live), the delivery drawer with Retry now,
 // bulk replay of dead letters, and rotate / test / inactivate / delete.
 
@@ -9,6 +10,7 @@ import { reconcile, actionRow, cell } from './list.js';
 import { openDrawer } from './drawer.js';
 import { statusChart } from './chart.js';
 import { describeAuth } from './credentials.js';
+import { whose, fmtDur, fmtBytes, batchText, POLICIES, FORMATS } from './dialect.js';
 
 const EVERY = 2000;
 const enc = encodeURIComponent;
@@ -19,23 +21,29 @@ export function detailsView(main, id) {
   const stops = [];
   main.append(h('p', { class: 'loading' }, 'Loading…'));
   (async () => {
-    let ep;
+    let ep, apps;
     try {
-      ep = await api('GET', '/v1/endpoints/' + enc(id), undefined, { signal });
+      [ep, apps] = await Promise.all([
+        api('GET', '/v1/endpoints/' + enc(id), undefined, { signal }),
+        // For the application's name and defaults; without them the
+        // settings are shown alone.
+        api('GET', '/v1/applications', undefined, { signal }).catch((e) => { if (e.name === 'AbortError') throw e; return { data: [] }; }),
+      ]);
     } catch (e) {
       if (!signal.aborted && e.name !== 'AbortError') main.replaceChildren(errorPage(e));
       return;
     }
     if (signal.aborted) return;
-    const page = new Details(main, ep, signal);
+    const page = new Details(main, ep, apps.data, signal);
     stops.push(page.start());
   })();
   return () => { ctl.abort(); stops.forEach((s) => s()); };
 }
 
 class Details {
-  constructor(main, ep, signal) {
+  constructor(main, ep, apps, signal) {
     this.ep = ep;
+    this.apps = apps;
     this.signal = signal;
     this.limit = 20;
     this.heading = h('h1', { tabindex: '-1' }, ep.name);
@@ -88,13 +96,17 @@ class Details {
   async refresh() {
     const o = { signal: this.signal };
     const base = '/v1/endpoints/' + enc(this.ep.id);
-    const [ep, health, page] = await Promise.all([
+    const [ep, apps, health, page] = await Promise.all([
       api('GET', base, undefined, o),
+      // The application's defaults change too: a value is the endpoint's
+      // own only while it differs from the current ones.
+      api('GET', '/v1/applications', undefined, o).catch((e) => { if (e.name === 'AbortError') throw e; return null; }),
       api('GET', base + '/health', undefined, o).catch((e) => ({ unavailable: e })),
       api('GET', base + '/deliveries?limit=' + this.limit, undefined, o).catch((e) => ({ unavailable: e })),
     ]);
     if (this.signal.aborted) return;
     this.ep = ep;
+    if (apps) this.apps = apps.data;
     this.renderEndpoint();
     this.renderHealth(health);
     this.renderDeliveries(page);
@@ -106,22 +118,38 @@ class Details {
     this.heading.textContent = ep.name;
     this.badge.replaceChildren(badge(ep.status, ep.disabledReason));
     this.toggle.textContent = ep.active ? 'Inactivate' : 'Activate';
-    const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
-    const batching = ep.maxItems === 1 ? 'one event per request' : `batches of up to ${ep.maxItems} events, sent ${ep.maxWait} after the first`;
+    const row = (k, v, id) => [h('dt', {}, k), h('dd', { id }, v)];
+    // Every setting shows the value deliveries use. One the application
+    // gives differently is the endpoint's own, and says so.
+    const app = this.apps.find((a) => a.id === (ep.application || 'default'));
+    const d = app && app.dialect;
+    const set = (k, text, own, appText) => row(k, own && d ? [text, h('span', { class: 'own' }, ` (set on this endpoint; ${whose(app)} default: ${appText})`)] : text, 'ep-' + k.toLowerCase().replaceAll(' ', '-'));
     const ignored = ep.ignoreOrigins.length ? ep.ignoreOrigins.join(', ') : 'none';
+    const hookline = ep.scheme === 'hookline';
+    const schedule = (s) => (s && s.length ? s.map(fmtDur).join(', ') : 'the deployment’s retry tiers');
+    const shape = (p) => (p && p.shape) || 'full';
+    const batchOwn = d && (ep.maxItems !== d.maxItems || (ep.maxItems > 1 && ep.maxWait !== d.maxWait));
     this.summary.replaceChildren(...[
       row('URL', h('span', { class: 'url', id: 'ep-url' }, ep.url)),
+      row('Application', app
+        ? [app.default ? 'Default (the built-in catalog)' : `${app.name} (${app.id})`, h('span', { class: 'sub' }, 'Settings the endpoint does not set follow its defaults.')]
+        : `${ep.application} (not registered: the built-in catalog and this deployment’s defaults)`, 'ep-application'),
       row('Events', ep.eventTypes.join(', ')),
-      ep.application ? row('Application', ep.application) : [],
-      row('Authentication', ep.scheme === 'standard-webhooks' ? 'Standard Webhooks signatures' : 'HMAC-SHA256 signature (X-Hookline-Signature' + (ep.signatureFormat === 'hex' ? ', bare hex)' : ', sha256=<hex>)')),
+      row('Authentication', hookline ? `HMAC-SHA256 signature in ${ep.headerPrefix}-Signature` : 'Standard Webhooks signatures', 'ep-authentication'),
+      hookline ? set('Signature format', FORMATS[ep.signatureFormat] || ep.signatureFormat, d && ep.signatureFormat !== d.signatureFormat, FORMATS[d && d.signatureFormat]) : [],
+      hookline ? set('Header prefix', ep.headerPrefix, d && ep.headerPrefix !== d.headerPrefix, d && d.headerPrefix) : [],
       row('Receiver credentials', describeAuth(ep.auth)),
-      row('Payload', ep.payload ? ep.payload.shape : 'full'),
       row('Secret', ep.rotatedUntil ? `set; the previous one also signs until ${fmtTime(ep.rotatedUntil)}` : ep.secretSet ? 'set (never shown again)' : 'none'),
-      row('Timeout', ep.timeout),
-      row('Batching', batching),
+      set('Timeout', fmtDur(ep.timeout), d && ep.timeout !== d.timeout, d && fmtDur(d.timeout)),
+      set('Batching', batchText(ep.maxItems, ep.maxWait), batchOwn, d && batchText(d.maxItems, d.maxWait)),
+      set('Max body', fmtBytes(ep.maxBytes), d && ep.maxBytes !== d.maxBytes, d && fmtBytes(d.maxBytes)),
+      set('Payload', shape(ep.payload), d && (shape(ep.payload) !== shape(d.payload) || (ep.payload.template || '') !== ((d.payload && d.payload.template) || '')), d && shape(d.payload)),
+      set('User-Agent', ep.userAgent, d && ep.userAgent !== d.userAgent, d && d.userAgent),
       row('Ignored origins', ignored + (ep.ignoreOrigins.includes('api') ? ' (ignore for API)' : '')),
       ep.ignoreFields.length ? row('Ignored fields', ep.ignoreFields.join(', ')) : [],
-      row('Retry policy', (ep.retryPolicy === '5xx' ? 'retry 5xx, 408, 429, timeouts and network errors' : 'retry every failure') + (ep.maxAge ? `; give up after ${ep.maxAge}` : '')),
+      set('Retry policy', POLICIES[ep.retryPolicy] || ep.retryPolicy, d && ep.retryPolicy !== d.retryPolicy, d && POLICIES[d.retryPolicy]),
+      set('Retry schedule', schedule(ep.retrySchedule), d && schedule(ep.retrySchedule) !== schedule(d.retrySchedule), d && schedule(d.retrySchedule)),
+      set('Give up after', ep.maxAge ? fmtDur(ep.maxAge) : 'never: the retry schedule decides', d && (ep.maxAge || '') !== (d.maxAge || ''), d && (d.maxAge ? fmtDur(d.maxAge) : 'never')),
       row('Created', fmtTime(ep.createdAt)),
       row('Updated', fmtTime(ep.updatedAt)),
     ].flat());

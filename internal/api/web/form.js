@@ -1,11 +1,16 @@
-// Create and edit an endpoint. Application, signature scheme and the
-// receiver credentials' type are fixed once created; a new URL is pinged on save, and a failed ping stops the
-// save unless the user chooses to save without it.
+// Create and edit an endpoint. The application (listed by the API, the
+// default one first) gives the events offered and the defaults of every
+// delivery setting, shown beside each; settings left alone are not sent,
+// so the endpoint follows its application. Application, signature scheme
+// and the receiver credentials' type are fixed once created; a new URL is
+// pinged on save, and a failed ping stops the save unless the user
+// chooses to save without it.
 
 import { api } from './api.js';
-import { h, field, clearErrors, showError, secondsOf, memo } from './dom.js';
+import { h, field, clearErrors, showError, memo } from './dom.js';
 import { authGroup } from './credentials.js';
 import { payloadGroup } from './payload.js';
+import { dialectFields, whose } from './dialect.js';
 
 const allowHTTP = document.documentElement.dataset.allowHttp === 'true';
 const enc = encodeURIComponent;
@@ -16,12 +21,16 @@ export function formView(main, id) {
   main.append(h('p', { class: 'loading' }, 'Loading…'));
   (async () => {
     try {
-      const [types, ep] = await Promise.all([
-        api('GET', '/v1/event-types', undefined, { signal }),
+      const [apps, ep] = await Promise.all([
+        api('GET', '/v1/applications', undefined, { signal }),
         id ? api('GET', '/v1/endpoints/' + enc(id), undefined, { signal }) : null,
       ]);
+      // An endpoint of an application nobody registered takes the
+      // built-in catalog, as the API holds it to.
+      const app = ep ? apps.data.find((a) => a.id === (ep.application || 'default')) || apps.data[0] : apps.data[0];
+      const types = await api('GET', '/v1/event-types?application=' + enc(app.id), undefined, { signal });
       if (signal.aborted) return;
-      main.replaceChildren(buildForm(types.data, ep));
+      main.replaceChildren(buildForm(apps.data, app, types.data, ep, signal));
       main.querySelector('h1').focus();
     } catch (e) {
       if (signal.aborted || e.name === 'AbortError') return;
@@ -50,40 +59,45 @@ export function checkURL(v) {
 
 const list = (s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean))];
 
-function buildForm(types, ep) {
+function buildForm(apps, firstApp, types, ep, signal) {
   const editing = !!ep;
-  const v = ep || { name: '', url: '', application: '', eventTypes: [], scheme: 'hookline', timeout: '10s', active: true,
-    maxItems: 1, maxWait: '30s', retryPolicy: 'any', maxAge: '', ignoreOrigins: [], ignoreFields: [], signatureFormat: 'sha256', auth: null, payload: null };
+  const v = ep || { name: '', url: '', application: '', eventTypes: [], active: true, ignoreOrigins: [], ignoreFields: [], auth: null };
+  let app = firstApp;
+  const appById = (id) => apps.find((a) => a.id === id);
 
   const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, value: v.name, autocomplete: 'off' });
-  const application = h('input', { type: 'text', name: 'application', maxlength: 200, value: v.application || '', disabled: editing, autocomplete: 'off' });
+  const application = h('select', { name: 'application', disabled: editing },
+    apps.map((a) => h('option', { value: a.id }, a.default ? 'Default: the built-in catalog' : `${a.name} (${a.id})`)),
+    editing && ep.application && !appById(ep.application)
+      ? h('option', { value: ep.application }, `${ep.application} (not registered: the built-in catalog and this deployment’s defaults)`) : null);
+  application.value = editing ? ep.application || 'default' : app.id;
   const url = h('input', { type: 'url', name: 'url', required: true, value: v.url, inputmode: 'url', autocomplete: 'off', spellcheck: 'false' });
-  const timeout = h('input', { type: 'number', name: 'timeout', min: 1, max: 60, step: 1, value: Math.round(secondsOf(v.timeout)) || 10 });
   const ignoreAPI = h('input', { type: 'checkbox', id: 'f-ignore-api', checked: v.ignoreOrigins.includes('api') });
   const otherOrigins = h('input', { type: 'text', value: v.ignoreOrigins.filter((o) => o !== 'api').join(', '), autocomplete: 'off' });
   const ignoreFields = h('input', { type: 'text', value: v.ignoreFields.join(', '), autocomplete: 'off' });
   const active = h('input', { type: 'checkbox', id: 'f-active', checked: v.active });
-  const retryPolicy = h('select', {},
-    h('option', { value: 'any', selected: v.retryPolicy !== '5xx' }, 'Retry every failure (any non-2xx answer, timeout or network error)'),
-    h('option', { value: '5xx', selected: v.retryPolicy === '5xx' }, 'Retry 5xx, 408, 429, timeouts and network errors; other 4xx are final'));
-  const maxAge = h('input', { type: 'text', value: v.maxAge || '', placeholder: 'e.g. 24h', autocomplete: 'off', spellcheck: 'false' });
 
-  const events = eventPicker(types, v.eventTypes);
+  const events = eventPicker(types, v.eventTypes, app);
+  const payload = payloadGroup(ep, app);
+  const dialect = dialectFields(ep, app, editing, payload.controls);
+  const w = dialect.wraps;
   const scheme = radios('scheme', 'Signature scheme', [
-    ['hookline', 'HMAC-SHA256 signature', 'X-Hookline-Signature: sha256=<hex of HMAC-SHA256(secret, body)>'],
+    ['hookline', 'HMAC-SHA256 signature', 'A signature header: sha256=<hex of HMAC-SHA256(secret, body)>, named by the header prefix.'],
     ['standard-webhooks', 'Standard Webhooks', 'webhook-id, webhook-timestamp and webhook-signature headers'],
-  ], v.scheme, editing, editing ? 'Fixed once the endpoint is created.' : 'How your receiver checks that a request comes from us. Fixed once created.');
-  const sigFormat = radios('signatureFormat', 'Signature format', [
-    ['sha256', 'sha256=<hex>', 'The digest behind a sha256= prefix: the default.'],
-    ['hex', 'Bare hex digest', 'The digest alone, for receivers that compare it without a prefix.'],
-  ], v.signatureFormat || 'sha256', false, 'The value of the signature header.');
-  const hooklineScheme = () => (editing ? v.scheme : scheme.querySelector('input:checked').value) === 'hookline';
-  sigFormat.hidden = !hooklineScheme();
-  scheme.addEventListener('change', () => { sigFormat.hidden = !hooklineScheme(); });
+  ], editing ? ep.scheme : app.dialect.scheme, editing, '');
+  const schemeHelp = scheme.querySelector('.help:not([id])');
+  schemeHelp.id = 'f-scheme-help';
+  scheme.setAttribute('aria-describedby', 'f-scheme-help');
+  const schemeNow = () => (editing ? ep.scheme : scheme.querySelector('input:checked').value);
+  const hooklineScheme = () => schemeNow() === 'hookline';
+  const showScheme = () => {
+    w.signatureFormat.hidden = w.headerPrefix.hidden = !hooklineScheme();
+    schemeHelp.textContent = editing ? 'Fixed once the endpoint is created.'
+      : `How your receiver checks that a request comes from us; ${whose(app)} default is ${SCHEMES[app.dialect.scheme]}. Fixed once created.`;
+  };
+  showScheme();
+  scheme.addEventListener('change', showScheme);
   const auth = authGroup(v.auth, editing);
-  const payload = payloadGroup(v.payload);
-  const single = v.maxItems === 1;
-  const batching = batchingGroup(single, single ? 10000 : v.maxItems, Math.round(secondsOf(v.maxWait)) || 30);
 
   const secretMode = editing ? null : radios('secretMode', 'Signing secret', [
     ['generate', 'Generate one for me', 'A random secret, shown once after saving.'],
@@ -95,6 +109,43 @@ function buildForm(types, ep) {
     secretField.hidden = true;
     secretMode.addEventListener('change', () => { secretField.hidden = secretMode.querySelector('input:checked').value !== 'own'; });
   }
+
+  const appField = field('application', 'Application', application, 'The application whose events this endpoint receives.');
+  const appHelp = appField.querySelector('.help');
+  const showApp = () => {
+    const what = app.description ? app.description.replace(/\.?$/, '. ') : '';
+    const count = `${app.eventTypes.length} event type${app.eventTypes.length === 1 ? '' : 's'}.`;
+    appHelp.textContent = `${what}${count} The delivery settings below that you leave empty follow ${whose(app)} defaults, shown beside each, and change when they do. ${editing ? 'Fixed once the endpoint is created.' : 'Fixed once created.'}`;
+  };
+  showApp();
+
+  // Another application: its types, its defaults beside each setting,
+  // and its scheme unless the user picked one.
+  let loading = null;
+  application.addEventListener('change', async () => {
+    const next = appById(application.value);
+    if (!next || next === app) return;
+    const schemeWasDefault = schemeNow() === app.dialect.scheme;
+    app = next;
+    showApp();
+    dialect.setApp(app);
+    payload.setApp(app);
+    if (schemeWasDefault) scheme.querySelector(`input[value="${CSS.escape(app.dialect.scheme)}"]`).checked = true;
+    showScheme();
+    if (loading) loading.abort();
+    const mine = new AbortController();
+    loading = mine;
+    events.loading(app);
+    try {
+      const got = await api('GET', '/v1/event-types?application=' + enc(app.id), undefined, { signal: AbortSignal.any([signal, mine.signal]) });
+      if (loading === mine) events.setTypes(got.data, app);
+    } catch (e) {
+      if (e.name === 'AbortError' || loading !== mine) return;
+      events.failed(`The event types of ${app.name} could not be loaded (${e.message}). Choose the application again, or reload the page.`);
+    } finally {
+      if (loading === mine) loading = null;
+    }
+  });
 
   const skipPing = h('input', { type: 'checkbox', id: 'f-skip-ping' });
   const skipWrap = h('div', { class: 'field check warn', hidden: true, 'data-field': 'verify' },
@@ -108,18 +159,19 @@ function buildForm(types, ep) {
     h('h1', { tabindex: '-1' }, editing ? 'Edit ' + ep.name : 'Create endpoint'),
     topError,
     h('fieldset', {}, h('legend', {}, 'Application'),
-      field('application', 'Application', application, editing ? 'Fixed once the endpoint is created.' : 'Optional: the source application whose events this endpoint receives (empty: every application). Fixed once created.'),
+      appField,
+      dialect.followBox,
       events),
     h('fieldset', {}, h('legend', {}, 'Endpoint'),
       field('name', 'Name', name, 'Unique among your endpoints.'),
       field('url', 'URL', url, allowHTTP ? 'Where we POST events. This development server also accepts http://; production servers require https://.' : 'Where we POST events: an https:// URL.')),
     h('fieldset', {}, h('legend', {}, 'Authentication'),
-      scheme, sigFormat,
-      field('timeout', 'Timeout (seconds)', timeout, 'How long we wait for your answer: 1 to 60 s. Default 10.'),
+      scheme, w.signatureFormat, w.headerPrefix,
       secretMode, secretField,
       editing ? h('p', { class: 'help' }, 'To change the secret, use Rotate secret on the endpoint’s page.') : null,
       auth),
     h('fieldset', {}, h('legend', {}, 'Delivery'),
+      w.timeout, w.userAgent,
       h('div', { class: 'field check', 'data-field': 'ignoreOrigins' }, ignoreAPI,
         h('label', { for: 'f-ignore-api' }, 'Ignore for API'),
         h('p', { class: 'help', id: 'f-ignore-api-help' }, 'Don’t send events caused by API calls (origin “api”), so a receiver that calls the API back cannot loop.'),
@@ -128,11 +180,10 @@ function buildForm(types, ep) {
       field('ignoreFields', 'Ignore updates that change only these fields (comma-separated)', ignoreFields, 'e.g. seenUtc'),
       h('div', { class: 'field check', 'data-field': 'active' }, active, h('label', { for: 'f-active' }, 'Active'),
         h('p', { class: 'help' }, 'Only active endpoints receive events.'), h('p', { class: 'field-error' })),
-      batching,
+      h('fieldset', { class: 'field', id: 'batching' }, h('legend', {}, 'Batching'), w.maxItems, w.maxWait),
       payload),
     h('fieldset', {}, h('legend', {}, 'Retries'),
-      field('retryPolicy', 'Retry policy', retryPolicy),
-      field('maxAge', 'Give up after', maxAge, 'A duration such as 24h. Empty: the retry schedule decides.')),
+      w.retryPolicy, w.retrySchedule, w.maxAge),
     skipWrap,
     h('div', { class: 'actions' }, h('a', { class: 'button', href: editing ? '#/endpoints/' + enc(ep.id) : '#/endpoints' }, 'Cancel'), submit));
   ignoreAPI.setAttribute('aria-describedby', 'f-ignore-api-help');
@@ -150,29 +201,30 @@ function buildForm(types, ep) {
     if (!name.value.trim()) return showError(form, { field: 'name', message: 'Give the endpoint a name.' });
     const urlMsg = checkURL(url.value.trim());
     if (urlMsg) return showError(form, { field: 'url', message: urlMsg });
+    if (loading) return showError(form, { field: 'eventTypes', message: `The event types of ${app.name} are still loading: pick the events once they show.` });
     const chosen = events.chosen();
     if (!chosen.length) return showError(form, { field: 'eventTypes', message: 'Pick at least one event.' });
-    const single = batching.querySelector('input[value="single"]').checked;
+    // Settings left empty are not sent: the endpoint follows its
+    // application's defaults for them.
+    const [settings, bad] = dialect.body(hooklineScheme());
+    if (bad) return showError(form, bad);
     const body = {
       name: name.value.trim(), url: url.value.trim(), eventTypes: chosen,
-      timeout: (timeout.value || '10') + 's',
       ignoreOrigins: list((ignoreAPI.checked ? 'api,' : '') + otherOrigins.value),
       ignoreFields: list(ignoreFields.value),
       active: active.checked,
-      maxItems: single ? 1 : Number(batching.querySelector('[name="maxItems"]').value || 10000),
-      maxWait: (batching.querySelector('[name="maxWait"]').value || '30') + 's',
-      retryPolicy: retryPolicy.value,
+      ...settings,
     };
-    if (maxAge.value.trim()) body.maxAge = maxAge.value.trim();
-    else if (editing) body.maxAge = '0s';
+    if (!('payload' in settings)) {
+      const p = payload.body();
+      if (p) body.payload = p;
+    }
     if (!skipWrap.hidden && skipPing.checked) body.verify = false;
-    if (hooklineScheme()) body.signatureFormat = sigFormat.querySelector('input:checked').value;
     const creds = auth.body();
     if (creds) body.auth = creds;
-    body.payload = payload.body();
     if (!editing) {
-      body.scheme = scheme.querySelector('input:checked').value;
-      if (application.value.trim()) body.application = application.value.trim();
+      if (schemeNow() !== app.dialect.scheme) body.scheme = schemeNow();
+      if (!app.default) body.application = app.id;
       if (secretMode.querySelector('input:checked').value === 'own') body.secret = secret.value;
     }
     const pinged = body.verify !== false && (!editing || body.url !== ep.url || !!creds);
@@ -201,31 +253,61 @@ function buildForm(types, ep) {
   return form;
 }
 
-// eventPicker lists the catalog's types with their descriptions, a
-// pattern per family and "*"; chosen() returns the values ticked.
-function eventPicker(types, selected) {
+const SCHEMES = { hookline: 'the HMAC-SHA256 signature', 'standard-webhooks': 'Standard Webhooks' };
+
+// eventPicker lists an application's types with their descriptions and
+// versions, a pattern per family and "*"; chosen() returns the values
+// ticked, setTypes shows another application's types (keeping the ticks
+// they still have).
+function eventPicker(types, selected, app) {
+  const list = h('ul', { class: 'checks', id: 'event-list' });
+  const status = h('p', { class: 'help', id: 'events-status', role: 'status' });
+  const error = h('p', { class: 'field-error', id: 'err-eventTypes', role: 'alert' });
+  const group = h('fieldset', { class: 'field events', 'data-field': 'eventTypes', id: 'events', 'aria-describedby': 'events-help events-status' },
+    h('legend', {}, 'Events'),
+    h('p', { class: 'help', id: 'events-help' }, 'Which events trigger this endpoint. A pattern such as task.* or * also takes the types the application adds later.'),
+    status, list, error);
+  const fill = (types, app, keep, keepUnknown) => {
+    list.replaceChildren(...eventItems(types, keep, app, keepUnknown));
+    list.setAttribute('aria-label', `Event types of ${app.default ? 'the default application' : app.name}`);
+    group.removeAttribute('aria-busy');
+    status.textContent = '';
+    error.textContent = '';
+  };
+  fill(types, app, selected, true);
+  group.chosen = () => [...list.querySelectorAll('input:checked')].map((i) => i.value);
+  group.setTypes = (types, app) => fill(types, app, group.chosen(), false);
+  group.loading = (app) => {
+    group.setAttribute('aria-busy', 'true');
+    for (const i of list.querySelectorAll('input')) i.disabled = true;
+    status.textContent = `Loading the event types of ${app.name}…`;
+  };
+  group.failed = (msg) => {
+    group.removeAttribute('aria-busy');
+    list.replaceChildren();
+    status.textContent = '';
+    error.textContent = msg;
+  };
+  return group;
+}
+
+function eventItems(types, selected, app, keepUnknown) {
   const families = [...new Set(types.map((t) => t.type.split('.')[0]))];
-  const box = (value, label, desc) => {
+  const box = (value, label, desc, version) => {
     const id = 'ev-' + value.replace(/[^a-z0-9]/gi, '-');
     return h('li', { class: 'check' },
       h('input', { type: 'checkbox', id, value, checked: selected.includes(value), 'aria-describedby': desc ? id + '-d' : null }),
-      h('label', { for: id }, h('code', {}, value), label ? ' ' + label : ''),
+      h('label', { for: id }, h('code', {}, value), label ? ' ' + label : '', version ? h('span', { class: 'version' }, ' v' + version) : null),
       desc ? h('p', { class: 'help', id: id + '-d' }, desc) : null);
   };
   const known = new Set(['*', ...families.map((f) => f + '.*'), ...types.map((t) => t.type)]);
-  const items = [box('*', 'every event', 'All types, including ones added later.')];
+  const items = [box('*', 'every event', `All of ${app.default ? 'the default application' : app.name}’s types, including ones added later.`)];
   for (const f of families) {
     items.push(box(f + '.*', `every ${f} event`, null));
-    for (const t of types.filter((t) => t.type.startsWith(f + '.'))) items.push(box(t.type, '', t.description));
+    for (const t of types.filter((t) => t.type.startsWith(f + '.'))) items.push(box(t.type, '', t.description, t.version));
   }
-  for (const s of selected.filter((s) => !known.has(s))) items.push(box(s, '', null));
-  const group = h('fieldset', { class: 'field events', 'data-field': 'eventTypes', id: 'events' },
-    h('legend', {}, 'Events'),
-    h('p', { class: 'help' }, 'Which events trigger this endpoint.'),
-    h('ul', { class: 'checks' }, items),
-    h('p', { class: 'field-error', id: 'err-eventTypes' }));
-  group.chosen = () => [...group.querySelectorAll('input:checked')].map((i) => i.value);
-  return group;
+  if (keepUnknown) for (const s of selected.filter((s) => !known.has(s))) items.push(box(s, '', null));
+  return items;
 }
 
 function radios(name, legend, options, value, disabled, help) {
@@ -238,26 +320,6 @@ function radios(name, legend, options, value, disabled, help) {
         h('label', { for: id }, label),
         desc ? h('p', { class: 'help', id: id + '-d' }, desc) : null);
     }),
-    help ? h('p', { class: 'help' }, help) : null,
+    help !== null ? h('p', { class: 'help' }, help) : null,
     h('p', { class: 'field-error' }));
-}
-
-function batchingGroup(single, maxItems, maxWait) {
-  const items = h('input', { type: 'number', name: 'maxItems', min: 2, max: 10000, value: maxItems });
-  const wait = h('input', { type: 'number', name: 'maxWait', min: 1, max: 300, value: maxWait });
-  const limits = h('div', { class: 'sub-fields' },
-    field('maxItems', 'Events per batch (at most)', items, '2 to 10,000.'),
-    field('maxWait', 'Send a batch after (seconds)', wait, 'Counted from its first event; at most 300.'));
-  const group = h('fieldset', { class: 'field radios', 'data-field': 'batching' },
-    h('legend', {}, 'Batching'),
-    h('div', { class: 'check' }, h('input', { type: 'radio', name: 'batching', id: 'f-batch-single', value: 'single', checked: single }),
-      h('label', { for: 'f-batch-single' }, 'One event per request'),
-      h('p', { class: 'help' }, 'The body is the event itself, sent as soon as it happens.')),
-    h('div', { class: 'check' }, h('input', { type: 'radio', name: 'batching', id: 'f-batch-many', value: 'batch', checked: !single }),
-      h('label', { for: 'f-batch-many' }, 'Batches'),
-      h('p', { class: 'help' }, 'The body is a JSON array of events.')),
-    limits);
-  limits.hidden = single;
-  group.addEventListener('change', () => { limits.hidden = group.querySelector('input[value="single"]').checked; });
-  return group;
 }

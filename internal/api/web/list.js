@@ -1,9 +1,11 @@
-// The endpoints list: name, events, URL, status, success rate over 24 h
-// and last delivery, filtered by status and searched by text, refreshed
-// by polling.
+// The endpoints list: name, events, application with the delivery
+// settings in force, URL, status, success rate over 24 h and last
+// delivery, filtered by status and searched by text, refreshed by
+// polling.
 
 import { api, listAll, poll, mapLimit } from './api.js';
 import { h, badge, fmtRate, fmtAgo, fmtTime, toast, confirmDialog, memo } from './dom.js';
+import { appName, deliveryText } from './dialect.js';
 
 const EVERY = 5000;
 
@@ -19,7 +21,7 @@ export function listView(main) {
   const table = h('table', { class: 'grid', id: 'endpoints' },
     h('caption', { class: 'sr-only' }, 'Endpoints'),
     h('thead', {}, h('tr', {},
-      ['Name', 'Events', 'URL', 'Status', 'Success 24 h', 'Last delivery'].map((c) => h('th', { scope: 'col' }, c)),
+      ['Name', 'Events', 'Application', 'URL', 'Status', 'Success 24 h', 'Last delivery'].map((c) => h('th', { scope: 'col' }, c)),
       h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
     tbody);
   const empty = h('p', { class: 'empty', hidden: true });
@@ -38,19 +40,25 @@ export function listView(main) {
   heading.focus();
 
   let rows = [];
+  let apps = [];
   const render = () => {
     const q = search.value.trim().toLowerCase();
-    const shown = rows.filter(({ ep }) => !q || [ep.name, ep.url, ep.application || '', ...ep.eventTypes].some((s) => s.toLowerCase().includes(q)));
-    reconcile(tbody, shown.map((r) => r.ep.id), (id) => rowFor(shown.find((r) => r.ep.id === id), refresh));
+    const shown = rows.filter(({ ep }) => !q || [ep.name, ep.url, appName(apps, ep.application), ...ep.eventTypes].some((s) => s.toLowerCase().includes(q)));
+    reconcile(tbody, shown.map((r) => r.ep.id), (id) => rowFor(shown.find((r) => r.ep.id === id), apps, refresh));
     empty.hidden = shown.length > 0;
     empty.textContent = rows.length ? 'No endpoint matches the filter.' : 'No endpoints yet. Create one to start receiving webhooks.';
   };
   const refresh = async () => {
     const want = status.value;
-    const eps = await listAll('/v1/endpoints' + (want ? '?status=' + want : ''), { signal: ctl.signal });
+    const [eps, listed] = await Promise.all([
+      listAll('/v1/endpoints' + (want ? '?status=' + want : ''), { signal: ctl.signal }),
+      // Names only: without them the ids are shown.
+      api('GET', '/v1/applications', undefined, { signal: ctl.signal }).catch(() => null),
+    ]);
     const healths = await mapLimit(eps, 6, (ep) => api('GET', `/v1/endpoints/${encodeURIComponent(ep.id)}/health`, undefined, { signal: ctl.signal }).catch(() => null));
     if (ctl.signal.aborted || want !== status.value) return;
     rows = eps.map((ep, i) => ({ ep, health: healths[i] }));
+    if (listed) apps = listed.data;
     render();
     live.textContent = 'Updated ' + fmtTime(new Date().toISOString()) + ' · refreshes every 5 s';
   };
@@ -115,7 +123,7 @@ export function actionRow(id, actions, ...cells) {
   return tr;
 }
 
-function rowFor({ ep, health }, refresh) {
+function rowFor({ ep, health }, apps, refresh) {
   const href = '#/endpoints/' + encodeURIComponent(ep.id);
   return actionRow(ep.id, {
     delete: async () => {
@@ -128,8 +136,9 @@ function rowFor({ ep, health }, refresh) {
       } catch (e) { toast('Delete failed: ' + e.message, 'error'); }
     },
   },
-  cell('Name', h('a', { href, class: 'ep-name' }, ep.name), ep.application ? h('span', { class: 'sub' }, ep.application) : null),
+  cell('Name', h('a', { href, class: 'ep-name' }, ep.name)),
   cell('Events', h('span', { class: 'events' }, ep.eventTypes.join(', '))),
+  cell('Application', h('span', { class: 'app' }, appName(apps, ep.application)), h('span', { class: 'sub' }, deliveryText(ep))),
   cell('URL', h('span', { class: 'url' }, ep.url)),
   cell('Status', badge(ep.status, ep.disabledReason)),
   cell('Success 24 h', health ? fmtRate(health.successRate24h, health.attempts24h) : '—'),
