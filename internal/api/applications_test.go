@@ -86,6 +86,11 @@ func TestApplicationsCatalogDialectAndRules(t *testing.T) {
 		if own.JSON["timeout"] != "15s" || own.JSON["headerPrefix"] != "X-People" {
 			t.Fatalf("own timeout over the application's: %s", own.Body)
 		}
+		// An endpoint may ask for the envelope where its application's shape is legacy.
+		full := e.do("PATCH", "/v1/endpoints/"+own.str("id"), key, map[string]any{"payload": map[string]any{"shape": "full"}, "verify": false}).want(t, 200)
+		if shape := full.JSON["payload"].(map[string]any)["shape"]; shape != "full" || e.store.Get(own.str("id")).Resolved().Payload.Shape != "full" {
+			t.Fatalf("payload full over the application's legacy: %v", shape)
+		}
 
 		// Types the application lacks are refused, naming the field.
 		e.do("POST", "/v1/endpoints", key, map[string]any{"name": "x", "url": rc.URL(), "application": "people",

@@ -123,9 +123,11 @@ func (in *endpointInput) apply(e *endpoints.Endpoint) {
 		setActive(e, *in.Active)
 	}
 	if in.Payload != nil {
-		// The whole spec is replaced; the full shape is stored as none.
+		// The whole spec is replaced. An empty one follows the
+		// application; "full" is kept, so an endpoint can ask for the
+		// envelope where its application's shape is another.
 		e.Payload = nil
-		if spec := payload.Spec(*in.Payload); !spec.IsFull() || spec.Template != "" {
+		if spec := payload.Spec(*in.Payload); spec.Shape != "" || spec.Template != "" {
 			e.Payload = &spec
 		}
 	}
