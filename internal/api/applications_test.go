@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,9 @@ func TestApplicationsCatalogDialectAndRules(t *testing.T) {
 		// Its own field wins over the application's.
 		own := e.do("POST", "/v1/endpoints", key, map[string]any{"name": "hr2", "url": rc.URL(), "application": "people",
 			"eventTypes": []any{"leave.approved"}, "timeout": "15s", "verify": false}).want(t, 201)
+		if fmt.Sprint(ep.JSON["own"]) != "[]" || fmt.Sprint(own.JSON["own"]) != "[timeout]" {
+			t.Fatalf("own fields: %v and %v, want [] and [timeout]", ep.JSON["own"], own.JSON["own"])
+		}
 		if own.JSON["timeout"] != "15s" || own.JSON["headerPrefix"] != "X-People" {
 			t.Fatalf("own timeout over the application's: %s", own.Body)
 		}

@@ -70,9 +70,12 @@ type endpointView struct {
 	MaxAge          string   `json:"maxAge,omitempty"`
 	// HeaderPrefix names the hookline scheme's headers; UserAgent and
 	// RetrySchedule (empty: the deployment's retry tiers) as sent.
-	HeaderPrefix  string       `json:"headerPrefix,omitempty"`
-	UserAgent     string       `json:"userAgent"`
-	RetrySchedule []string     `json:"retrySchedule"`
+	HeaderPrefix  string   `json:"headerPrefix,omitempty"`
+	UserAgent     string   `json:"userAgent"`
+	RetrySchedule []string `json:"retrySchedule"`
+	// Own names the delivery settings the endpoint sets itself; the
+	// others follow its application.
+	Own           []string     `json:"own"`
 	IgnoreOrigins []string     `json:"ignoreOrigins"`
 	IgnoreFields  []string     `json:"ignoreFields"`
 	Payload       payload.Spec `json:"payload"`
@@ -104,6 +107,7 @@ func (s *Server) viewOf(e *endpoints.Endpoint) endpointView {
 		RetryPolicy: r.RetryPolicy, IgnoreOrigins: nonNil(e.IgnoreOrigins), IgnoreFields: nonNil(e.IgnoreFields),
 		SecretSet: len(e.Secrets) > 0 && e.Secrets[0] != "", CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 		Auth: authViewOf(e), HeaderPrefix: r.HeaderPrefix, UserAgent: r.UserAgent, RetrySchedule: []string{},
+		Own: nonNil(e.OwnFields()),
 	}
 	if v.UserAgent == "" {
 		v.UserAgent = delivery.DefaultUserAgent

@@ -137,6 +137,31 @@ func (e *Endpoint) own() Dialect {
 		RetrySchedule: e.RetrySchedule, MaxAge: e.MaxAge, RetryPolicy: e.RetryPolicy}
 }
 
+// OwnFields names, by their JSON names, the dialect fields e sets
+// itself; every other one follows its application.
+func (e *Endpoint) OwnFields() []string {
+	d := e.own()
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add(d.HeaderPrefix != "", "headerPrefix")
+	add(d.UserAgent != "", "userAgent")
+	add(d.Scheme != "", "scheme")
+	add(d.SignatureFormat != "", "signatureFormat")
+	add(d.Payload != nil, "payload")
+	add(d.MaxItems != 0, "maxItems")
+	add(d.MaxWait != 0, "maxWait")
+	add(d.MaxBytes != 0, "maxBytes")
+	add(d.Timeout != 0, "timeout")
+	add(len(d.RetrySchedule) > 0, "retrySchedule")
+	add(d.MaxAge != 0, "maxAge")
+	add(d.RetryPolicy != "", "retryPolicy")
+	return out
+}
+
 // Resolved is the dialect deliveries to e use: e's own fields over its
 // application's (AppDialect), field by field. Fields neither sets stay
 // zero: the sender and Limits apply the process defaults to those.

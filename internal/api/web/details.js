@@ -119,8 +119,8 @@ class Details {
     this.badge.replaceChildren(badge(ep.status, ep.disabledReason));
     this.toggle.textContent = ep.active ? 'Inactivate' : 'Activate';
     const row = (k, v, id) => [h('dt', {}, k), h('dd', { id }, v)];
-    // Every setting shows the value deliveries use. One the application
-    // gives differently is the endpoint's own, and says so.
+    // Every setting shows the value deliveries use; one the endpoint sets
+    // itself (the API's own list) says so, beside its application's.
     const app = this.apps.find((a) => a.id === (ep.application || 'default'));
     const d = app && app.dialect;
     const set = (k, text, own, appText) => row(k, own && d ? [text, h('span', { class: 'own' }, ` (set on this endpoint; ${whose(app)} default: ${appText})`)] : text, 'ep-' + k.toLowerCase().replaceAll(' ', '-'));
@@ -128,7 +128,8 @@ class Details {
     const hookline = ep.scheme === 'hookline';
     const schedule = (s) => (s && s.length ? s.map(fmtDur).join(', ') : 'the deployment’s retry tiers');
     const shape = (p) => (p && p.shape) || 'full';
-    const batchOwn = d && (ep.maxItems !== d.maxItems || (ep.maxItems > 1 && ep.maxWait !== d.maxWait));
+    const mine = (...fields) => fields.some((f) => (ep.own || []).includes(f));
+    const batchOwn = mine('maxItems', 'maxWait');
     this.summary.replaceChildren(...[
       row('URL', h('span', { class: 'url', id: 'ep-url' }, ep.url)),
       row('Application', app
@@ -136,20 +137,20 @@ class Details {
         : `${ep.application} (not registered: the built-in catalog and this deployment’s defaults)`, 'ep-application'),
       row('Events', ep.eventTypes.join(', ')),
       row('Authentication', hookline ? `HMAC-SHA256 signature in ${ep.headerPrefix}-Signature` : 'Standard Webhooks signatures', 'ep-authentication'),
-      hookline ? set('Signature format', FORMATS[ep.signatureFormat] || ep.signatureFormat, d && ep.signatureFormat !== d.signatureFormat, FORMATS[d && d.signatureFormat]) : [],
-      hookline ? set('Header prefix', ep.headerPrefix, d && ep.headerPrefix !== d.headerPrefix, d && d.headerPrefix) : [],
+      hookline ? set('Signature format', FORMATS[ep.signatureFormat] || ep.signatureFormat, mine('signatureFormat'), FORMATS[d && d.signatureFormat]) : [],
+      hookline ? set('Header prefix', ep.headerPrefix, mine('headerPrefix'), d && d.headerPrefix) : [],
       row('Receiver credentials', describeAuth(ep.auth)),
       row('Secret', ep.rotatedUntil ? `set; the previous one also signs until ${fmtTime(ep.rotatedUntil)}` : ep.secretSet ? 'set (never shown again)' : 'none'),
-      set('Timeout', fmtDur(ep.timeout), d && ep.timeout !== d.timeout, d && fmtDur(d.timeout)),
+      set('Timeout', fmtDur(ep.timeout), mine('timeout'), d && fmtDur(d.timeout)),
       set('Batching', batchText(ep.maxItems, ep.maxWait), batchOwn, d && batchText(d.maxItems, d.maxWait)),
-      set('Max body', fmtBytes(ep.maxBytes), d && ep.maxBytes !== d.maxBytes, d && fmtBytes(d.maxBytes)),
-      set('Payload', shape(ep.payload), d && (shape(ep.payload) !== shape(d.payload) || (ep.payload.template || '') !== ((d.payload && d.payload.template) || '')), d && shape(d.payload)),
-      set('User-Agent', ep.userAgent, d && ep.userAgent !== d.userAgent, d && d.userAgent),
+      set('Max body', fmtBytes(ep.maxBytes), mine('maxBytes'), d && fmtBytes(d.maxBytes)),
+      set('Payload', shape(ep.payload), mine('payload'), d && shape(d.payload)),
+      set('User-Agent', ep.userAgent, mine('userAgent'), d && d.userAgent),
       row('Ignored origins', ignored + (ep.ignoreOrigins.includes('api') ? ' (ignore for API)' : '')),
       ep.ignoreFields.length ? row('Ignored fields', ep.ignoreFields.join(', ')) : [],
-      set('Retry policy', POLICIES[ep.retryPolicy] || ep.retryPolicy, d && ep.retryPolicy !== d.retryPolicy, d && POLICIES[d.retryPolicy]),
-      set('Retry schedule', schedule(ep.retrySchedule), d && schedule(ep.retrySchedule) !== schedule(d.retrySchedule), d && schedule(d.retrySchedule)),
-      set('Give up after', ep.maxAge ? fmtDur(ep.maxAge) : 'never: the retry schedule decides', d && (ep.maxAge || '') !== (d.maxAge || ''), d && (d.maxAge ? fmtDur(d.maxAge) : 'never')),
+      set('Retry policy', POLICIES[ep.retryPolicy] || ep.retryPolicy, mine('retryPolicy'), d && POLICIES[d.retryPolicy]),
+      set('Retry schedule', schedule(ep.retrySchedule), mine('retrySchedule'), d && schedule(d.retrySchedule)),
+      set('Give up after', ep.maxAge ? fmtDur(ep.maxAge) : 'never: the retry schedule decides', mine('maxAge'), d && (d.maxAge ? fmtDur(d.maxAge) : 'never')),
       row('Created', fmtTime(ep.createdAt)),
       row('Updated', fmtTime(ep.updatedAt)),
     ].flat());

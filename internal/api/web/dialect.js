@@ -172,7 +172,7 @@ export function dialectFields(ep, app, editing, extra) {
         for (const f of Object.keys(TEXT)) out[f] = TEXT[f].reset;
         for (const f of Object.keys(CHOICE)) out[f] = '';
         out.maxBytes = 0;
-        out.payload = { shape: 'full' };
+        out.payload = {};
         return [out, null];
       }
       for (const [name, f] of Object.entries(TEXT)) {

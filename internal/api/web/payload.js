@@ -49,8 +49,8 @@ export function payloadGroup(ep, app) {
   group.setApp(app);
   group.body = () => {
     if (shape.value === first && (first !== 'template' || template.value === firstTemplate)) return undefined;
-    // The API stores the full shape as none: the application's.
-    if (shape.value === '') return { shape: 'full' };
+    // An empty payload object follows the application's shape.
+    if (shape.value === '') return {};
     return shape.value === 'template' ? { shape: 'template', template: template.value } : { shape: shape.value };
   };
   return group;
