@@ -25,8 +25,9 @@ var (
 // Found is the topology Discover found.
 type Found struct {
 	Topology Topology
-	// Addr is the server of Single, the master of Sentinel.
+	// Addr is the server of Single, the master of Sentinel; DB their db.
 	Addr string
+	DB   int
 	// Master is the Sentinel master's name; Sentinels how many of
 	// Asked answered for it; Replicas the replicas they know of it (a
 	// cluster's: of all its masters).
@@ -69,11 +70,11 @@ func Discover(ctx context.Context, c Config) (Found, error) {
 	case Cluster:
 		return discoverCluster(ctx, c, t)
 	}
-	return Found{Topology: Single, Addr: t.addrs[0]}, nil
+	return Found{Topology: Single, Addr: t.addrs[0], DB: t.db}, nil
 }
 
 func discoverSentinel(ctx context.Context, c Config, t target) (Found, error) {
-	f := Found{Topology: Sentinel, Master: t.master, Asked: len(t.addrs)}
+	f := Found{Topology: Sentinel, Master: t.master, Asked: len(t.addrs), DB: t.db}
 	opts, err := sentinelOptions(c, t)
 	if err != nil {
 		return f, err
