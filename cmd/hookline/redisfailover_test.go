@@ -160,6 +160,16 @@ func failOverSentinel(ctx context.Context, c redisconn.Config, found redisconn.F
 	addrs := strings.Split(strings.SplitN(strings.TrimPrefix(c.URL, redisconn.SchemeSentinel+"://"), "/", 2)[0], ",")
 	sc := redis.NewSentinelClient(&redis.Options{Addr: addrs[0]})
 	defer sc.Close()
+	// A Sentinel promotes only a replica it sees in sync; after an
+	// earlier failover (a previous run) the old master takes a few
+	// seconds to become one, and a failover asked meanwhile does nothing.
+	for !replicaReady(ctx, sc, found.Master) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no replica of %s in sync: %w", found.Master, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	if err := sc.Failover(ctx, found.Master).Err(); err != nil {
 		return fmt.Errorf("SENTINEL FAILOVER %s: %w", found.Master, err)
 	}
@@ -174,6 +184,21 @@ func failOverSentinel(ctx context.Context, c redisconn.Config, found redisconn.F
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// replicaReady says whether the sentinel sees a replica of master that it
+// would promote: up, linked to the master.
+func replicaReady(ctx context.Context, sc *redis.SentinelClient, master string) bool {
+	rs, err := sc.Replicas(ctx, master).Result()
+	if err != nil {
+		return false
+	}
+	for _, r := range rs {
+		if r["flags"] == "slave" && r["master-link-status"] == "ok" {
+			return true
+		}
+	}
+	return false
 }
 
 func failOverCluster(ctx context.Context, c redisconn.Config, key string) error {
