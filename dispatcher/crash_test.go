@@ -38,7 +38,7 @@ func TestSIGKILLLosesNothingAndResendsOnlyTheKillWindow(t *testing.T) {
 		{name: "single-c4", total: 2000, maxItems: 1, concurrency: 4, endpoints: 2, delay: 3 * time.Millisecond},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
-			testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) { sc.run(t, b, bin) })
+			testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) { sc.run(t, b, bin) })
 		})
 	}
 }

@@ -60,7 +60,7 @@ func TestSIGKILLedMemberStallsItsPartitionsOnlyForASessionTimeout(t *testing.T) 
 		{name: "dynamic", kills: 4, up: 2 * time.Second},
 		{name: "static", static: true, kills: 4, up: 2 * time.Second},
 	}
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		for _, sc := range scenarios {
 			t.Run(sc.name, func(t *testing.T) { runKillScenario(t, b, bin, sc, observe) })
 		}

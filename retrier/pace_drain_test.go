@@ -18,7 +18,7 @@ import (
 // at its pace, none deferred: its four attempts start and end together,
 // which is no sign of falling behind.
 func TestEndpointBacklogDrainsAtItsPace(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		var n atomic.Int64
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			n.Add(1)

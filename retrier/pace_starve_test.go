@@ -21,7 +21,7 @@ import (
 // deliveries go meanwhile instead of waiting for e's backlog in the other
 // partition.
 func TestWaitingRecordLetsOthersBehindItGo(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		var ne atomic.Int64
 		srvE := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ne.Add(1)

@@ -20,7 +20,7 @@ import (
 // than 4 requests in flight; its other deliveries are deferred in the tier
 // and, once it answers at once, every one arrives exactly once.
 func TestSlowEndpointDoesNotTakeEverySlot(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		slowRcv := testbackend.NewReceiver(t, "X-Hookline", secret)
 		fastRcv := testbackend.NewReceiver(t, "X-Hookline", secret)
 		slowRcv.SetStatus(func(int) int { return http.StatusOK })

@@ -91,7 +91,7 @@ func firstPost(t *testing.T, s *testbackend.Receiver, id string, timeout time.Du
 // deliveries of another endpoint behind it due at the tier's delay: those
 // are posted on time, and the late one no earlier than its due.
 func TestLateHeadDoesNotHoldUpTheTier(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		ep := func(id string) *endpoints.Endpoint {
 			return &endpoints.Endpoint{ID: id, TenantID: "t-1", URL: s.URL() + "/" + id, Secrets: []string{secret}, MaxItems: 1}

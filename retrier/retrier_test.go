@@ -147,7 +147,7 @@ func endpoint(s *testbackend.Receiver, mod func(*endpoints.Endpoint)) *endpoints
 }
 
 func TestFailingThenRecoveringEndpointGetsEachDeliveryOnceWithTheSameID(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		s.FailFirst(3, 500, "") // the dispatcher's attempt and two retries fail
 		r := newRig(t, b, endpoint(s, nil))
@@ -231,7 +231,7 @@ func deliveryLog(t *testing.T, log *deliverylog.Reader, tenant, endpoint string,
 }
 
 func TestExhaustionAndPoliciesEndInDeadLetters(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		always := testbackend.NewReceiver(t, "X-Hookline", secret)
 		always.FailFirst(1000, 503, "")
 		badReq := testbackend.NewReceiver(t, "X-Hookline", secret)
@@ -267,7 +267,7 @@ func TestExhaustionAndPoliciesEndInDeadLetters(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		s.FailFirst(2, 429, "2") // seconds, well over the 200 ms and 400 ms tiers
 		newRig(t, b, endpoint(s, nil)).publish(t, 1)
@@ -285,7 +285,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestDisabledEndpointIsDeadLetteredAsInactive(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		s.FailFirst(1, 500, "")
 		r := newRig(t, b, endpoint(s, nil))
@@ -315,7 +315,7 @@ func TestDisabledEndpointIsDeadLetteredAsInactive(t *testing.T) {
 // deadline is made at the deadline instead, as the last one, and the
 // delivery is dead-lettered then, naming max age.
 func TestMaxAgeEndsTheChainAtItsDeadline(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		s.FailFirst(1000, 500, "")
 		const maxAge = 1500 * time.Millisecond

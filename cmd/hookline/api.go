@@ -171,7 +171,7 @@ func runAPI(ctx context.Context, args []string) error {
 	if err := s.ops.check(); err != nil {
 		return err
 	}
-	rdb, err := redisClient(s.redisURL)
+	rdb, err := s.redis.client()
 	if err != nil {
 		return err
 	}

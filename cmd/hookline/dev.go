@@ -124,7 +124,7 @@ func devStack(ctx context.Context, c devConfig, log *zap.Logger) error {
 		return endpointsDryRun(ctx, os.Stdout, c.shared.endpoints, []string{emb.Addr}, c.shared.topicPrefix, kr, log)
 	}
 
-	rdb, redisDesc, closeRedis, err := devRedis(c.shared.redisURL, filepath.Join(c.dataDir, "redis.json"), log)
+	rdb, redisDesc, closeRedis, err := devRedis(&c.shared.redis, filepath.Join(c.dataDir, "redis.json"), log)
 	if err != nil {
 		return err
 	}

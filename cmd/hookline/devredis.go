@@ -4,22 +4,24 @@ import (
 	"fmt"
 
 	"github.com/hookline/hookline/internal/dev"
-	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
-// devRedis connects to url, or starts the in-process Redis of dev when url
-// is empty, restored from and saved to file (see dev.StartRedis). It
-// returns the client, a description for the banner and the closer.
-func devRedis(url, file string, log *zap.Logger) (redis.UniversalClient, string, func(), error) {
-	if url != "" {
-		opt, err := idempotency.ParseURL(url)
+// devRedis connects as f says, or starts the in-process Redis of dev when
+// its URL is empty, restored from and saved to file (see dev.StartRedis).
+// It returns the client, a description for the banner and the closer.
+func devRedis(f *redisFlags, file string, log *zap.Logger) (redis.UniversalClient, string, func(), error) {
+	if f.cfg.URL != "" {
+		c, err := f.config()
 		if err != nil {
-			return nil, "", nil, badFlag("redis-url", "%v", err)
+			return nil, "", nil, err
 		}
-		rdb := redis.NewClient(opt)
-		return rdb, opt.Addr, func() { _ = rdb.Close() }, nil
+		rdb, err := f.client()
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return rdb, c.String(), func() { _ = rdb.Close() }, nil
 	}
 	r, err := dev.StartRedis(file, log)
 	if err != nil {

@@ -6,10 +6,8 @@ import (
 
 	"github.com/hookline/hookline/dispatcher"
 	"github.com/hookline/hookline/internal/catalog"
-	"github.com/hookline/hookline/internal/idempotency"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/topics"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -125,7 +123,7 @@ func runDispatcher(ctx context.Context, args []string) error {
 // memberDeps connects what a dispatcher or retrier command runs against:
 // Redis (its errors counted), the endpoint source, and the metrics.
 func memberDeps(ctx context.Context, s *sharedFlags, log *zap.Logger) (deps, func(), error) {
-	rdb, err := redisClient(s.redisURL)
+	rdb, err := s.redis.client()
 	if err != nil {
 		return deps{}, nil, err
 	}
@@ -137,13 +135,4 @@ func memberDeps(ctx context.Context, s *sharedFlags, log *zap.Logger) (deps, fun
 		return deps{}, nil, err
 	}
 	return deps{endpoints: eps, redis: rdb, log: log, metrics: m}, func() { closeEps(); rdb.Close() }, nil
-}
-
-// redisClient connects to the Redis the dispatcher and retrier share.
-func redisClient(redisURL string) (*redis.Client, error) {
-	opt, err := idempotency.ParseURL(redisURL)
-	if err != nil {
-		return nil, badFlag("redis-url", "%v", err)
-	}
-	return redis.NewClient(opt), nil
 }

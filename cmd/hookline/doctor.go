@@ -7,12 +7,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookline/hookline/internal/kafka"
-	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -23,7 +21,7 @@ import (
 // which a wait is a problem.
 type doctorFlags struct {
 	layout                                    layoutFlags
-	redisURL                                  string
+	redis                                     redisFlags
 	dispatcherGroup, retrierGroup, indexGroup string
 	maxEventAge, maxLateness                  time.Duration
 	maxLag                                    int64
@@ -32,7 +30,7 @@ type doctorFlags struct {
 
 func (f *doctorFlags) register(fs *flagSet) {
 	f.layout.register(fs)
-	fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis the dispatcher and retrier use")
+	f.redis.register(fs, "redis://127.0.0.1:6379/0", "Redis the dispatcher and retrier use")
 	fs.StringVar(&f.dispatcherGroup, "group", "hookline-dispatcher", "consumer group of the dispatchers")
 	fs.StringVar(&f.retrierGroup, "retrier-group", "hookline-retrier", "consumer group of the retriers")
 	fs.StringVar(&f.indexGroup, "indexer-group", "hookline-indexer", "consumer group of the delivery-log indexer (hookline api --index)")
@@ -192,70 +190,6 @@ func checkLayout(ctx context.Context, f *doctorFlags, adm *kadm.Client) []findin
 		out = append(out, checkTopic(s, state[s.Name])...)
 	}
 	return out
-}
-
-// checkRedis pings Redis and reads the settings that decide whether its
-// state survives: persistence and the eviction policy.
-func checkRedis(ctx context.Context, f *doctorFlags) []finding {
-	opt, err := redisOptions(f.redisURL)
-	if err != nil {
-		return []finding{{sevProblem, "redis", err.Error(), "fix --redis-url (HOOKLINE_REDIS_URL)"}}
-	}
-	subject := fmt.Sprintf("redis %s db %d", opt.Addr, opt.DB)
-	// Dialled first: a refused port is said plainly, and the client's
-	// own dial retries (and their log lines) are skipped.
-	if err := dialable(ctx, opt.Addr, f.timeout); err != nil {
-		return []finding{{sevProblem, subject, fmt.Sprintf("unreachable: %v", err), redisDownFix}}
-	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries = f.timeout, f.timeout, f.timeout, -1
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	start := time.Now()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return []finding{{sevProblem, subject, fmt.Sprintf("does not answer PING: %v", err), redisDownFix}}
-	}
-	rtt := time.Since(start).Round(time.Microsecond)
-	info := map[string]string{}
-	for _, sec := range []string{"server", "persistence", "memory"} {
-		txt, err := rdb.Info(ctx, sec).Result()
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(txt, "\n") {
-			if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
-				info[k] = v
-			}
-		}
-	}
-	version, ok := info["redis_version"]
-	if !ok {
-		return []finding{{sevWarn, subject, fmt.Sprintf("answers PING in %s but not INFO server: version, persistence and eviction unknown", rtt),
-			"use Redis 6.2 or newer (or a compatible server that answers INFO)"}}
-	}
-	out := []finding{{sevOK, subject, fmt.Sprintf("Redis %s, PING %s", version, rtt), ""}}
-	if major, _ := strconv.Atoi(strings.SplitN(version, ".", 2)[0]); major < 6 {
-		out = append(out, finding{sevProblem, subject, "Redis " + version + " is older than 6.2", "upgrade Redis to 6.2 or newer"})
-	}
-	if p := info["maxmemory_policy"]; p != "" && p != "noeviction" {
-		out = append(out, finding{sevProblem, subject, fmt.Sprintf("maxmemory-policy %s may evict leases and done marks, and a delivered delivery can then be sent again", p),
-			"CONFIG SET maxmemory-policy noeviction (and size maxmemory for the done marks of the retry horizon plus the replay window)"})
-	}
-	if info["aof_enabled"] == "0" && info["rdb_last_save_time"] != "" && rdbOff(ctx, rdb) {
-		out = append(out, finding{sevWarn, subject, "persistence is off (no AOF, no RDB saves): a restart forgets settled spans, leases and done marks",
-			"run Redis with --appendonly yes; after a loss, receivers see re-sent deliveries (same ids) and dedupe them"})
-	}
-	return out
-}
-
-const redisDownFix = "start Redis or fix --redis-url (HOOKLINE_REDIS_URL); meanwhile dispatchers and retriers hold their offsets and retry, nothing is dropped, deliveries wait"
-
-// rdbOff reports RDB snapshots disabled; a server that refuses CONFIG
-// (managed Redis) is given the benefit of the doubt.
-func rdbOff(ctx context.Context, rdb *redis.Client) bool {
-	v, err := rdb.ConfigGet(ctx, "save").Result()
-	return err == nil && strings.TrimSpace(v["save"]) == ""
 }
 
 func dedupe(s []string) []string {

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/delivery"
-	"github.com/hookline/hookline/internal/idempotency"
-	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -274,15 +272,6 @@ func checkRegistry(ctx context.Context, f *doctorFlags, adm *kadm.Client) []find
 		return []finding{{sevWarn, subject, text, "check cleanup.policy=compact and that the log cleaner runs (segment.ms bounds how long old versions stay)"}}
 	}
 	return []finding{{sevOK, subject, text, ""}}
-}
-
-// redisOptions reads --redis-url.
-func redisOptions(url string) (*redis.Options, error) {
-	opt, err := idempotency.ParseURL(url)
-	if err != nil {
-		return nil, badFlag("redis-url", "%v", err)
-	}
-	return opt, nil
 }
 
 // plural counts things named in the plural ("partitions"), dropping the

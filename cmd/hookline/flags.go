@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hookline/hookline/internal/config"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -153,7 +154,12 @@ func (fs *flagSet) logger() (*zap.Logger, error) {
 		cfg.DisableStacktrace = true
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
-	return cfg.Build()
+	log, err := cfg.Build()
+	if err != nil {
+		return nil, err
+	}
+	redis.SetLogger(redisLog{log.Named("redis")})
+	return log, nil
 }
 
 func isTerminal(f *os.File) bool {

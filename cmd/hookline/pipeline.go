@@ -32,20 +32,21 @@ const (
 // each command registers them once, so `dev` cannot configure its two
 // halves apart where they must agree (topics, tiers, signing).
 type sharedFlags struct {
-	brokers, endpoints, redisURL string
-	endpointsDryRun              bool
-	drain                        time.Duration
-	topicPrefix, retrySchedule   string
-	member                       kafka.Group
-	prefix, userAgent            string
-	allowHTTP                    bool
-	allowNetworks                string
-	maxRetryAfter                time.Duration
-	queueWait                    time.Duration
-	registry                     registryFlags
-	ops                          opsFlags
-	kafka                        kafkaFlags // not in dev: its broker is its own
-	fs                           *flagSet   // where they were registered
+	brokers, endpoints         string
+	redis                      redisFlags
+	endpointsDryRun            bool
+	drain                      time.Duration
+	topicPrefix, retrySchedule string
+	member                     kafka.Group
+	prefix, userAgent          string
+	allowHTTP                  bool
+	allowNetworks              string
+	maxRetryAfter              time.Duration
+	queueWait                  time.Duration
+	registry                   registryFlags
+	ops                        opsFlags
+	kafka                      kafkaFlags // not in dev: its broker is its own
+	fs                         *flagSet   // where they were registered
 }
 
 // sharedSettings names the flags behind the settings every pipeline
@@ -77,16 +78,16 @@ func (f *sharedFlags) register(fs *flagSet, r role) {
 	f.ops.register(fs)
 	switch r {
 	case asDispatcher:
-		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding settle state")
+		f.redis.register(fs, "redis://127.0.0.1:6379/0", "Redis holding settle state")
 		fs.DurationVar(&f.drain, "shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for deliveries in flight")
 	case asRetrier:
-		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding leases and done marks")
+		f.redis.register(fs, "redis://127.0.0.1:6379/0", "Redis holding leases and done marks")
 		fs.DurationVar(&f.drain, "shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for attempts in flight")
 	case asAPI:
-		fs.StringVar(&f.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding the delivery log views and replay jobs")
+		f.redis.register(fs, "redis://127.0.0.1:6379/0", "Redis holding the delivery log views and replay jobs")
 		fs.DurationVar(&f.drain, "shutdown-timeout", 30*time.Second, "on SIGTERM/Ctrl-C, how long to wait for requests in flight")
 	case asDev:
-		fs.StringVar(&f.redisURL, "redis-url", "", "use this Redis (redis://host:port/db) instead of the in-process one (kept in <data-dir>/redis.json)")
+		f.redis.register(fs, "", "use this Redis instead of the in-process one (kept in <data-dir>/redis.json)")
 		fs.DurationVar(&f.drain, "shutdown-timeout", 15*time.Second, "on Ctrl-C, how long to wait for deliveries in flight")
 	}
 	fs.StringVar(&f.topicPrefix, "topic-prefix", topics.DefaultPrefix, "prefix of the topics written: <prefix>invalid, attempts, dead, retry.<delay>, retry.now")

@@ -20,7 +20,8 @@ import (
 func runReplay(ctx context.Context, args []string) error {
 	fs := newFlagSet("replay", "--delivery ID --tenant T | --endpoint ID --since T [--until T] [--rate N]")
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap list, comma-separated")
-	redisURL := fs.String("redis-url", "redis://127.0.0.1:6379/0", "Redis holding the attempt log's index (where --delivery's newest record is)")
+	var rf redisFlags
+	rf.register(fs, "redis://127.0.0.1:6379/0", "Redis holding the attempt log's index (where --delivery's newest record is)")
 	schedule := fs.String("retry-schedule", retry.DefaultSchedule, "delays of the retry tiers (names the topics)")
 	prefix := fs.String("topic-prefix", topics.DefaultPrefix, "prefix of hookline's topics")
 	id := fs.String("delivery", "", "send this delivery again now (Retry now)")
@@ -51,7 +52,7 @@ func runReplay(ctx context.Context, args []string) error {
 		if *tenant == "" {
 			return badFlag("tenant", "required with --delivery: the attempt log's index is kept per tenant")
 		}
-		rdb, err := redisClient(*redisURL)
+		rdb, err := rf.client()
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestBoundsPerEndpointAndDelivery(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		topic := b.Topic(t, 1)
 		base := time.Now().UTC().Truncate(time.Minute)
 		m := func(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }

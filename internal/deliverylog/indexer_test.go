@@ -90,7 +90,7 @@ func ids(page []Delivery) []string {
 }
 
 func TestIndexReadAndReindex(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		topic := b.Topic(t, 3)
 		base := time.Now().UTC().Truncate(time.Minute)
 		entries := scenario(base)
@@ -233,7 +233,7 @@ func checkIsolation(t *testing.T, r *Reader, base time.Time) {
 
 // TestIndexerKeepsTheLifecycle: a Shutdown made before Run is remembered.
 func TestIndexerKeepsTheLifecycle(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		ix, err := NewIndexer(testConfig(b, b.Topic(t, 1), testbackend.UniqueName(t)))
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +248,7 @@ func TestIndexerKeepsTheLifecycle(t *testing.T) {
 // another tenant, a delivery delivered at once and an unknown one have
 // none.
 func TestLocateNamesTheNewestRecord(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		topic := b.Topic(t, 1)
 		base := time.Now().UTC().Truncate(time.Minute)
 		m := func(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }

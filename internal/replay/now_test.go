@@ -85,7 +85,7 @@ func okAt(s *testbackend.Receiver, id string, within time.Duration) time.Time {
 // second, once; and the pending delivery's copy in the tier, once due, is
 // not attempted again.
 func TestRetryNowIsAttemptedWithinASecond(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		deadRecv := testbackend.NewReceiver(t, "X-Hookline", secret)
 		deadRecv.FailFirst(1, 400, "") // final under retryPolicy 5xx: a dead letter
 		pendRecv := testbackend.NewReceiver(t, "X-Hookline", secret)
@@ -167,7 +167,7 @@ func TestRetryNowIsAttemptedWithinASecond(t *testing.T) {
 // second are POSTed over two seconds (±25%), each once, although the
 // first tier holds a thousand records due later.
 func TestBulkReplayKeepsItsRate(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		const n, rate = 100, 50
 		recv := testbackend.NewReceiver(t, "X-Hookline", secret)
 		fillRecv := testbackend.NewReceiver(t, "X-Hookline", secret)

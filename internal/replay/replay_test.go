@@ -19,7 +19,7 @@ import (
 // for three deliveries, lets the endpoint recover, replays one by id and
 // then all of them in bulk twice: each delivery gets exactly one 2xx.
 func TestReplayDeliversDeadLettersOnceEvenWhenRunTwice(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		s.FailFirst(4, 500, "") // every attempt of the schedule fails
 		r := newRig(t, b, shortSchedule, endpoint("ep1", "t-1", s, nil))
@@ -69,7 +69,7 @@ func TestReplayDeliversDeadLettersOnceEvenWhenRunTwice(t *testing.T) {
 // place holds another delivery's record; one whose record the topic no
 // longer keeps is gone. None of them is sent.
 func TestRetryNowReadsTheLogNotTheTopics(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		r := newRig(t, b, shortSchedule, endpoint("ep1", "t-1", s, nil))
 		ctx := context.Background()
@@ -128,7 +128,7 @@ func TestRetryNowReadsTheLogNotTheTopics(t *testing.T) {
 // in the last tier: it is attempted at once and gets its 2xx, and the
 // waiting record, once due, neither posts it again nor dead-letters it.
 func TestReplayOfAPendingDeliveryMovesItForward(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		s.FailFirst(3, 500, "") // the dispatcher, tier 0 and tier 1 fail; tier 2 waits
 		delays := []time.Duration{200 * time.Millisecond, 300 * time.Millisecond, 4 * time.Second}
@@ -194,7 +194,7 @@ func TestReplayOfAPendingDeliveryMovesItForward(t *testing.T) {
 // caller's tenant, report progress from Redis, and each dead letter gets
 // exactly one 2xx.
 func TestJobsAreTheTenants(t *testing.T) {
-	testbackend.ForEachBackend(t, func(t *testing.T, b testbackend.Backend) {
+	testbackend.ForEachRedisBackend(t, func(t *testing.T, b testbackend.Backend) {
 		s := testbackend.NewReceiver(t, "X-Hookline", secret)
 		s.FailFirst(4, 500, "") // every attempt of the schedule fails
 		r := newRig(t, b, shortSchedule, endpoint("ep1", "t-1", s, nil))

@@ -27,6 +27,12 @@ import (
 const (
 	EnvKafka = "HOOKLINE_TEST_KAFKA"
 	EnvRedis = "HOOKLINE_TEST_REDIS"
+	// EnvRedisCluster and EnvRedisSentinel are the URLs of a Redis
+	// Cluster (redis+cluster://...) and of a Sentinel's master
+	// (redis+sentinel://...), as `deployments/local/redis.sh
+	// cluster-url` and `sentinel-url` print them.
+	EnvRedisCluster  = "HOOKLINE_TEST_REDIS_CLUSTER"
+	EnvRedisSentinel = "HOOKLINE_TEST_REDIS_SENTINEL"
 )
 
 // Kafka is one Kafka backend for a test.
@@ -143,36 +149,6 @@ func (k Kafka) ReadAll(t testing.TB, topic string, n int, timeout time.Duration)
 	return out
 }
 
-// ForEachRedis runs fn as a subtest per Redis backend, each on an empty
-// keyspace of its own (a fresh miniredis; on real Redis, keys under a
-// unique prefix returned as the second argument).
-func ForEachRedis(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient, prefix string)) {
-	t.Helper()
-	t.Run("miniredis", func(t *testing.T) {
-		fn(t, NewMiniredis(t), UniqueName(t)+":")
-	})
-	if u := os.Getenv(EnvRedis); u != "" {
-		t.Run("redis", func(t *testing.T) {
-			opt, err := redis.ParseURL(u)
-			if err != nil {
-				t.Fatalf("%s=%q: %v", EnvRedis, u, err)
-			}
-			rdb := redis.NewClient(opt)
-			t.Cleanup(func() { _ = rdb.Close() })
-			fn(t, rdb, UniqueName(t)+":")
-		})
-	}
-}
-
-// NewMiniredis starts an in-process Redis closed at test end.
-func NewMiniredis(t testing.TB) *redis.Client {
-	t.Helper()
-	m := startMiniredis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
 var unsafeChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 
 // UniqueName is a Kafka-safe name unique to this test run.
@@ -195,35 +171,6 @@ type Backend struct {
 	RedisPrefix string
 	// RedisURL reaches the same Redis from another process.
 	RedisURL string
-}
-
-// ForEachBackend runs fn as a subtest per backend pair.
-func ForEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
-	t.Helper()
-	t.Run("kfake", func(t *testing.T) {
-		m := startMiniredis(t)
-		rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		t.Cleanup(func() { _ = rdb.Close() })
-		fn(t, Backend{Kafka: NewFake(t), Redis: rdb, RedisPrefix: UniqueName(t) + ":", RedisURL: "redis://" + m.Addr() + "/0"})
-	})
-	if k := os.Getenv(EnvKafka); k != "" {
-		t.Run("kafka", func(t *testing.T) {
-			b := Backend{Kafka: Kafka{Name: "kafka", Brokers: strings.Split(k, ",")}, RedisPrefix: UniqueName(t) + ":"}
-			if u := os.Getenv(EnvRedis); u != "" {
-				opt, err := redis.ParseURL(u)
-				if err != nil {
-					t.Fatalf("%s=%q: %v", EnvRedis, u, err)
-				}
-				rdb := redis.NewClient(opt)
-				t.Cleanup(func() { _ = rdb.Close() })
-				b.Redis, b.RedisURL = rdb, u
-			} else {
-				m := startMiniredis(t)
-				b.Redis, b.RedisURL = redis.NewClient(&redis.Options{Addr: m.Addr()}), "redis://"+m.Addr()+"/0"
-			}
-			fn(t, b)
-		})
-	}
 }
 
 // startMiniredis runs a miniredis whose keys expire in real time.
