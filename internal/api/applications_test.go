@@ -140,6 +140,13 @@ func TestApplicationsCatalogDialectAndRules(t *testing.T) {
 		props := widened["eventTypes"].([]any)[0].(map[string]any)["schema"].(map[string]any)["properties"].(map[string]any)
 		props["team"] = map[string]any{"type": "string"}
 		e.do("PUT", "/v1/applications/people", e.operator, widened).want(t, 200)
+		// One type at a time: a description is no breaking change.
+		e.do("PUT", "/v1/applications/people/event-types/leave.approved", e.operator, map[string]any{"description": "Approved leave.",
+			"version": 1, "schema": hrApp()["eventTypes"].([]any)[1].(map[string]any)["schema"]}).want(t, 200)
+		got := e.do("GET", "/v1/applications/people", key, nil).want(t, 200)
+		if !strings.Contains(string(got.Body), `"Approved leave."`) || !strings.Contains(string(got.Body), `"schema"`) {
+			t.Fatalf("application with its schemas: %s", got.Body)
+		}
 		// Removing a subscribed type is refused.
 		dropped := hrApp()
 		dropped["eventTypes"] = dropped["eventTypes"].([]any)[1:]
